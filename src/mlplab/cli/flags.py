@@ -1,0 +1,72 @@
+"""Flags shared by the commands that build or train a model, and the config they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import TrainConfig, load_config
+
+
+def _list(kind, what: str):
+    def parse(text: str):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            return [kind(t) for t in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list, e.g. {EXAMPLES[what]}; "
+                                             f"got {text!r}") from None
+    return parse
+
+
+def _int_width(text: str) -> int:
+    if not text.lstrip("-").isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
+            "init schemes": "normal:0.01"}
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS  # unset flags leave the config file's (or the default) value alone
+    g = p.add_argument_group("data and model")
+    g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
+    g.add_argument("--dataset", default=S, help="digits (default), iris, wine, breast-cancer, diabetes, "
+                   "fashion-mnist, mnist, synthetic-linear, polynomial")
+    g.add_argument("--data-dir", dest="data_dir", default=S, help="folder with the IDX files (else $MLPLAB_DATA, "
+                   "else the user cache)")
+    g.add_argument("--impl", default=S, choices=["torch", "scratch"], help="torch.nn (default) or from scratch")
+    g.add_argument("--hidden", type=_list(_int_width, "hidden widths"), default=S, help="hidden widths, e.g. 256,256")
+    g.add_argument("--activation", type=_list(str, "activations"), default=S,
+                   help="one, or one per hidden layer: relu, tanh, sigmoid, ...")
+    g.add_argument("--dropout", type=_list(float, "dropout rates"), default=S, help="one, or one per hidden layer")
+    g.add_argument("--init", type=_list(str, "init schemes"), default=S,
+                   help="one, or one per affine layer: default, normal:0.01, xavier_uniform, kaiming_normal, ...")
+    g.add_argument("--no-bias", dest="bias", action="store_false", default=S, help="affine layers without bias")
+    g.add_argument("--loss", default=S, help="cross_entropy, nll, bce_with_logits, bce, mse, l1, smooth_l1 "
+                   "(default: by task)")
+
+
+def add_train_flags(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", default=S, help="sgd (default), rmsprop, adagrad, adadelta, adam, adamax")
+    g.add_argument("--lr", type=float, default=S, help="learning rate")
+    g.add_argument("--momentum", type=float, default=S, help="momentum (sgd, rmsprop)")
+    g.add_argument("--nesterov", action="store_true", default=S, help="Nesterov momentum (sgd)")
+    g.add_argument("--weight-decay", dest="weight_decay", type=float, default=S, help="L2 on weights, not biases")
+    g.add_argument("--epochs", type=int, default=S)
+    g.add_argument("--batch-size", dest="batch_size", type=int, default=S)
+    g.add_argument("--val-fraction", dest="val_fraction", type=float, default=S,
+                   help="validation share (default 0.2; 0 for the image sets)")
+    g.add_argument("--seed", type=int, default=S)
+    g.add_argument("--device", default=S, help="auto (default: CUDA when available), cpu, cuda, cuda:N")
+    g.add_argument("--out", default=S, help="parent folder of run folders (default runs/)")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, then the --config file, then the flags given on the command line."""
+    config = load_config(args.config) if getattr(args, "config", None) else TrainConfig()
+    names = {f for f in TrainConfig.__dataclass_fields__}
+    return config.replace(**{k: v for k, v in vars(args).items() if k in names})

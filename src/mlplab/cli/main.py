@@ -1,0 +1,59 @@
+"""``mlplab``'s entry point: one subcommand per module in this package, and one error path.
+
+A user mistake (ValueError, TypeError, OSError from the library, a bad flag) prints one line on stderr and
+exits 2; nothing is written before the inputs are checked. Set MLPLAB_DEBUG=1 for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+COMMANDS = [
+    "mlplab.cli.train",
+    "mlplab.cli.summary",
+]
+
+
+class UsageError(Exception):
+    """A bad command line; reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + message; one clear line is friendlier
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="mlplab", description="Build, train, inspect and compare multilayer perceptrons.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module_name in COMMANDS:
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..fit import NonFiniteLoss
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.run(args)
+    except (UsageError, ValueError, TypeError, OSError, NonFiniteLoss) as e:
+        if os.environ.get("MLPLAB_DEBUG"):
+            raise
+        message = str(e) if isinstance(e, UsageError) else f"mlplab: error: {e}"
+        print(" ".join(message.split()), file=sys.stderr)  # one line, whatever the message held
+        return 2
+    except KeyboardInterrupt:
+        print("mlplab: interrupted", file=sys.stderr)
+        return 130

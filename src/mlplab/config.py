@@ -1,0 +1,174 @@
+"""The run configuration: a frozen dataclass with commented defaults, read from TOML, overridden strictly.
+
+Unknown keys and wrong types are errors that name the key, what it takes and what came instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import tomli_w
+
+from .registry import lookup
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    dataset: str = "digits"              # see mlplab.data.DATASETS
+    data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
+    val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
+    # model
+    impl: str = "torch"                  # "torch" (torch.nn) or "scratch" (nn.Parameter, X @ W + b)
+    hidden: tuple[int, ...] = (256,)     # hidden widths
+    activation: tuple[str, ...] = ("relu",)  # one, or one per hidden layer
+    dropout: tuple[float, ...] = (0.0,)  # one, or one per hidden layer; in [0, 1)
+    init: tuple[str, ...] = ("default",)  # one, or one per affine layer: "normal:0.01", "xavier_uniform", ...
+    bias: bool = True
+    # optimisation
+    optimizer: str = "sgd"               # sgd, rmsprop, adagrad, adadelta, adam, adamax
+    lr: float = 0.1
+    momentum: float = 0.0                # sgd and rmsprop only
+    nesterov: bool = False               # sgd only
+    weight_decay: float = 0.0            # L2 on weights, never on biases
+    loss: str | None = None              # None: cross_entropy / bce_with_logits / mse by task
+    epochs: int = 20
+    batch_size: int = 64
+    # run
+    seed: int = 0
+    device: str = "auto"                 # auto: CUDA when available, else CPU
+    out: str = "runs"                    # parent folder of run folders
+
+    def __post_init__(self):
+        for f in fields(self):
+            check_type(f.name, getattr(self, f.name), _hints()[f.name])
+        self._check_names()
+        for key in ("lr", "epochs", "batch_size"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive; got {getattr(self, key)!r}")
+        for key in ("activation", "dropout", "init"):
+            if not getattr(self, key):
+                raise ValueError(f"{key} needs at least one value")
+        if any(w <= 0 for w in self.hidden):
+            raise ValueError(f"hidden widths must be positive integers, e.g. --hidden 256,256; got {list(self.hidden)}")
+        if any(not 0 <= p < 1 for p in self.dropout):
+            raise ValueError(f"dropout must be in [0, 1), e.g. --dropout 0.5; got {list(self.dropout)}")
+        if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1); got {self.val_fraction}")
+        for key in ("momentum", "weight_decay"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0; got {getattr(self, key)!r}")
+
+    def _check_names(self) -> None:
+        from .activations import ACTIVATIONS
+        from .data import DATASETS
+        from .init import parse_init
+        from .losses import LOSSES
+        from .optim import OPTIMIZERS
+
+        lookup(dict.fromkeys(DATASETS), self.dataset, "dataset")
+        lookup(dict.fromkeys(("torch", "scratch")), self.impl, "impl")
+        lookup(OPTIMIZERS, self.optimizer, "optimizer")
+        for name in self.activation:
+            lookup(ACTIVATIONS, name, "activation")
+        for spec in self.init:
+            parse_init(spec)
+        if self.loss is not None:
+            lookup(LOSSES, self.loss, "loss")
+
+    def optimizer_args(self) -> dict:
+        """The optimizer hyperparameters the user set away from their defaults, by torch's names."""
+        args = {}
+        if self.momentum:
+            args["momentum"] = self.momentum
+        if self.nesterov:
+            args["nesterov"] = True
+        return args
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+                if v is not None}
+
+    def replace(self, **overrides) -> TrainConfig:
+        unknown = sorted(set(overrides) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid keys: "
+                             f"{', '.join(f.name for f in fields(self))}")
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+
+
+def _hints() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _coerce(key: str, value):
+    """Lists from TOML become tuples; a single item for a tuple field becomes a 1-tuple; ints may be floats."""
+    hint = _hints()[key]
+    if isinstance(value, list):
+        value = tuple(value)
+    if typing.get_origin(hint) is tuple and not isinstance(value, tuple):
+        value = (value,)
+    if hint in (float, float | None) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is float:
+        value = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value)
+    return value
+
+
+def _type_name(hint) -> str:
+    if typing.get_origin(hint) is tuple:
+        return "a list of " + {int: "integers", float: "numbers", str: "strings"}[typing.get_args(hint)[0]]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false",
+            type(None): "unset"}.get(hint, str(hint))
+
+
+def check_type(key: str, value, hint) -> None:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        ok = any(_matches(value, a) for a in typing.get_args(hint))
+    else:
+        ok = _matches(value, hint)
+    if not ok:
+        raise TypeError(f"config key {key!r} must be {_type_name(hint)}; got {value!r}")
+
+
+def _matches(value, hint) -> bool:
+    if typing.get_origin(hint) is tuple:
+        inner = typing.get_args(hint)[0]
+        return isinstance(value, tuple) and all(_matches(v, inner) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, hint)
+
+
+def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a TOML file of config keys on top of ``base`` (the defaults)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} not found; check the --config path") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"config file {path} is not valid TOML: {e}") from None
+    try:
+        return (base or TrainConfig()).replace(**data)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{path}: {e}") from None
+
+
+def dump_config(config: TrainConfig) -> str:
+    return tomli_w.dumps(config.to_dict())

@@ -1,0 +1,160 @@
+"""``load_dataset(name)``: tensors for train / validation / test plus what the model needs to know.
+
+Bundled scikit-learn sets are split with seeded, stratified splits and standardised with the training
+split's statistics only. Image sets keep their official train/test split and are scaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn import datasets as skd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from torch import Tensor
+
+from . import mnist, synthetic
+from .registry import lookup
+
+BUNDLED = {  # name -> (loader, task)
+    "digits": (skd.load_digits, "multiclass"),
+    "iris": (skd.load_iris, "multiclass"),
+    "wine": (skd.load_wine, "multiclass"),
+    "breast-cancer": (skd.load_breast_cancer, "binary"),
+    "diabetes": (skd.load_diabetes, "regression"),
+}
+IMAGES = ("fashion-mnist", "mnist")
+SYNTHETIC = ("synthetic-linear", "polynomial")
+DATASETS = sorted([*BUNDLED, *IMAGES, *SYNTHETIC])
+
+
+@dataclass
+class Dataset:
+    """Splits as tensors (x: float32, y: int64 class indices, float32 (N, 1) for binary/regression)."""
+
+    name: str
+    task: str                      # "multiclass" | "binary" | "regression"
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor | None
+    y_val: Tensor | None
+    x_test: Tensor
+    y_test: Tensor
+    input_shape: tuple[int, ...]   # one sample's shape, e.g. (28, 28) or (64,)
+    num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+
+    @property
+    def output_size(self) -> int:
+        """Units in the model's last layer: one per class, one for binary, one per regression target."""
+        if self.task == "multiclass":
+            return self.num_classes
+        return self.y_train.shape[1]
+
+    def splits(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """The non-empty splits by name: ``train``, ``val`` (when there is one), ``test``."""
+        out = {"train": (self.x_train, self.y_train)}
+        if self.x_val is not None and len(self.x_val):
+            out["val"] = (self.x_val, self.y_val)
+        out["test"] = (self.x_test, self.y_test)
+        return out
+
+
+def _targets(y: np.ndarray, task: str) -> Tensor:
+    if task == "multiclass":
+        return torch.as_tensor(y, dtype=torch.int64)
+    return torch.as_tensor(y, dtype=torch.float32).reshape(len(y), -1)
+
+
+def split(x: np.ndarray, y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int):
+    """Seeded train/val/test split, stratified by class for classification; fractions are of the whole set."""
+    strat = y if task != "regression" else None
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed,
+                                                      stratify=strat)
+    if val_fraction <= 0:
+        return x_rest, y_rest, None, None, x_test, y_test
+    strat = y_rest if task != "regression" else None
+    x_tr, x_val, y_tr, y_val = train_test_split(x_rest, y_rest, test_size=val_fraction / (1 - test_fraction),
+                                                random_state=seed, stratify=strat)
+    return x_tr, y_tr, x_val, y_val, x_test, y_test
+
+
+def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
+    loader, task = BUNDLED[name]
+    bunch = loader()
+    x_tr, y_tr, x_val, y_val, x_te, y_te = split(bunch.data, bunch.target, task, test_fraction, val_fraction,
+                                                 seed)
+    scaler = StandardScaler().fit(x_tr)  # training statistics only: no leakage from val/test
+    if task == "regression":  # scale the target too, so MSE is O(1) and default lrs work
+        y_scaler = StandardScaler().fit(y_tr.reshape(-1, 1))
+        y_tr, y_te = (y_scaler.transform(v.reshape(-1, 1)) for v in (y_tr, y_te))
+        y_val = None if y_val is None else y_scaler.transform(y_val.reshape(-1, 1))
+
+    def xs(v):
+        return None if v is None else torch.as_tensor(scaler.transform(v), dtype=torch.float32)
+
+    names = tuple(str(n) for n in getattr(bunch, "target_names", ())) if task != "regression" else None
+    return Dataset(name, task, xs(x_tr), _targets(y_tr, task), xs(x_val),
+                   None if y_val is None else _targets(y_val, task), xs(x_te), _targets(y_te, task),
+                   input_shape=(bunch.data.shape[1],),
+                   num_classes=len(np.unique(bunch.target)) if task != "regression" else None,
+                   class_names=names)
+
+
+def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
+    x_tr, y_tr, x_te, y_te = mnist.load_idx_dataset(name, data_dir)
+    scale = lambda v: torch.as_tensor(v, dtype=torch.float32) / 255.0  # noqa: E731  (as ToTensor does)
+    x_val = y_val = None
+    if val_fraction > 0:
+        x_tr, x_val, y_tr, y_val = train_test_split(x_tr, y_tr, test_size=val_fraction, random_state=seed,
+                                                    stratify=y_tr)
+    return Dataset(name, "multiclass", scale(x_tr), _targets(y_tr, "multiclass"),
+                   None if x_val is None else scale(x_val), None if y_val is None else _targets(y_val, "multiclass"),
+                   scale(x_te), _targets(y_te, "multiclass"), input_shape=tuple(x_tr.shape[1:]), num_classes=10,
+                   class_names=mnist.SOURCES[name].class_names)
+
+
+def _synthetic(name: str, seed: int, val_fraction: float) -> Dataset:
+    if name == "synthetic-linear":  # d2l's example: w = [2, -3.4], b = 4.2
+        x, y = synthetic.linear(2000, torch.tensor([2.0, -3.4]), 4.2, noise=0.01, seed=seed)
+    else:  # d2l's polynomial: y = 5 + 1.2x - 3.4x²/2! + 5.6x³/3! + noise
+        x, y = synthetic.polynomial(2000, torch.tensor([5.0, 1.2, -3.4, 5.6]), seed=seed)
+    x_tr, y_tr, x_val, y_val, x_te, y_te = split(x.numpy(), y.numpy(), "regression", 0.5, val_fraction, seed)
+    t = lambda v: None if v is None else torch.as_tensor(v)  # noqa: E731
+    return Dataset(name, "regression", t(x_tr), t(y_tr), t(x_val), t(y_val), t(x_te), t(y_te),
+                   input_shape=(x.shape[1],))
+
+
+def load_dataset(name: str, *, data_dir: str | Path | None = None, seed: int = 0,
+                 val_fraction: float | None = None, test_fraction: float = 0.2) -> Dataset:
+    """Load dataset ``name`` as tensors.
+
+    ``val_fraction`` defaults to 0.2 of the whole for bundled and synthetic sets and to 0 for the image sets
+    (their official 60,000/10,000 split, as d2l trains on it).
+
+    >>> d = load_dataset("iris"); d.task, d.num_classes, d.input_shape
+    ('multiclass', 3, (4,))
+    """
+    lookup(dict.fromkeys(DATASETS), name, "dataset")
+    if val_fraction is None:
+        val_fraction = 0.0 if name in IMAGES else 0.2
+    if not 0 <= val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction and test_fraction must be in [0, 1) with a sum below 1; "
+                         f"got {val_fraction} and {test_fraction}")
+    if name in BUNDLED:
+        return _bundled(name, seed, val_fraction, test_fraction)
+    if name in IMAGES:
+        return _images(name, data_dir, seed, val_fraction)
+    return _synthetic(name, seed, val_fraction)
+
+
+def describe(name: str) -> tuple[tuple[int, ...], str, int]:
+    """(input_shape, task, output_size) of dataset ``name`` without reading the image files."""
+    lookup(dict.fromkeys(DATASETS), name, "dataset")
+    if name in IMAGES:
+        return (28, 28), "multiclass", 10
+    d = load_dataset(name)
+    return d.input_shape, d.task, d.output_size

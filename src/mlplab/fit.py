@@ -1,0 +1,179 @@
+"""The training loop: data resident on the device, a seeded permutation per epoch, batches by slicing.
+
+Read it top to bottom: train mode, zero_grad, forward, loss, backward, step; then evaluate every split in
+eval mode without gradients. Each epoch's shuffling and dropout masks come from ``(seed, epoch)`` alone, so
+a run restarted at any epoch boundary continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from . import losses as torch_losses
+from . import optim as torch_optim
+from .data import Dataset
+
+
+@dataclass
+class History:
+    """One row per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_*``/``test_*``, ``seconds``."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def column(self, key: str) -> list[float]:
+        return [row[key] for row in self.rows if key in row]
+
+    @property
+    def final(self) -> dict:
+        return dict(self.rows[-1]) if self.rows else {}
+
+    def to_csv(self, path: str | Path) -> None:
+        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> History:
+        with open(path, newline="") as f:
+            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(f)]
+        return cls(rows)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; anything else must be a device torch knows."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+    return dev
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's shuffling and dropout masks, derived from the run seed alone."""
+    return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+def predictions_correct(out: Tensor, y: Tensor, loss: str) -> Tensor:
+    """How many predictions in ``out`` (B, C) or (B, 1) match ``y``, as a 0-dim tensor (no host sync)."""
+    if out.shape[1] > 1:
+        return (out.argmax(dim=1) == y).sum()
+    threshold = 0.5 if loss == "bce" else 0.0  # bce sees probabilities, bce_with_logits sees logits
+    return ((out > threshold).to(y.dtype) == y).sum()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, loss: str, classify: bool,
+             batch_size: int = 8192) -> dict[str, float]:
+    """Mean loss (and accuracy when ``classify``) over ``(x, y)``, always in eval mode without gradients."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
+    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        out = model(xb)
+        loss_sum += loss_fn(out, yb, reduction="sum")
+        if classify:
+            correct += predictions_correct(out, yb, loss)
+    model.train(was_training)
+    result = {"loss": loss_sum.item() / len(x)}
+    if classify:
+        result["accuracy"] = correct.item() / len(x)
+    return result
+
+
+class NonFiniteLoss(ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+
+def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 0.1, loss: str | None = None,
+        epochs: int = 10, batch_size: int = 256, seed: int = 0, device: str = "auto", weight_decay: float = 0.0,
+        optimizer_args: dict | None = None, impl: str = "torch", history: History | None = None,
+        opt: torch.optim.Optimizer | None = None, callbacks: list[Callable] = ()) -> History:
+    """Train ``model`` on ``data`` and return its History.
+
+    ``optimizer`` and ``loss`` are names (torch's hyperparameter names in ``optimizer_args``); ``loss`` None
+    picks the task's default. ``weight_decay`` reaches weights only. ``impl="scratch"`` uses the
+    from-scratch optimizer and loss. To continue a run, pass its ``history`` (training starts after its last
+    epoch) and its optimizer ``opt``. After each epoch every ``callbacks`` entry is called with
+    ``(epoch, history, model, opt)``.
+
+    >>> from mlplab.data import load_dataset; from mlplab.model import MLP
+    >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
+    >>> len(h.rows)
+    2
+    """
+    for key, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{key} must be a positive integer; got {value!r}")
+    if impl == "scratch":
+        from .scratch import losses as loss_mod, optim as optim_mod
+    elif impl == "torch":
+        loss_mod, optim_mod = torch_losses, torch_optim
+    else:
+        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
+    loss = torch_losses.loss_for_task(loss, data.task)
+    loss_fn = loss_mod.get_loss(loss, loss_mod.LOSSES)
+    classify = data.task != "regression"
+    dev = resolve_device(device)
+    model.to(dev)
+    if opt is None:
+        opt = optim_mod.make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay,
+                                       registry=optim_mod.OPTIMIZERS, **(optimizer_args or {}))
+    splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
+    x_train, y_train = splits["train"]
+    n = len(x_train)
+    history = history if history is not None else History()
+    start = history.rows[-1]["epoch"] if history.rows else 0
+
+    for epoch in range(start + 1, epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        g = torch.Generator(device=dev).manual_seed(epoch_seed(seed, epoch))
+        torch.manual_seed(epoch_seed(seed, epoch))  # dropout masks
+        perm = torch.randperm(n, generator=g, device=dev)
+        loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
+        correct = torch.zeros((), device=dev, dtype=torch.int64)
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            xb, yb = x_train[idx], y_train[idx]          # (B, ...) and (B,) or (B, 1)
+            out = model(xb)                              # (B, C)
+            batch_loss = loss_fn(out, yb)
+            opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            opt.step()
+            loss_sum += batch_loss.detach() * len(idx)
+            if classify:
+                correct += predictions_correct(out.detach(), yb, loss)
+        train_loss = loss_sum.item() / n
+        if not math.isfinite(train_loss):
+            raise NonFiniteLoss(f"the training loss became {train_loss} in epoch {epoch}; likely causes: "
+                                f"a learning rate too high (lr={opt.param_groups[0]['lr']}), unscaled inputs, "
+                                "or a loss that does not fit the model's output")
+        row = {"epoch": epoch, "train_loss": train_loss}
+        if classify:
+            row["train_accuracy"] = correct.item() / n
+        for name, (x, y) in splits.items():
+            if name != "train":
+                for key, value in evaluate(model, x, y, loss_fn, loss, classify).items():
+                    row[f"{name}_{key}"] = value
+        row["seconds"] = time.perf_counter() - t0
+        history.rows.append(row)
+        for callback in callbacks:
+            callback(epoch, history, model, opt)
+    return history

@@ -1,0 +1,84 @@
+"""The MLP built from a spec with torch.nn: Flatten → (Linear → activation → Dropout)* → Linear.
+
+The scratch twin (``mlplab.scratch.model.MLP``) takes the same arguments and keeps its own weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .activations import Activation
+from .init import init_linear, parse_init
+
+OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid}
+
+
+def per_layer(value, n: int, what: str) -> list:
+    """One value for every layer, or exactly one per layer: returns a list of ``n``."""
+    if isinstance(value, (str, int, float)):
+        return [value] * n
+    value = list(value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{what} needs one value or one per layer ({n}); got {len(value)}: {value}")
+    return value
+
+
+def check_spec(input_size: int, hidden: Sequence[int], output_size: int, dropout) -> list[int]:
+    """Validate widths and dropout; return the widths [input, *hidden, output]."""
+    hidden = list(hidden)
+    widths = [input_size, *hidden, output_size]
+    if any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in widths):
+        raise ValueError(f"hidden widths must be positive integers, e.g. --hidden 256,256; got {hidden}")
+    for p in per_layer(dropout, max(len(hidden), 1), "dropout"):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"dropout must be in [0, 1), e.g. --dropout 0.5; got {p!r}")
+    return widths
+
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron from a spec.
+
+    >>> MLP(784, [256], 10)   # d2l's 784-256-10: 203,530 parameters
+    MLP(
+      (0): Flatten(start_dim=1, end_dim=-1)
+      (1): Linear(in_features=784, out_features=256, bias=True)
+      (2): Activation(relu)
+      (3): Linear(in_features=256, out_features=10, bias=True)
+    )
+
+    ``activation``, ``dropout`` and ``init`` take one value or one per layer (``init``: per affine layer,
+    output included). Biases start at zero unless ``init`` is ``default`` (torch's own reset).
+    ``output`` appends ``log_softmax`` or ``sigmoid`` for losses that expect them (nll, bce).
+    """
+
+    def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
+                 activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
+                 init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
+                 seed: int = 0):
+        widths = check_spec(input_size, hidden, output_size, dropout)
+        n_hidden = len(widths) - 2
+        acts = per_layer(activation, n_hidden, "activation")
+        drops = per_layer(dropout, n_hidden, "dropout")
+        inits = per_layer(init, n_hidden + 1, "init")
+        for spec in inits:
+            parse_init(spec)  # fail on a bad name before building anything
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i in range(n_hidden):
+            layers += [nn.Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]
+            if drops[i] > 0:
+                layers.append(nn.Dropout(drops[i]))
+        layers.append(nn.Linear(widths[-2], widths[-1], bias=bias))
+        if output is not None:
+            layers.append(OUTPUTS[output]())
+        super().__init__(*layers)
+        g = torch.Generator().manual_seed(seed)
+        for layer, spec in zip(self.linears(), inits):
+            init_linear(layer.weight, layer.bias, spec, generator=g)
+
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self if isinstance(m, nn.Linear)]

@@ -1,0 +1,56 @@
+"""Optimizers by name, with torch's hyperparameter names, and weight decay on weights only.
+
+The scratch twins live in ``mlplab.scratch.optim`` under the same names and signatures.
+"""
+
+from __future__ import annotations
+
+import inspect
+import torch
+from torch import nn
+
+from .registry import lookup
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "adadelta": torch.optim.Adadelta,
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+}
+
+
+def hyperparameters(cls) -> list[str]:
+    """The keyword hyperparameters an optimizer class takes (``lr``, ``momentum``, ...)."""
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "params")]
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: weights (matrices) decay by ``weight_decay``; biases (vectors) never decay."""
+    weights = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    biases = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": weights, "weight_decay": weight_decay}]
+    if biases:
+        groups.append({"params": biases, "weight_decay": 0.0})
+    return groups
+
+
+def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float = 0.0,
+                   registry: dict | None = None, **hyper) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``model``'s parameters; ``weight_decay`` reaches weights, never biases.
+
+    >>> make_optimizer("sgd", nn.Linear(2, 1), lr=0.1, momentum=0.9).defaults["momentum"]
+    0.9
+    """
+    cls = lookup(OPTIMIZERS if registry is None else registry, name, "optimizer")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number; got {lr!r}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}")
+    known = hyperparameters(cls)
+    unknown = [k for k in hyper if k not in known]
+    if unknown:
+        raise ValueError(f"optimizer {name!r} takes no {', '.join(unknown)}; it takes: {', '.join(known)}")
+    return cls(param_groups(model, weight_decay), lr=lr, **hyper)
+

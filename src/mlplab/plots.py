@@ -1,0 +1,69 @@
+"""Headless PNG plots: learning curves and a gallery of test predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: works without a display, in CI and over ssh
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from .fit import History  # noqa: E402
+
+
+def save(fig, path: str | Path) -> Path:
+    from .rundir import atomic_write
+
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
+def learning_curves(history: History, path: str | Path, title: str = "") -> Path:
+    """Loss per epoch (train, validation, test) and, for classification, accuracy per epoch."""
+    epochs = history.column("epoch")
+    has_acc = bool(history.column("train_accuracy"))
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 3.8), squeeze=False)
+    styles = {"train": "-", "val": "--", "test": ":"}
+    for ax, metric in zip(axes[0], ["loss", "accuracy"]):
+        for split, style in styles.items():
+            values = history.column(f"{split}_{metric}")
+            if values:
+                ax.plot(epochs[-len(values):], values, style, marker="o", ms=3, label=f"{split} {metric}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return save(fig, path)
+
+
+@torch.no_grad()
+def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
+            n: int = 18, cols: int = 6) -> Path:
+    """The first ``n`` test images titled "true / predicted"; mistakes in red with a red frame."""
+    model.eval()
+    device = next(model.parameters()).device
+    images, labels = images[:n], labels[:n]
+    preds = model(images.to(device)).argmax(dim=1).cpu()
+    rows = (len(images) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, y, p in zip(axes.flat, images.cpu(), labels.tolist(), preds.tolist()):
+        wrong = y != p
+        ax.imshow(img.reshape(img.shape[-2:]), cmap="gray_r")
+        ax.set_title(f"{class_names[y]}\n{class_names[p]}", fontsize=8, color="red" if wrong else "black")
+        if wrong:
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_edgecolor("red")
+                spine.set_linewidth(2)
+    fig.suptitle("test images: true / predicted (mistakes in red)", fontsize=10)
+    return save(fig, path)
