@@ -44,7 +44,7 @@ def learning_curves(history: History, path: str | Path, title: str = "") -> Path
 
 @torch.no_grad()
 def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
-            n: int = 18, cols: int = 6) -> Path:
+            image_shape: tuple[int, int], n: int = 18, cols: int = 6) -> Path:
     """The first ``n`` test images titled "true / predicted"; mistakes in red with a red frame."""
     model.eval()
     device = next(model.parameters()).device
@@ -56,7 +56,7 @@ def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_
         ax.axis("off")
     for ax, img, y, p in zip(axes.flat, images.cpu(), labels.tolist(), preds.tolist()):
         wrong = y != p
-        ax.imshow(img.reshape(img.shape[-2:]), cmap="gray_r")
+        ax.imshow(img.reshape(image_shape), cmap="gray_r")
         ax.set_title(f"{class_names[y]}\n{class_names[p]}", fontsize=8, color="red" if wrong else "black")
         if wrong:
             ax.axis("on")
@@ -66,4 +66,37 @@ def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_
                 spine.set_edgecolor("red")
                 spine.set_linewidth(2)
     fig.suptitle("test images: true / predicted (mistakes in red)", fontsize=10)
+    return save(fig, path)
+
+
+def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path, title: str = "",
+            band: str = "minmax") -> Path:
+    """One curve per label: the mean over its runs, with a band (``minmax`` or ``std``) when there are several.
+
+    ``curves[label]`` holds one list of per-epoch values per run (seeds or folds); runs may differ in length
+    only if they stopped early, so each curve uses the epochs all its runs reached.
+    """
+    import numpy as np
+
+    if band not in ("minmax", "std"):
+        raise ValueError(f"band must be 'minmax' or 'std'; got {band!r}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, runs in curves.items():
+        n = min(len(r) for r in runs)
+        values = np.array([r[:n] for r in runs], dtype=float)          # (runs, epochs)
+        epochs = np.arange(1, n + 1)
+        mean = values.mean(axis=0)
+        (line,) = ax.plot(epochs, mean, label=name, lw=1.6)
+        if len(runs) > 1:
+            lo, hi = ((values.min(0), values.max(0)) if band == "minmax"
+                      else (mean - values.std(0, ddof=1), mean + values.std(0, ddof=1)))
+            ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    if metric.endswith("loss") and all(v > 0 for runs in curves.values() for r in runs for v in r):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     return save(fig, path)

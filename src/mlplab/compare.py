@@ -1,0 +1,181 @@
+"""Compare settings: train every point of a grid over config keys for several seeds, then overlay and tabulate.
+
+``compare(base, {"optimizer": ["sgd", "adam"], "lr": [0.01, 0.1]}, seeds=3)`` trains 2 × 2 × 3 runs and
+writes one folder::
+
+    <out>/<time>-compare-<dataset>/
+        optimizer=sgd,lr=0.01/seed0/<run folder>   ... every member run, as ``mlplab train`` writes it
+        compare_<metric>.png                       one per history column: mean over seeds, min–max band
+        table.md, table.csv                        final metrics, mean ± std (sample std) over seeds
+        members.csv, compare.json                  which run is which; the grid, seeds and base config
+
+Seeds are ``base.seed, base.seed + 1, ...``; a seed sets the split of the bundled sets, the init and the data
+order, so the spread is over all three.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from . import plots, tables
+from .config import TrainConfig
+from .data import load_dataset
+from .fit import resolve_device
+from .run import Run, build_model, train
+from .rundir import check_writable, new_run_dir, write_json, write_text
+
+NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
+
+
+def _hints() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _scalar(key: str, text: str, kind):
+    if kind is str:
+        return text
+    if kind is bool:
+        if text.lower() in ("true", "yes", "1"):
+            return True
+        if text.lower() in ("false", "no", "0"):
+            return False
+        raise ValueError(f"--grid {key}: {text!r} is not true/false")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--grid {key}: {text!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
+def parse_value(key: str, text: str):
+    """One grid value as config key ``key``'s type: ``"0.1"`` → 0.1 for lr, ``"256/256"`` → (256, 256) for hidden.
+
+    Per-layer lists separate their items with ``/`` (the comma separates grid values); ``none`` unsets an
+    optional key.
+    """
+    hint = _hints()[key]
+    if typing.get_origin(hint) is tuple:
+        inner = typing.get_args(hint)[0]
+        return tuple(_scalar(key, t.strip(), inner) for t in text.split("/"))
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if text.lower() == "none":
+            return None
+        return _scalar(key, text, args[0])
+    return _scalar(key, text, hint)
+
+
+def parse_grid(specs: list[str]) -> dict[str, list]:
+    """``["optimizer=sgd,adam", "lr=0.01,0.1"]`` → ``{"optimizer": ["sgd", "adam"], "lr": [0.01, 0.1]}``.
+
+    >>> parse_grid(["hidden=64,128/128", "lr=0.1"])
+    {'hidden': [(64,), (128, 128)], 'lr': [0.1]}
+    """
+    valid = [f.name for f in fields(TrainConfig) if f.name not in NOT_GRIDDED]
+    grid: dict[str, list] = {}
+    for spec in specs:
+        key, eq, values = spec.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not values.strip():
+            raise ValueError(f"--grid takes KEY=V1,V2,... e.g. --grid optimizer=sgd,adam; got {spec!r}")
+        if key in NOT_GRIDDED:
+            raise ValueError(f"--grid {key}: {NOT_GRIDDED[key]}")
+        if key not in valid:
+            raise ValueError(f"unknown config key {key!r} in --grid; valid keys: {', '.join(valid)}")
+        if key in grid:
+            raise ValueError(f"--grid {key} given twice; list all its values once: --grid {key}=V1,V2")
+        grid[key] = [parse_value(key, v.strip()) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def display(value) -> str:
+    """A grid value as written on the command line: tuples joined by ``/``."""
+    if isinstance(value, tuple):
+        return "/".join(str(v) for v in value)
+    return "none" if value is None else str(value)
+
+
+def settings(grid: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's values, the first key varying slowest; ``[{}]`` for an empty grid."""
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def label(setting: dict) -> str:
+    """``optimizer=adam,lr=0.1`` (``base`` for the empty setting): the legend entry and folder name."""
+    return ",".join(f"{k}={display(v)}" for k, v in setting.items()) or "base"
+
+
+@dataclass
+class Comparison:
+    path: Path
+    settings: list[dict]
+    seeds: list[int]
+    runs: list[list[Run]]  # [setting][seed]
+    table: str             # markdown
+
+
+def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[TrainConfig]]:
+    """Every member's config, with the data, model spec, device and output folder checked before any file."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, e.g. --seeds 3; got {seeds!r}")
+    configs = [[base.replace(**s, seed=base.seed + i) for i in range(seeds)] for s in settings(grid)]
+    loaded = {}
+    for row in configs:
+        c = row[0]
+        key = (c.dataset, c.data_dir, c.val_fraction)
+        if key not in loaded:
+            loaded[key] = load_dataset(c.dataset, data_dir=c.data_dir, seed=c.seed, val_fraction=c.val_fraction)
+        data = loaded[key]
+        build_model(c, data.input_shape, data.task, data.output_size)
+        resolve_device(c.device)
+    check_writable(base.out)
+    return configs
+
+
+def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progress: str = "quiet",
+            log: Callable[[str], None] | None = None) -> Comparison:
+    """Train every grid setting for ``seeds`` seeds under a new ``<base.out>/<time>-compare-<dataset>`` folder."""
+    configs = check(base, grid, seeds)
+    points = settings(grid)
+    seed_list = [base.seed + i for i in range(seeds)]
+    path = new_run_dir(base.out, f"compare-{base.dataset}")
+    write_json(path / "compare.json", {"grid": {k: [display(v) for v in vs] for k, vs in grid.items()},
+                                       "seeds": seed_list, "base": base.to_dict()})
+    runs: list[list[Run]] = []
+    members = []
+    total, done = len(points) * seeds, 0
+    for setting, row in zip(points, configs):
+        runs.append([])
+        for config in row:
+            folder = path / label(setting) / f"seed{config.seed}"
+            run = train(config.replace(out=str(folder)), progress=progress)
+            runs[-1].append(run)
+            members.append([label(setting), config.seed, str(run.path.relative_to(path))])
+            done += 1
+            if log is not None:
+                short = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "val_"))}
+                log(f"[{done}/{total}] {label(setting)} seed {config.seed}: "
+                    + "  ".join(f"{k} {v:.4f}" for k, v in short.items()))
+    write_text(path / "members.csv", tables.csv_text(["setting", "seed", "run"], members))
+    labels = [{k: display(v) for k, v in s.items()} or {"setting": "base"} for s in points]
+    md_header, md_rows, csv_header, csv_rows = tables.summary_rows(labels, [[r.metrics for r in g] for g in runs])
+    table = tables.markdown(md_header, md_rows)
+    write_text(path / "table.md", table)
+    write_text(path / "table.csv", tables.csv_text(csv_header, csv_rows))
+    for metric in history_metrics(runs):
+        curves = {label(s): [r.history.column(metric) for r in g] for s, g in zip(points, runs)}
+        plots.overlay(curves, metric, path / f"compare_{metric}.png",
+                      title=f"{base.dataset}: {metric}, mean over {seeds} seed(s)"
+                            + (", band min–max" if seeds > 1 else ""))
+    return Comparison(path, points, seed_list, runs, table)
+
+
+def history_metrics(runs: list[list[Run]]) -> list[str]:
+    """The per-epoch columns every run recorded (``train_loss``, ``val_accuracy``, ...)."""
+    keys = [k for k in runs[0][0].history.rows[0] if k not in ("epoch", "seconds")]
+    return [k for k in keys if all(r.history.column(k) for g in runs for r in g)]
