@@ -15,6 +15,7 @@ import sys
 COMMANDS = [
     "mlplab.cli.train",
     "mlplab.cli.summary",
+    "mlplab.cli.compare",
 ]
 
 

@@ -1,0 +1,30 @@
+"""``mlplab compare``: a grid over config keys × seeds; overlay plots and a mean ± std table."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..compare import compare, parse_grid
+from .flags import add_model_flags, add_train_flags, config_from_args
+
+NAME = "compare"
+HELP = "train a grid of settings over several seeds; overlay plots and a mean ± std table of final metrics"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_flags(p)
+    add_train_flags(p)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="config key and its values, repeatable: --grid optimizer=sgd,adam --grid lr=0.01,0.1 "
+                        "(per-layer lists use /: --grid hidden=256,256/256)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per setting: --seed, --seed + 1, ... (default 1)")
+    p.add_argument("--quiet", action="store_true", help="only the table and the folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    grid = parse_grid(args.grid)
+    config = config_from_args(args)
+    result = compare(config, grid, seeds=args.seeds, log=None if args.quiet else print)
+    print(result.table, end="")
+    print(f"compare folder: {result.path}")
+    return 0
