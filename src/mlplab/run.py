@@ -10,12 +10,14 @@ from pathlib import Path
 from torch import nn
 
 from . import plots
+from .checkpoint import Checkpointer, check_resume, restore_rng
 from .config import TrainConfig, dump_config
 from .data import Dataset, load_dataset
-from .fit import History, fit, resolve_device
+from .failures import Interrupted, out_of_memory_hint
+from .fit import History, NonFiniteLoss, fit, resolve_device
 from .losses import OUTPUT_ACTIVATION, loss_for_task
 from .progress import EpochProgress
-from .rundir import new_run_dir, save_weights, write_json, write_text
+from .rundir import new_run_dir, remove_run_dir, remove_stale_temporaries, save_weights, write_json, write_text
 
 
 @dataclass
@@ -50,32 +52,69 @@ def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> di
     return metrics
 
 
-def train(config: TrainConfig, *, progress: str = "auto", write: bool = True) -> Run:
+def build_optimizer(config: TrainConfig, model: nn.Module):
+    """The optimizer the config describes over ``model``'s parameters (torch's or scratch), as fit builds it."""
+    if config.impl == "scratch":
+        from .scratch import optim as optim_mod
+    else:
+        from . import optim as optim_mod
+    return optim_mod.make_optimizer(config.optimizer, model, lr=config.lr, weight_decay=config.weight_decay,
+                                    registry=optim_mod.OPTIMIZERS, **config.optimizer_args())
+
+
+def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
+          resume: str | Path | None = None) -> Run:
     """Train as ``config`` says. With ``write``, fill a new run folder under ``config.out``.
 
     ``progress`` is ``auto`` (a bar in a terminal, else a line per epoch), ``bar``, ``lines`` or ``quiet``.
     Everything that can fail on user input (names, data files, the output folder) fails before any file is
-    written.
+    written. Every epoch ends with a checkpoint; ``resume`` (a run folder) continues that run where its last
+    checkpoint stopped, in the same folder, exactly as if it had never stopped (see mlplab.checkpoint).
     """
+    checkpoint = check_resume(resume, config) if resume is not None else None
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
                         val_fraction=config.val_fraction)
-    model = build_model(config, data.input_shape, data.task, data.output_size)
-    resolve_device(config.device)
-    path = new_run_dir(config.out, config.dataset) if write else None
+    with out_of_memory_hint(config):
+        model = build_model(config, data.input_shape, data.task, data.output_size)
+    dev = resolve_device(config.device)
+    history = opt = None
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint.model)
+        opt = build_optimizer(config, model.to(dev))
+        opt.load_state_dict(checkpoint.optimizer)
+        history = checkpoint.history
+        restore_rng(checkpoint.rng)
+    path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset) if write else None
     callbacks = []
     if path is not None:
+        remove_stale_temporaries(path)
         write_text(path / "config.toml", dump_config(config))
-        callbacks.append(lambda epoch, history, model, opt: history_csv(path, history))
+        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
+        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
     reporter = None
     if progress != "quiet":
         reporter = EpochProgress(config.epochs, mode=progress)
         callbacks.append(reporter)
-        reporter.start()
+        reporter.start(len(history.rows) if history else 0)
     try:
-        history = fit(model, data, optimizer=config.optimizer, lr=config.lr, loss=config.loss,
-                      epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                      weight_decay=config.weight_decay, optimizer_args=config.optimizer_args(),
-                      impl=config.impl, callbacks=callbacks)
+        with out_of_memory_hint(config):
+            history = fit(model, data, optimizer=config.optimizer, lr=config.lr, loss=config.loss,
+                          epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                          device=config.device, weight_decay=config.weight_decay,
+                          optimizer_args=config.optimizer_args(), impl=config.impl, callbacks=callbacks,
+                          history=history, opt=opt)
+    except KeyboardInterrupt:
+        if path is None:
+            raise
+        raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
+                          f"mlplab train --resume {path}") from None
+    except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
+        if path is not None and saver.epoch == 0 and resume is None:
+            remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
+        elif path is not None:
+            raise type(e)(f"{e}; {path} keeps the last good checkpoint (epoch {saver.epoch}), "
+                          f"continue with: mlplab train --resume {path}") from None
+        raise
     finally:
         if reporter is not None:
             reporter.stop()
@@ -100,5 +139,6 @@ def write_outputs(path: Path, config: TrainConfig, history: History, metrics: di
     plots.learning_curves(history, path / "learning_curves.png",
                           title=f"{config.dataset}: {'-'.join(map(str, config.hidden))} {config.optimizer} "
                                 f"lr={config.lr}")
-    if len(data.input_shape) == 2 and data.class_names:
-        plots.gallery(model, data.x_test, data.y_test, data.class_names, path / "predictions.png")
+    if data.image_shape and data.class_names:
+        plots.gallery(model, data.x_test, data.y_test, data.class_names, path / "predictions.png",
+                      image_shape=data.image_shape)

@@ -77,3 +77,21 @@ def new_run_dir(parent: str | Path, dataset: str, stamp: str | None = None) -> P
         except FileExistsError:
             continue
     raise FileExistsError(f"too many runs named {base} in {parent}")
+
+
+def remove_stale_temporaries(path: str | Path) -> None:
+    """Delete the temporary files a killed ``atomic_write`` left in ``path`` (never a finished file)."""
+    for tmp in Path(path).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def remove_run_dir(path: str | Path) -> None:
+    """Remove a run folder that ended before its first epoch: only the files a run writes, then the folder."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    for name in ("config.toml", "history.csv", "checkpoint.safetensors"):
+        (path / name).unlink(missing_ok=True)
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # something else is in it: leave it

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..config import TrainConfig
+from ..failures import Interrupted
 from ..run import train
 from .flags import add_model_flags, add_train_flags, config_from_args
 
@@ -15,11 +18,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     add_train_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--resume", metavar="RUN_FOLDER", help="continue a stopped run in its folder, exactly where "
+                   "its last checkpoint stopped; only --epochs, --device and --data-dir may change")
     p.add_argument("--seeds", type=int, default=1,
                    help="train N runs (seeds --seed, --seed + 1, ...) and report mean ± std (mlplab compare's folder)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return resume(args)
     config = config_from_args(args)
     if args.seeds != 1:
         from ..compare import compare
@@ -28,7 +35,27 @@ def run(args: argparse.Namespace) -> int:
         print(result.table, end="")
         print(f"compare folder: {result.path}")
         return 0
-    result = train(config, progress="quiet" if args.quiet else "auto")
+    return report(args, lambda: train(config, progress="quiet" if args.quiet else "auto"))
+
+
+def resume(args: argparse.Namespace) -> int:
+    """``--resume RUN_FOLDER``: the saved config, with the flags given applied (check_resume refuses conflicts)."""
+    from ..checkpoint import resume_config
+
+    if args.config or args.seeds != 1:
+        raise ValueError("--resume takes its settings from the run folder; it cannot be combined with "
+                         f"{'--config' if args.config else '--seeds'}")
+    overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    config = resume_config(args.resume, overrides)
+    return report(args, lambda: train(config, progress="quiet" if args.quiet else "auto", resume=args.resume))
+
+
+def report(args: argparse.Namespace, run_training) -> int:
+    try:
+        result = run_training()
+    except Interrupted as e:
+        print(f"mlplab: {e}", file=sys.stderr)
+        return 130
     m = result.metrics
     summary = f"test_loss {m['test_loss']:.4f}"
     if "test_accuracy" in m:

@@ -1,0 +1,194 @@
+"""Checkpoints: one safetensors file per run folder, rewritten atomically after every epoch.
+
+``<run>/checkpoint.safetensors`` holds every tensor of the run's state (model weights, optimizer buffers,
+RNG states) and, in its JSON metadata, everything else: the epoch, the history so far, the config, the
+optimizer's non-tensor structure (param groups, step counts that are plain numbers) and the numpy/python
+RNG states. One file means one atomic switch: a crash or SIGKILL while saving leaves the previous checkpoint
+whole (``rundir.atomic_write``: temporary file, fsync, rename). Nothing here unpickles: safetensors holds raw
+tensor bytes, metadata is JSON, so a file that is not a checkpoint is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from .config import TrainConfig, load_config
+from .failures import deferred_interrupt
+from .fit import History
+from .rundir import atomic_write
+
+FILE = "checkpoint.safetensors"
+FORMAT = "mlplab-checkpoint-1"
+
+
+@dataclass
+class Checkpoint:
+    epoch: int                       # epochs completed
+    config: TrainConfig
+    history: History
+    model: dict[str, Tensor]         # the model's state_dict
+    optimizer: dict                  # the optimizer's state_dict, as torch.optim.Optimizer.state_dict() gives it
+    rng: dict                        # see capture_rng
+
+
+# ---- optimizer state_dict <-> (tensors, JSON) -------------------------------------------------------------
+
+def _encode(value, prefix: str, tensors: dict[str, Tensor]):
+    """JSON-able structure of ``value``; tensors go to ``tensors[prefix...]`` and leave a reference."""
+    if isinstance(value, Tensor):
+        tensors[prefix] = value.detach().cpu().contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k, f"{prefix}/k{i}", tensors), _encode(v, f"{prefix}/{i}", tensors)]
+                             for i, (k, v) in enumerate(value.items())]}
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, f"{prefix}/{i}", tensors) for i, v in enumerate(value)]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot checkpoint optimizer state value {value!r} of type {type(value).__name__}")
+
+
+def _decode(value, tensors: dict[str, Tensor]):
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            return tensors[value["__tensor__"]]
+        if "__tuple__" in value:
+            return tuple(_decode(v, tensors) for v in value["__tuple__"])
+        return {_decode(k, tensors): _decode(v, tensors) for k, v in value["__dict__"]}
+    return value
+
+
+# ---- RNG states -------------------------------------------------------------------------------------------
+
+def capture_rng() -> dict:
+    """torch CPU (and every CUDA device's), numpy and python ``random`` states."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch_cpu": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch_cpu"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "torch_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["torch_cuda"][:torch.cuda.device_count()])
+
+
+# ---- save / load ------------------------------------------------------------------------------------------
+
+def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: History, model: nn.Module,
+                    opt: torch.optim.Optimizer) -> Path:
+    """Write ``run_dir/checkpoint.safetensors`` atomically; returns its path."""
+    tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    optimizer = _encode(opt.state_dict(), "optimizer", tensors)
+    rng = _encode(capture_rng(), "rng", tensors)
+    epoch = history.rows[-1]["epoch"] if history.rows else 0
+    metadata = {"format": FORMAT, "epoch": str(epoch), "config": json.dumps(config.to_dict()),
+                "history": json.dumps(history.rows), "optimizer": json.dumps(optimizer), "rng": json.dumps(rng)}
+    return atomic_write(Path(run_dir) / FILE, lambda p: save_file(tensors, str(p), metadata=metadata))
+
+
+def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
+    """The checkpoint in ``run_dir``, or None when the run stopped before its first epoch ended.
+
+    Anything that is not an mlplab safetensors checkpoint (a pickle, a truncated file) raises ValueError.
+    """
+    path = Path(run_dir) / FILE
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        config = TrainConfig().replace(**json.loads(meta["config"]))
+        rows = json.loads(meta["history"])
+        rng = _decode(json.loads(meta["rng"]), tensors)
+        optimizer = _decode(json.loads(meta["optimizer"]), tensors)
+        epoch = int(meta["epoch"])
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path} is not a valid mlplab checkpoint ({e}); mlplab only reads its own safetensors "
+                         "checkpoints and never unpickles files; delete it to restart from scratch") from None
+    except Exception as e:  # safetensors' own error type for a file that is not safetensors (e.g. a pickle)
+        raise ValueError(f"{path} is not a safetensors file ({e}); mlplab never unpickles files; delete it "
+                         "to restart the run from scratch") from None
+    rng["python"] = (rng["python"][0], tuple(rng["python"][1]), rng["python"][2])
+    kind, keys, pos, has_gauss, gauss = rng["numpy"]
+    rng["numpy"] = (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
+    model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
+    return Checkpoint(epoch, config, History(rows), model, optimizer, rng)
+
+
+# ---- resuming: which settings may change -----------------------------------------------------------------
+
+MAY_CHANGE = ("epochs", "device", "data_dir", "out")  # where and how long, never what is trained
+
+
+def conflicts(saved: TrainConfig, config: TrainConfig) -> list[str]:
+    """The config keys whose values differ and may not change on resume."""
+    return [k for k in TrainConfig.__dataclass_fields__
+            if k not in MAY_CHANGE and getattr(saved, k) != getattr(config, k)]
+
+
+def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
+    """The checkpoint to continue ``run_dir`` with ``config``; ValueError naming any key that may not change."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml in it); pass the folder "
+                                "that `mlplab train` printed as 'run folder: ...'")
+    checkpoint = load_checkpoint(run_dir)
+    saved = checkpoint.config if checkpoint else load_config(run_dir / "config.toml")
+    differ = conflicts(saved, config)
+    if differ:
+        detail = "; ".join(f"{k}: saved {getattr(saved, k)!r}, given {getattr(config, k)!r}" for k in differ)
+        raise ValueError(f"cannot resume {run_dir}: {', '.join(differ)} differ from the saved run ({detail}); "
+                         f"only {', '.join(MAY_CHANGE)} may change on resume; start a new run instead")
+    if checkpoint and config.epochs < checkpoint.epoch:
+        raise ValueError(f"cannot resume {run_dir} with epochs={config.epochs}: it has already trained "
+                         f"{checkpoint.epoch} epochs; pass --epochs {checkpoint.epoch} or more")
+    return checkpoint
+
+
+def resume_config(run_dir: str | Path, overrides: dict) -> TrainConfig:
+    """The saved config of ``run_dir`` with ``overrides`` applied; conflicting overrides raise ValueError."""
+    run_dir = Path(run_dir)
+    checkpoint = None
+    if (run_dir / "config.toml").is_file():
+        checkpoint = load_checkpoint(run_dir)
+        saved = checkpoint.config if checkpoint else load_config(run_dir / "config.toml")
+    else:
+        saved = TrainConfig()  # check_resume below names the problem
+    config = saved.replace(**overrides)
+    check_resume(run_dir, config)
+    return config
+
+
+# ---- saving after every epoch, never cut in half by Ctrl-C ----------------------------------------------------
+
+class Checkpointer:
+    """``fit`` callback: save a checkpoint of the run after each epoch; ``epoch`` is the last one saved."""
+
+    def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0):
+        self.run_dir, self.config, self.epoch = Path(run_dir), config, epoch
+
+    def __call__(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
+        with deferred_interrupt():
+            save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt)
+            self.epoch = epoch
