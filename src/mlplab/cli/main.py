@@ -16,6 +16,7 @@ COMMANDS = [
     "mlplab.cli.train",
     "mlplab.cli.summary",
     "mlplab.cli.compare",
+    "mlplab.cli.cv",
 ]
 
 

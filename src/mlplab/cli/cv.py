@@ -1,0 +1,26 @@
+"""``mlplab cv``: K-fold cross-validation of the model the flags describe; per-fold and mean ± std metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cv import cross_validate
+from .flags import add_model_flags, add_train_flags, config_from_args
+
+NAME = "cv"
+HELP = "K-fold cross-validation (stratified for classification): per-fold and mean ± std metrics, curves"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_flags(p)
+    add_train_flags(p)
+    p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
+    p.add_argument("--quiet", action="store_true", help="only the table and the folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    result = cross_validate(config, args.folds, log=None if args.quiet else print)
+    print(result.table, end="")
+    print(f"cv folder: {result.path}")
+    return 0
