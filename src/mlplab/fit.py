@@ -101,6 +101,23 @@ class NonFiniteLoss(ArithmeticError):
     """The training loss became NaN or infinite."""
 
 
+def non_finite(value: float, epoch: int, batch: int, n_batches: int, opt) -> NonFiniteLoss:
+    return NonFiniteLoss(f"the training loss became {value} in epoch {epoch}, batch {batch} of {n_batches}; "
+                         f"likely causes: a learning rate too high (lr={opt.param_groups[0]['lr']}, try 10x "
+                         "smaller), unscaled inputs (standardise them), or a loss that does not fit the "
+                         "model's output")
+
+
+def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
+    """Class indices in [0, num_classes), binary targets in [0, 1]: else the loss fails or lies."""
+    if data.task == "multiclass" and len(y) and (int(y.min()) < 0 or int(y.max()) >= data.num_classes):
+        raise ValueError(f"labels of {data.name} must be class indices in [0, {data.num_classes}) for {loss}; "
+                         f"found {int(y.min())}..{int(y.max())}; the label file is corrupt or of another dataset")
+    if data.task == "binary" and len(y) and (float(y.min()) < 0 or float(y.max()) > 1):
+        raise ValueError(f"targets of {data.name} must be in [0, 1] for {loss}; found "
+                         f"{float(y.min())}..{float(y.max())}")
+
+
 def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 0.1, loss: str | None = None,
         epochs: int = 10, batch_size: int = 256, seed: int = 0, device: str = "auto", weight_decay: float = 0.0,
         optimizer_args: dict | None = None, impl: str = "torch", history: History | None = None,
@@ -138,6 +155,10 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     n = len(x_train)
+    check_labels(data, y_train, loss)
+    on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
+    n_batches = -(-n // batch_size)
+    batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
     history = history if history is not None else History()
     start = history.rows[-1]["epoch"] if history.rows else 0
 
@@ -154,6 +175,10 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
             xb, yb = x_train[idx], y_train[idx]          # (B, ...) and (B,) or (B, 1)
             out = model(xb)                              # (B, C)
             batch_loss = loss_fn(out, yb)
+            if on_cpu and not torch.isfinite(batch_loss):
+                raise non_finite(batch_loss.item(), epoch, i // batch_size + 1, n_batches, opt)
+            if batch_losses is not None:
+                batch_losses[i // batch_size] = batch_loss.detach()  # no host sync on the GPU
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
@@ -162,9 +187,8 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
                 correct += predictions_correct(out.detach(), yb, loss)
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
-            raise NonFiniteLoss(f"the training loss became {train_loss} in epoch {epoch}; likely causes: "
-                                f"a learning rate too high (lr={opt.param_groups[0]['lr']}), unscaled inputs, "
-                                "or a loss that does not fit the model's output")
+            bad = [] if batch_losses is None else (~torch.isfinite(batch_losses)).nonzero().flatten().tolist()
+            raise non_finite(train_loss, epoch, bad[0] + 1 if bad else n_batches, n_batches, opt)
         row = {"epoch": epoch, "train_loss": train_loss}
         if classify:
             row["train_accuracy"] = correct.item() / n
