@@ -1,0 +1,89 @@
+"""The MLP from scratch: ``nn.Parameter`` weights W (in, out), X @ W + b, scratch activations and dropout.
+
+The same constructor as ``mlplab.model.MLP``. Weights are drawn in torch's (out, in) layout from the same
+specs and seeded generator, then stored transposed, so the same seed starts both implementations from the
+same numbers (and fan_in/fan_out mean what they mean for torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..model import check_spec, per_layer
+from .activations import Activation, sigmoid, softmax
+from .dropout import Dropout
+from .init import init_linear, parse_init
+from .losses import log_softmax
+
+OUTPUTS = {"log_softmax": log_softmax, "sigmoid": sigmoid, "softmax": lambda x: softmax(x, dim=1)}
+
+
+class Flatten(nn.Module):
+    """(N, d1, d2, ...) → (N, d1 · d2 · ...)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Linear(nn.Module):
+    """y = x @ W + b, W of shape (in, out): the equation as written, no transpose."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.W = nn.Parameter(torch.empty(in_features, out_features))
+        self.b = nn.Parameter(torch.empty(out_features)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x @ self.W                       # (N, in) @ (in, out) → (N, out)
+        return out if self.b is None else out + self.b
+
+    def extra_repr(self) -> str:
+        return f"W: {tuple(self.W.shape)}, bias={self.b is not None}"
+
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron from a spec, built from the scratch pieces.
+
+    >>> MLP(3, [4, 4], 2, activation=["tanh", "relu"], init=["xavier_normal", "kaiming_normal", "default"])
+    MLP(
+      (0): Flatten()
+      (1): Linear(W: (3, 4), bias=True)
+      (2): Activation(tanh)
+      (3): Linear(W: (4, 4), bias=True)
+      (4): Activation(relu)
+      (5): Linear(W: (4, 2), bias=True)
+    )
+    """
+
+    def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
+                 activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
+                 init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
+                 seed: int = 0):
+        widths = check_spec(input_size, hidden, output_size, dropout)
+        n_hidden = len(widths) - 2
+        acts = per_layer(activation, n_hidden, "activation")
+        drops = per_layer(dropout, n_hidden, "dropout")
+        inits = per_layer(init, n_hidden + 1, "init")
+        for spec in inits:
+            parse_init(spec)
+        layers: list[nn.Module] = [Flatten()]
+        for i in range(n_hidden):
+            layers += [Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]
+            if drops[i] > 0:
+                layers.append(Dropout(drops[i]))
+        layers.append(Linear(widths[-2], widths[-1], bias=bias))
+        if output is not None:
+            layers.append(Activation(output, OUTPUTS))
+        super().__init__(*layers)
+        g = torch.Generator().manual_seed(seed)
+        for layer, spec in zip(self.linears(), inits):
+            w = torch.empty(layer.W.shape[::-1])  # (out, in): torch's layout, drawn as torch draws it
+            init_linear(w, layer.b, spec, generator=g)
+            with torch.no_grad():
+                layer.W.copy_(w.T)
+
+    def linears(self) -> list[Linear]:
+        return [m for m in self if isinstance(m, Linear)]
