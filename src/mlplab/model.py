@@ -13,7 +13,7 @@ from torch import nn
 from .activations import Activation
 from .init import init_linear, parse_init
 
-OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid}
+OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
 
 
 def per_layer(value, n: int, what: str) -> list:
