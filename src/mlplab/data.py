@@ -46,6 +46,7 @@ class Dataset:
     input_shape: tuple[int, ...]   # one sample's shape, e.g. (28, 28) or (64,)
     num_classes: int | None = None
     class_names: tuple[str, ...] | None = None
+    image_shape: tuple[int, int] | None = None  # how to show one sample as a picture, when it is one
 
     @property
     def output_size(self) -> int:
@@ -55,11 +56,12 @@ class Dataset:
         return self.y_train.shape[1]
 
     def splits(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """The non-empty splits by name: ``train``, ``val`` (when there is one), ``test``."""
+        """The non-empty splits by name: ``train``, ``val`` and ``test`` (when there are some)."""
         out = {"train": (self.x_train, self.y_train)}
         if self.x_val is not None and len(self.x_val):
             out["val"] = (self.x_val, self.y_val)
-        out["test"] = (self.x_test, self.y_test)
+        if len(self.x_test):  # empty when only training, as the scikit-learn estimators do
+            out["test"] = (self.x_test, self.y_test)
         return out
 
 
@@ -99,7 +101,7 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
     names = tuple(str(n) for n in getattr(bunch, "target_names", ())) if task != "regression" else None
     return Dataset(name, task, xs(x_tr), _targets(y_tr, task), xs(x_val),
                    None if y_val is None else _targets(y_val, task), xs(x_te), _targets(y_te, task),
-                   input_shape=(bunch.data.shape[1],),
+                   input_shape=(bunch.data.shape[1],), image_shape=(8, 8) if name == "digits" else None,
                    num_classes=len(np.unique(bunch.target)) if task != "regression" else None,
                    class_names=names)
 
@@ -114,7 +116,7 @@ def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
     return Dataset(name, "multiclass", scale(x_tr), _targets(y_tr, "multiclass"),
                    None if x_val is None else scale(x_val), None if y_val is None else _targets(y_val, "multiclass"),
                    scale(x_te), _targets(y_te, "multiclass"), input_shape=tuple(x_tr.shape[1:]), num_classes=10,
-                   class_names=mnist.SOURCES[name].class_names)
+                   class_names=mnist.SOURCES[name].class_names, image_shape=tuple(x_tr.shape[1:]))
 
 
 def _synthetic(name: str, seed: int, val_fraction: float) -> Dataset:

@@ -88,6 +88,7 @@ def ensure_files(name: str, folder: Path, source: Source | None = None) -> dict[
     """Make sure the four files are in ``folder``, downloading the missing ones; return their paths."""
     source = source or SOURCES[name]
     paths = {f: folder / f for f in FILES}
+    created = not folder.exists()
     for fname, path in paths.items():
         if path.exists() or path.with_suffix("").exists():
             continue
@@ -99,6 +100,8 @@ def ensure_files(name: str, folder: Path, source: Source | None = None) -> dict[
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 errors.append(f"{base}: {getattr(e, 'reason', e)}")
         else:
+            if created and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # leave nothing behind when nothing could be fetched
             missing = ", ".join(f for f, p in paths.items() if not (p.exists() or p.with_suffix("").exists()))
             raise FileNotFoundError(
                 f"{name}: cannot download {fname} ({'; '.join(errors)}); put the files {missing} "
@@ -110,8 +113,8 @@ def load_idx_dataset(name: str, data_dir: str | Path | None = None,
                      source: Source | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x_train, y_train, x_test, y_test) as uint8 images (N, 28, 28) and int labels (N,)."""
     folder = data_folder(name, data_dir)
-    if data_dir is not None and not folder.is_dir():
-        raise FileNotFoundError(f"--data-dir {folder} is not a folder; pass the folder that holds {FILES[0]} etc.")
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"data folder {folder} is a file; pass the folder that holds {FILES[0]} etc.")
     paths = ensure_files(name, folder, source)
     x_tr, y_tr, x_te, y_te = (read_idx(paths[f]) for f in FILES)
     for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):

@@ -15,5 +15,6 @@ def lookup(registry: dict[str, T], name: str, what: str) -> T:
     """
     if not isinstance(name, str) or name not in registry:
         valid = ", ".join(sorted(registry))
-        raise ValueError(f"unknown {what} {name!r}; valid {what}s: {valid}")
+        plural = what + ("es" if what.endswith("s") else "s")
+        raise ValueError(f"unknown {what} {name!r}; valid {plural}: {valid}")
     return registry[name]

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real Fashion-MNIST folder (skipped with a reason when absent), a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fashion_mnist_dir() -> Path | None:
+    """$MLPLAB_FASHION_MNIST, else ../shared/data/fashion-mnist beside the repo; None when absent."""
+    env = os.environ.get("MLPLAB_FASHION_MNIST")
+    folder = Path(env) if env else REPO.parent / "shared" / "data" / "fashion-mnist"
+    return folder if (folder / "train-images-idx3-ubyte.gz").exists() else None
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    folder = fashion_mnist_dir()
+    if folder is None:
+        pytest.skip("real Fashion-MNIST not found: set MLPLAB_FASHION_MNIST or put the four IDX .gz files in "
+                    "../shared/data/fashion-mnist")
+    return folder
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+    """``python -m mlplab ARGS`` in a real subprocess; returns the CompletedProcess (text)."""
+    full_env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mlplab", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

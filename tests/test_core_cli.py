@@ -1,0 +1,124 @@
+"""The CLI end to end, in real subprocesses: run folder contents, progress output, errors."""
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from mlplab.fit import History
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def folder_of(stdout: str) -> Path:
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("run folder: "), last
+    return Path(last.removeprefix("run folder: "))
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """``mlplab train`` with no flags but --out: digits, the defaults."""
+    from conftest import run_cli
+
+    out = tmp_path_factory.mktemp("runs")
+    result = run_cli("train", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return result, folder_of(result.stdout), out
+
+
+def test_default_train_reaches_95_percent_on_digits(default_run):
+    result, folder, out = default_run
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.95
+    assert folder.parent == out and folder.name.endswith("-digits")
+
+
+def test_run_folder_contents(default_run):
+    _, folder, _ = default_run
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.toml", "history.csv", "metrics.json", "model.safetensors", "learning_curves.png",
+            "predictions.png"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    config = tomllib.loads((folder / "config.toml").read_text())
+    assert config["dataset"] == "digits" and config["hidden"] == [256] and config["epochs"] == 20
+    history = History.from_csv(folder / "history.csv")
+    assert [r["epoch"] for r in history.rows] == list(range(1, 21))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert {"test_accuracy", "test_loss", "train_loss", "parameters", "device"} <= set(metrics)
+    assert metrics["test_accuracy"] == pytest.approx(history.rows[-1]["test_accuracy"])
+    assert metrics["parameters"] == 64 * 256 + 256 + 256 * 10 + 10
+    for png in ("learning_curves.png", "predictions.png"):
+        data = (folder / png).read_bytes()
+        assert data.startswith(PNG) and len(data) > 5000
+    from safetensors.torch import load_file
+    weights = load_file(str(folder / "model.safetensors"))
+    assert weights["1.weight"].shape == (256, 64) and weights["3.bias"].shape == (10,)
+
+
+def test_progress_is_one_line_per_epoch_when_not_a_terminal(default_run):
+    result, _, _ = default_run
+    lines = result.stdout.strip().splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert len(epoch_lines) == 20 and epoch_lines[0].startswith("epoch  1/20")
+    assert "train_loss" in epoch_lines[0] and "test_acc" in epoch_lines[0]
+    assert len(lines) == 22                                  # 20 epochs, the summary, the folder
+
+
+def test_config_file_round_trip_and_flags_override(default_run, tmp_path, cli):
+    _, folder, _ = default_run
+    result = cli("train", "--config", str(folder / "config.toml"), "--epochs", "2", "--quiet",
+                 "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1                     # --quiet: only the folder line
+    again = folder_of(result.stdout)
+    config = tomllib.loads((again / "config.toml").read_text())
+    assert config["epochs"] == 2 and config["hidden"] == [256]
+    first = History.from_csv(folder / "history.csv").rows[1]
+    second = History.from_csv(again / "history.csv").rows[1]
+    assert first["test_loss"] == pytest.approx(second["test_loss"], rel=1e-6)   # same seed, same numbers
+
+
+def test_flags_reach_the_model(tmp_path, cli):
+    result = cli("train", "--dataset", "iris", "--hidden", "8,6", "--activation", "tanh,sigmoid",
+                 "--dropout", "0.1", "--init", "xavier_uniform", "--optimizer", "adam", "--lr", "0.01",
+                 "--epochs", "3", "--batch-size", "16", "--seed", "4", "--device", "cpu", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    config = tomllib.loads((folder_of(result.stdout) / "config.toml").read_text())
+    assert config["hidden"] == [8, 6] and config["activation"] == ["tanh", "sigmoid"]
+    assert config["optimizer"] == "adam" and config["seed"] == 4
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--activation", "nosuch"], "valid activations: elu, gelu, identity, leaky_relu, relu, sigmoid"),
+    (["--dataset", "cifar"], "valid datasets:"),
+    (["--optimizer", "lbfgs"], "valid optimizers:"),
+    (["--init", "glorot"], "valid inits:"),
+    (["--loss", "hinge"], "valid losses:"),
+    (["--lr", "0"], "lr must be positive"),
+    (["--epochs", "-1"], "epochs must be positive"),
+    (["--hidden", "12,x"], "hidden widths"),
+    (["--hidden", "0"], "positive integers"),
+    (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+    (["--lr", "fast"], "invalid float value"),
+    (["--nosuch-flag"], "unrecognized arguments"),
+    (["--config", "missing.toml"], "not found"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(args, needle, tmp_path, cli):
+    result = cli("train", *args, "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and needle in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_summary_prints_the_d2l_counts(cli):
+    result = cli("summary", "--dataset", "fashion-mnist", "--hidden", "256")
+    assert result.returncode == 0, result.stderr
+    assert "784·256 + 256 = 200,960" in result.stdout and "203,530" in result.stdout
+
+
+def test_help_lists_the_commands(cli):
+    result = cli("--help")
+    assert result.returncode == 0 and "train" in result.stdout and "summary" in result.stdout

@@ -1,0 +1,143 @@
+"""load_dataset: metadata, seeded stratified splits, standardisation from the training split only."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn import datasets as skd
+
+from mlplab import synthetic
+from mlplab.data import DATASETS, describe, load_dataset
+
+
+@pytest.mark.parametrize("name, task, classes, shape", [
+    ("digits", "multiclass", 10, (64,)),
+    ("iris", "multiclass", 3, (4,)),
+    ("wine", "multiclass", 3, (13,)),
+    ("breast-cancer", "binary", 2, (30,)),
+    ("diabetes", "regression", None, (10,)),
+])
+def test_bundled_metadata(name, task, classes, shape):
+    d = load_dataset(name)
+    assert (d.task, d.num_classes, d.input_shape) == (task, classes, shape)
+    n = sum(len(x) for x in (d.x_train, d.x_val, d.x_test))
+    assert n == {"digits": 1797, "iris": 150, "wine": 178, "breast-cancer": 569, "diabetes": 442}[name]
+    assert d.x_train.dtype == torch.float32
+    if task == "multiclass":
+        assert d.y_train.dtype == torch.int64 and d.output_size == classes
+    else:
+        assert d.y_train.shape == (len(d.x_train), 1) and d.output_size == 1
+    assert describe(name) == (d.input_shape, d.task, d.output_size)
+
+
+def test_splits_are_60_20_20_and_disjoint(monkeypatch):
+    d = load_dataset("digits", seed=3)
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (1077, 360, 360)
+    # tag every raw row with its index in an extra column, then check the splits share no index
+    from mlplab import data as data_mod
+
+    real = skd.load_digits
+
+    def tagged():
+        bunch = real()
+        bunch.data = np.hstack([bunch.data, np.arange(len(bunch.data))[:, None]])
+        return bunch
+
+    monkeypatch.setitem(data_mod.BUNDLED, "digits", (tagged, "multiclass"))
+    t = load_dataset("digits", seed=3)
+    ids = [set(np.round(x[:, -1].numpy(), 3)) for x in (t.x_train, t.x_val, t.x_test)]
+    assert sum(map(len, ids)) == 1797 and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+def test_splits_are_stratified_and_seeded():
+    a, b, c = load_dataset("iris", seed=1), load_dataset("iris", seed=1), load_dataset("iris", seed=2)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.x_train, c.x_train)
+    for y in (a.y_train, a.y_val, a.y_test):
+        counts = torch.bincount(y, minlength=3)
+        assert counts.max() - counts.min() <= 1   # 50/50/50 classes stay balanced in every split
+
+
+def test_standardised_with_training_statistics_only():
+    d = load_dataset("wine", seed=0)
+    mean, std = d.x_train.mean(0), d.x_train.std(0, unbiased=False)
+    torch.testing.assert_close(mean, torch.zeros(13), atol=1e-5, rtol=0)
+    torch.testing.assert_close(std, torch.ones(13), atol=1e-4, rtol=0)
+    # the test split was transformed with the training statistics, so it is NOT exactly standard
+    assert d.x_test.mean(0).abs().max() > 1e-3
+
+
+def test_no_leakage_changing_test_rows_does_not_change_train_features(monkeypatch):
+    """If the scaler saw test rows, blowing them up would shift the training features."""
+    from sklearn.model_selection import train_test_split
+
+    from mlplab import data as data_mod
+
+    real = skd.load_iris
+    clean = load_dataset("iris", seed=0)
+    _, test_idx = train_test_split(np.arange(150), test_size=0.2, random_state=0, stratify=real().target)
+
+    def corrupted():
+        bunch = real()
+        bunch.data = bunch.data.copy()
+        bunch.data[test_idx] *= 1000.0
+        return bunch
+
+    monkeypatch.setitem(data_mod.BUNDLED, "iris", (corrupted, "multiclass"))
+    dirty = load_dataset("iris", seed=0)
+    assert torch.equal(clean.x_train, dirty.x_train) and torch.equal(clean.x_val, dirty.x_val)
+    assert not torch.equal(clean.x_test, dirty.x_test)
+
+
+def test_regression_target_standardised():
+    d = load_dataset("diabetes")
+    assert abs(d.y_train.mean().item()) < 1e-5 and abs(d.y_train.std(unbiased=False).item() - 1) < 1e-4
+
+
+def test_val_fraction_zero_has_no_validation_split():
+    d = load_dataset("digits", val_fraction=0)
+    assert d.x_val is None and list(d.splits()) == ["train", "test"]
+    with pytest.raises(ValueError, match="val_fraction"):
+        load_dataset("digits", val_fraction=0.9)
+
+
+def test_unknown_dataset_lists_the_valid_ones():
+    with pytest.raises(ValueError) as e:
+        load_dataset("cifar")
+    assert all(name in str(e.value) for name in DATASETS)
+
+
+def test_synthetic_linear_recovers_known_weights():
+    w = torch.tensor([2.0, -3.4])
+    x, y = synthetic.linear(1000, w, 4.2, noise=0.01, seed=0)
+    design = torch.cat([x, torch.ones(len(x), 1)], 1).double()
+    coef = torch.linalg.lstsq(design, y.double()).solution.squeeze()
+    torch.testing.assert_close(coef, torch.tensor([2.0, -3.4, 4.2], dtype=torch.float64), atol=2e-3, rtol=0)
+    residual = y - (x @ w.reshape(-1, 1) + 4.2)
+    assert 0.008 < residual.std().item() < 0.012          # the noise is N(0, 0.01²)
+
+
+def test_polynomial_features_and_labels():
+    f = synthetic.polynomial_features(torch.tensor([2.0]), degree=5)
+    torch.testing.assert_close(f, torch.tensor([[1.0, 2.0, 2.0, 8 / 6, 16 / 24]]))
+    feats, y = synthetic.polynomial(500, torch.tensor([5.0, 1.2, -3.4, 5.6]), seed=1)
+    assert feats.shape == (500, 20) and y.shape == (500, 1)
+    clean = feats[:, :4] @ torch.tensor([[5.0], [1.2], [-3.4], [5.6]])
+    assert 0.08 < (y - clean).std().item() < 0.12          # N(0, 0.1²) noise
+    a, _ = synthetic.polynomial(10, torch.ones(4), seed=7)
+    b, _ = synthetic.polynomial(10, torch.ones(4), seed=7)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["synthetic-linear", "polynomial"])
+def test_synthetic_datasets_load(name):
+    d = load_dataset(name, seed=0)
+    assert d.task == "regression" and d.output_size == 1 and len(d.x_train) > 0
+
+
+def test_fashion_mnist_real_files(fashion_dir):
+    d = load_dataset("fashion-mnist", data_dir=fashion_dir)
+    assert (len(d.x_train), len(d.x_test)) == (60000, 10000)
+    assert d.input_shape == (28, 28) and d.class_names[0] == "t-shirt/top" and d.class_names[9] == "ankle boot"
+    assert torch.bincount(d.y_train).tolist() == [6000] * 10
+    assert abs(d.x_train.mean().item() - 0.2860) < 1e-3     # SOURCE.md: mean pixel 72.94/255
+    assert 0.0 <= d.x_train.min().item() and d.x_train.max().item() <= 1.0
