@@ -33,8 +33,6 @@ def test_splits_are_60_20_20_and_disjoint(monkeypatch):
     d = load_dataset("digits", seed=3)
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (1077, 360, 360)
     # tag every raw row with its index in an extra column, then check the splits share no index
-    from mlplab import data as data_mod
-
     real = skd.load_digits
 
     def tagged():
@@ -42,7 +40,7 @@ def test_splits_are_60_20_20_and_disjoint(monkeypatch):
         bunch.data = np.hstack([bunch.data, np.arange(len(bunch.data))[:, None]])
         return bunch
 
-    monkeypatch.setitem(data_mod.BUNDLED, "digits", (tagged, "multiclass"))
+    monkeypatch.setattr(skd, "load_digits", tagged)
     t = load_dataset("digits", seed=3)
     ids = [set(np.round(x[:, -1].numpy(), 3)) for x in (t.x_train, t.x_val, t.x_test)]
     assert sum(map(len, ids)) == 1797 and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
@@ -70,8 +68,6 @@ def test_no_leakage_changing_test_rows_does_not_change_train_features(monkeypatc
     """If the scaler saw test rows, blowing them up would shift the training features."""
     from sklearn.model_selection import train_test_split
 
-    from mlplab import data as data_mod
-
     real = skd.load_iris
     clean = load_dataset("iris", seed=0)
     _, test_idx = train_test_split(np.arange(150), test_size=0.2, random_state=0, stratify=real().target)
@@ -82,7 +78,7 @@ def test_no_leakage_changing_test_rows_does_not_change_train_features(monkeypatc
         bunch.data[test_idx] *= 1000.0
         return bunch
 
-    monkeypatch.setitem(data_mod.BUNDLED, "iris", (corrupted, "multiclass"))
+    monkeypatch.setattr(skd, "load_iris", corrupted)
     dirty = load_dataset("iris", seed=0)
     assert torch.equal(clean.x_train, dirty.x_train) and torch.equal(clean.x_val, dirty.x_val)
     assert not torch.equal(clean.x_test, dirty.x_test)

@@ -11,20 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
 from . import mnist, synthetic
 from .registry import lookup
 
-BUNDLED = {  # name -> (loader, task)
-    "digits": (skd.load_digits, "multiclass"),
-    "iris": (skd.load_iris, "multiclass"),
-    "wine": (skd.load_wine, "multiclass"),
-    "breast-cancer": (skd.load_breast_cancer, "binary"),
-    "diabetes": (skd.load_diabetes, "regression"),
+BUNDLED = {  # name -> (loader in sklearn.datasets, task); sklearn is imported on first use (slow start-up)
+    "digits": ("load_digits", "multiclass"),
+    "iris": ("load_iris", "multiclass"),
+    "wine": ("load_wine", "multiclass"),
+    "breast-cancer": ("load_breast_cancer", "binary"),
+    "diabetes": ("load_diabetes", "regression"),
 }
 IMAGES = ("fashion-mnist", "mnist")
 SYNTHETIC = ("synthetic-linear", "polynomial")
@@ -73,6 +70,8 @@ def _targets(y: np.ndarray, task: str) -> Tensor:
 
 def split(x: np.ndarray, y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int):
     """Seeded train/val/test split, stratified by class for classification; fractions are of the whole set."""
+    from sklearn.model_selection import train_test_split
+
     strat = y if task != "regression" else None
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed,
                                                       stratify=strat)
@@ -85,8 +84,11 @@ def split(x: np.ndarray, y: np.ndarray, task: str, test_fraction: float, val_fra
 
 
 def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
+    from sklearn import datasets
+    from sklearn.preprocessing import StandardScaler
+
     loader, task = BUNDLED[name]
-    bunch = loader()
+    bunch = getattr(datasets, loader)()
     x_tr, y_tr, x_val, y_val, x_te, y_te = split(bunch.data, bunch.target, task, test_fraction, val_fraction,
                                                  seed)
     scaler = StandardScaler().fit(x_tr)  # training statistics only: no leakage from val/test
@@ -111,6 +113,8 @@ def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
     scale = lambda v: torch.as_tensor(v, dtype=torch.float32) / 255.0  # noqa: E731  (as ToTensor does)
     x_val = y_val = None
     if val_fraction > 0:
+        from sklearn.model_selection import train_test_split
+
         x_tr, x_val, y_tr, y_val = train_test_split(x_tr, y_tr, test_size=val_fraction, random_state=seed,
                                                     stratify=y_tr)
     return Dataset(name, "multiclass", scale(x_tr), _targets(y_tr, "multiclass"),
