@@ -30,9 +30,9 @@ class EpochProgress:
         self.mode = mode
         self.bar = None
         if mode == "bar":
-            self.bar = Progress(TextColumn("[bold]epoch"), MofNCompleteColumn(), BarColumn(),
-                                TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), transient=False)
-            self.task = self.bar.add_task("train", total=epochs, metrics="")
+            self.bar = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("epochs"), TimeElapsedColumn(), transient=True)
+            self.task = self.bar.add_task("train", total=epochs)
 
     def start(self, done: int = 0) -> None:
         if self.bar is not None:
@@ -43,10 +43,9 @@ class EpochProgress:
         row = history.rows[-1]
         if self.mode == "lines":
             print(format_row(row, self.epochs), file=self.stream, flush=True)
-        elif self.bar is not None:
-            metrics = "  ".join(f"{k.replace('accuracy', 'acc')} {v:.4f}" for k, v in row.items()
-                                if k not in ("epoch", "seconds"))
-            self.bar.update(self.task, completed=epoch, metrics=metrics)
+        elif self.bar is not None:  # the epoch's line stays above the live bar
+            self.bar.console.print(format_row(row, self.epochs), highlight=False, soft_wrap=True)
+            self.bar.update(self.task, completed=epoch)
 
     def stop(self) -> None:
         if self.bar is not None:
