@@ -65,7 +65,7 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, md5: str, timeout: float = 30.0) -> Path:
+def download(url: str, dest: Path, md5: str, timeout: float = 10.0) -> Path:
     """Fetch ``url`` to ``dest`` through a temporary file; keep it only if its MD5 is ``md5``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
