@@ -1,0 +1,212 @@
+"""Seconds per epoch of the tutorial task, side by side with its peers and the GEMM floor (run by hand).
+
+The task: 784-256-10 ReLU MLP, batch 256, SGD lr 0.1, 60,000 Fashion-MNIST training samples (real when the
+folder is there: $MLPLAB_FASHION_MNIST, else ../shared/data/fashion-mnist beside the repo; else random data of
+that shape). Each pipeline is warmed up once, then timed ``--repeats`` times; the median is reported with its
+ratio to the floor measured in the same run:
+
+- ``floor``: the matrix products alone for one epoch: X@W1, H@W2 forward; dO@W2ᵀ, Hᵀ@dO, Xᵀ@dH backward.
+- ``mlplab``: ``mlplab.fit`` on the default user path (what ``mlplab train`` runs), test evaluation included.
+- ``torch_loop``: a plain loop over in-memory tensors (index by a permutation, nn.Sequential, torch SGD).
+- ``tensor_loader``: DataLoader(TensorDataset), as d2l.load_array does.
+- ``d2l``: uint8 images turned into float tensors per item (torchvision's ToTensor, reimplemented) through a
+  DataLoader with 4 workers, with d2l's per-batch host-side bookkeeping, as d2l.load_data_fashion_mnist does.
+- ``sklearn``: MLPClassifier, same architecture, solver="sgd", no momentum, no L2, one epoch.
+
+    python benchmarks/bench_epoch.py [--repeats 3] [--only floor,mlplab] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+N, D, H, C, B, LR = 60_000, 784, 256, 10, 256, 0.1
+
+
+def load_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """(x_train uint8 (N, 28, 28), y_train, x_test, y_test, source) — real Fashion-MNIST or random."""
+    env = os.environ.get("MLPLAB_FASHION_MNIST")
+    folder = Path(env) if env else REPO.parent / "shared" / "data" / "fashion-mnist"
+    if (folder / "train-images-idx3-ubyte.gz").exists():
+        from mlplab.mnist import load_idx_dataset
+        x_tr, y_tr, x_te, y_te = load_idx_dataset("fashion-mnist", folder)
+        return x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64), f"fashion-mnist ({folder})"
+    rng = np.random.default_rng(0)
+    return (rng.integers(0, 256, (N, 28, 28), dtype=np.uint8), rng.integers(0, C, N),
+            rng.integers(0, 256, (10_000, 28, 28), dtype=np.uint8), rng.integers(0, C, 10_000), "random")
+
+
+def tutorial_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))
+    for m in net:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.01)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Only the five GEMMs of forward + backward per batch, on contiguous slices, into preallocated outputs."""
+    xf = x.reshape(len(x), -1)
+    w1, w2 = torch.randn(D, H) * 0.01, torch.randn(H, C) * 0.01
+    h, o, dh = torch.empty(B, H), torch.empty(B, C), torch.empty(B, H)
+    dw1, dw2, do = torch.empty(D, H), torch.empty(H, C), torch.randn(B, C)
+    t0 = time.perf_counter()
+    for i in range(0, len(xf), B):
+        xb = xf[i:i + B]                              # (b, D), a view
+        b = len(xb)
+        torch.mm(xb, w1, out=h[:b])                   # (b, H)
+        torch.mm(h[:b], w2, out=o[:b])                # (b, C)
+        torch.mm(do[:b], w2.t(), out=dh[:b])          # (b, H)
+        torch.mm(h[:b].t(), do[:b], out=dw2)          # (H, C)
+        torch.mm(xb.t(), dh[:b], out=dw1)             # (D, H)
+    return time.perf_counter() - t0
+
+
+def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
+    """``mlplab.fit`` for one epoch exactly as ``mlplab train`` calls it (test split evaluated)."""
+    from mlplab.fit import fit
+    from mlplab.model import MLP
+
+    model = MLP(D, [H], C, activation="relu", init="normal:0.01", seed=0)
+    t0 = time.perf_counter()
+    fit(model, data, optimizer="sgd", lr=LR, epochs=1, batch_size=B, seed=0, device="cpu")
+    return time.perf_counter() - t0
+
+
+def train_loop(net: nn.Module, batches, n: int) -> None:
+    """d2l's train_epoch_ch3: mean loss backward, SGD step, loss and accuracy summed on the host per batch."""
+    loss = nn.CrossEntropyLoss(reduction="none")
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    total = correct = 0.0
+    net.train()
+    for xb, yb in batches:
+        out = net(xb)
+        batch_loss = loss(out, yb)
+        opt.zero_grad()
+        batch_loss.mean().backward()
+        opt.step()
+        total += float(batch_loss.detach().sum())
+        correct += float((out.argmax(1) == yb).sum())
+    assert n > 0 and total == total
+
+
+def bench_torch_loop(x: torch.Tensor, y: torch.Tensor) -> float:
+    net = tutorial_net()
+    t0 = time.perf_counter()
+    perm = torch.randperm(len(x))
+    train_loop(net, ((x[perm[i:i + B]], y[perm[i:i + B]]) for i in range(0, len(x), B)), len(x))
+    return time.perf_counter() - t0
+
+
+def bench_tensor_loader(x: torch.Tensor, y: torch.Tensor) -> float:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    net = tutorial_net()
+    t0 = time.perf_counter()
+    train_loop(net, DataLoader(TensorDataset(x, y), batch_size=B, shuffle=True), len(x))
+    return time.perf_counter() - t0
+
+
+class ToTensorImages(torch.utils.data.Dataset):
+    """torchvision's FashionMNIST + ToTensor, per item: uint8 array → PIL image → (1, 28, 28) float in [0, 1]."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        pic = Image.fromarray(self.images[i], mode="L")           # as torchvision's __getitem__
+        t = torch.from_numpy(np.array(pic, np.uint8, copy=True))  # ToTensor: (H, W) uint8
+        t = t.view(pic.size[1], pic.size[0], 1).permute(2, 0, 1).contiguous()
+        return t.to(torch.float32).div(255), int(self.labels[i])
+
+
+def bench_d2l(images: np.ndarray, labels: np.ndarray) -> float:
+    from torch.utils.data import DataLoader
+
+    net = tutorial_net()
+    t0 = time.perf_counter()
+    loader = DataLoader(ToTensorImages(images, labels), batch_size=B, shuffle=True, num_workers=4)
+    train_loop(net, loader, len(images))
+    return time.perf_counter() - t0
+
+
+def bench_sklearn(x: torch.Tensor, y: torch.Tensor) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(H,), activation="relu", solver="sgd", batch_size=B,
+                        learning_rate_init=LR, momentum=0.0, alpha=0.0, max_iter=1, shuffle=True,
+                        random_state=0)
+    xn, yn = x.reshape(len(x), -1).numpy(), y.numpy()
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(xn, yn)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = ["floor", "mlplab", "torch_loop", "tensor_loader", "sklearn", "d2l"]
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per pipeline (median reported)")
+    p.add_argument("--only", default=",".join(names), help=f"comma-separated subset of {','.join(names)}")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = p.parse_args(argv)
+    chosen = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        p.error(f"unknown pipeline(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    if "floor" not in chosen:
+        chosen.insert(0, "floor")
+
+    from mlplab.data import Dataset
+
+    x8, y8, xt8, yt8, source = load_uint8()
+    x = torch.as_tensor(x8, dtype=torch.float32) / 255.0
+    y = torch.as_tensor(y8)
+    data = Dataset("fashion-mnist", "multiclass", x, y, None, None, torch.as_tensor(xt8, dtype=torch.float32) / 255,
+                   torch.as_tensor(yt8), input_shape=(28, 28), num_classes=C)
+    runners = {"floor": lambda: bench_floor(x, y), "mlplab": lambda: bench_mlplab(x, y, data),
+               "torch_loop": lambda: bench_torch_loop(x, y), "tensor_loader": lambda: bench_tensor_loader(x, y),
+               "sklearn": lambda: bench_sklearn(x, y), "d2l": lambda: bench_d2l(x8, y8)}
+    print(f"data: {source}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
+    results = {}
+    for name in chosen:
+        runners[name]()  # warm-up: first-touch allocation, thread pools, worker start-up code paths
+        times = [runners[name]() for _ in range(args.repeats)]
+        results[name] = {"seconds": statistics.median(times), "runs": times}
+        print(f"  measured {name:<14} {statistics.median(times):7.3f} s", file=sys.stderr, flush=True)
+    floor = results["floor"]["seconds"]
+    print(f"{'pipeline':<14} {'s/epoch':>8} {'× floor':>8}")
+    for name, r in results.items():
+        r["ratio"] = r["seconds"] / floor
+        print(f"{name:<14} {r['seconds']:8.3f} {r['ratio']:8.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"data": source, "torch": torch.__version__,
+                                               "threads": torch.get_num_threads(), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
