@@ -1,0 +1,185 @@
+"""Every bad input: one clear line on stderr, exit code 2, no traceback, nothing written.
+
+Each case runs the real CLI entry point ``main(argv)`` in-process (fast) and, for a representative subset,
+``python -m mlplab`` in a real subprocess. Both check: exit 2, exactly one non-empty stderr line, no
+'Traceback', the expected words in the message, and no new or changed file in the output or data folders.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlplab.cli.main import main
+from mlplab.idx import encode_idx
+from mlplab.mnist import FILES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_mnist(folder: Path, labels_max: int = 9) -> Path:
+    """A tiny MNIST-shaped IDX set (40 train, 20 test) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), (np.arange(40) % 10).astype(np.uint8),
+              rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), (np.arange(20) % 10).astype(np.uint8)]
+    arrays[1][3] = labels_max
+    for name, array in zip(FILES, arrays):
+        (folder / name).write_bytes(gzip.compress(encode_idx(array)))
+    return folder
+
+
+def corrupt(kind: str):
+    def make(tmp: Path) -> list[str]:
+        folder = write_mnist(tmp / "data", labels_max=12 if kind == "labels" else 9)
+        target = folder / FILES[0]
+        raw = gzip.decompress(target.read_bytes())
+        if kind == "truncated":
+            target.write_bytes(gzip.compress(raw[:-100]))
+        elif kind == "magic":
+            target.write_bytes(gzip.compress(b"\x00\x00\x07\x03" + raw[4:]))
+        elif kind == "gzip":
+            target.write_bytes(target.read_bytes()[:50])
+        elif kind == "empty":
+            target.write_bytes(b"")
+        return ["--dataset", "mnist", "--data-dir", str(folder)]
+    return make
+
+
+def config_file(text: str):
+    def make(tmp: Path) -> list[str]:
+        path = tmp / "data" / "bad.toml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        return ["--config", str(path)]
+    return make
+
+
+def a_file_as_parent(tmp: Path) -> list[str]:
+    (tmp / "data").mkdir(exist_ok=True)
+    (tmp / "data" / "plain-file").write_text("not a folder")
+    return ["--out", str(tmp / "data" / "plain-file" / "runs")]
+
+
+def flags(*args: str):
+    return lambda tmp: list(args)
+
+
+# name -> (extra argv from the tmp folder, words the message must hold)
+CASES = {
+    "unknown dataset": (flags("--dataset", "cifar"), ["dataset", "cifar", "digits", "iris", "mnist"]),
+    "unknown activation": (flags("--activation", "swishy"), ["activation", "swishy", "relu", "tanh"]),
+    "unknown init": (flags("--init", "zeros_ish"), ["init", "zeros_ish"]),
+    "unknown optimizer": (flags("--optimizer", "lion"), ["optimizer", "lion", "adam", "sgd"]),
+    "unknown loss": (flags("--loss", "hinge"), ["loss", "hinge", "cross_entropy", "mse"]),
+    "loss of another task": (flags("--loss", "mse"), ["mse", "multiclass", "cross_entropy"]),
+    "zero lr": (flags("--lr", "0"), ["lr", "positive"]),
+    "negative lr": (flags("--lr", "-0.1"), ["lr", "-0.1"]),
+    "lr not a number": (flags("--lr", "fast"), ["--lr", "fast"]),
+    "zero epochs": (flags("--epochs", "0"), ["epochs", "positive"]),
+    "negative epochs": (flags("--epochs", "-3"), ["epochs", "-3"]),
+    "zero batch size": (flags("--batch-size", "0"), ["batch_size", "positive"]),
+    "negative batch size": (flags("--batch-size", "-8"), ["batch_size", "-8"]),
+    "dropout 1": (flags("--dropout", "1"), ["dropout", "[0, 1)"]),
+    "negative dropout": (flags("--dropout", "-0.2"), ["dropout", "[0, 1)"]),
+    "zero width": (flags("--hidden", "64,0"), ["hidden", "positive integers"]),
+    "negative width": (flags("--hidden", "-4"), ["hidden", "positive integers"]),
+    "fractional width": (flags("--hidden", "2.5"), ["hidden", "2.5"]),
+    "word width": (flags("--hidden", "wide"), ["hidden", "wide"]),
+    "unknown device": (flags("--device", "tpu"), ["device", "tpu"]),
+    "config unknown key": (config_file("hiden = [32]\n"), ["hiden", "unknown config key", "hidden"]),
+    "config wrong type": (config_file('lr = "fast"\n'), ["lr", "number", "fast"]),
+    "config wrong list type": (config_file("hidden = [32, \"x\"]\n"), ["hidden", "integers"]),
+    "config not toml": (config_file("lr = = 1\n"), ["TOML"]),
+    "config missing": (lambda tmp: ["--config", str(tmp / "nowhere.toml")], ["nowhere.toml", "not found"]),
+    "data folder without the files": (lambda tmp: ["--dataset", "mnist", "--data-dir", str(tmp / "data")],
+                                      ["cannot download", "train-images-idx3-ubyte.gz", "data"]),
+    "data folder is a file": (lambda tmp: ["--dataset", "mnist", "--data-dir", str(REPO / "pyproject.toml")],
+                              ["pyproject.toml"]),
+    "truncated IDX": (corrupt("truncated"), ["truncated", FILES[0], "re-download"]),
+    "bad IDX magic": (corrupt("magic"), ["magic", FILES[0]]),
+    "corrupt gzip": (corrupt("gzip"), ["gzip", FILES[0]]),
+    "empty IDX": (corrupt("empty"), [FILES[0]]),
+    "labels out of range": (corrupt("labels"), ["labels", "[0, 10)", "12"]),
+    "out under a file": (a_file_as_parent, ["not writable", "plain-file", "--out"]),
+    "out in /proc": (flags("--out", "/proc/mlplab-runs"), ["not writable", "/proc/mlplab-runs"]),
+    "resume a folder that is not a run": (lambda tmp: ["--resume", str(tmp / "data")], ["not a run folder"]),
+}
+SUBPROCESS = ["unknown dataset", "data folder without the files", "truncated IDX", "labels out of range",
+              "out under a file"]
+NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
+
+
+def snapshot(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for f in folders if f.exists() for p in sorted(f.rglob("*")) if p.is_file()}
+
+
+def prepare(tmp: Path, name: str) -> tuple[list[str], list[str], Path]:
+    out = tmp / "out"
+    out.mkdir()
+    (tmp / "data").mkdir()
+    make, words = CASES[name]
+    argv = ["train", "--dataset", "iris", "--hidden", "8", "--epochs", "1", "--device", "cpu", "--quiet",
+            "--out", str(out), *make(tmp)]
+    return argv, words, out
+
+
+def check(code: int, err: str, words: list[str], before: dict, tmp: Path, out: Path) -> None:
+    lines = err.splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].strip(), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert list(out.iterdir()) == []  # no run folder
+    assert snapshot(tmp / "data") == before  # nothing written or overwritten
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_in_process(name, tmp_path, capsys, monkeypatch):
+    for key, value in NO_NETWORK.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MLPLAB_DEBUG", raising=False)
+    argv, words, out = prepare(tmp_path, name)
+    before = snapshot(tmp_path / "data")
+    capsys.readouterr()
+    code = main(argv)
+    check(code, capsys.readouterr().err, words, before, tmp_path, out)
+
+
+@pytest.mark.parametrize("name", SUBPROCESS)
+def test_bad_input_subprocess(name, tmp_path):
+    argv, words, out = prepare(tmp_path, name)
+    before = snapshot(tmp_path / "data")
+    env = {k: v for k, v in os.environ.items() if k != "MLPLAB_DEBUG"}
+    done = subprocess.run([sys.executable, "-m", "mlplab", *argv], capture_output=True, text=True, timeout=120,
+                          env={**env, "MPLBACKEND": "Agg", **NO_NETWORK})
+    check(done.returncode, done.stderr, words, before, tmp_path, out)
+    assert done.stdout == ""
+
+
+def test_a_batch_that_does_not_fit_in_memory(tmp_path):
+    """A real allocator failure (address space capped at 2 GiB): one line suggesting a smaller batch."""
+    out = tmp_path / "out"
+    out.mkdir()
+    limit = 2 * 1024**3
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    argv = ["train", "--dataset", "digits", "--hidden", "200000", "--batch-size", "1024", "--epochs", "1",
+            "--device", "cpu", "--quiet", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "mlplab", *argv], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}, preexec_fn=cap)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert "out of memory" in lines[0] and "--batch-size 512" in lines[0]
+    assert list(out.iterdir()) == []

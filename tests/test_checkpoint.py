@@ -1,0 +1,280 @@
+"""Checkpoints and resume: exact continuation (also after SIGKILL), conflicts refused, pickles never run,
+NaN stops with the last good checkpoint kept, Ctrl-C exits 130 naming the resume command."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mlplab.checkpoint import FILE, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint
+from mlplab.cli.main import main
+from mlplab.config import TrainConfig
+from mlplab.fit import History, NonFiniteLoss
+from mlplab.run import build_model, build_optimizer, train
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src")}
+
+
+def without_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+# ---- the file itself ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+@pytest.mark.parametrize("optimizer,extra", [("sgd", {"momentum": 0.9, "nesterov": True}), ("adam", {}),
+                                             ("rmsprop", {"momentum": 0.5}), ("adadelta", {})])
+def test_round_trip_restores_model_optimizer_and_history(tmp_path, impl, optimizer, extra):
+    config = TrainConfig(dataset="iris", hidden=(8,), optimizer=optimizer, lr=0.01, impl=impl, device="cpu",
+                         **extra)
+    model = build_model(config, (4,), "multiclass", 3)
+    opt = build_optimizer(config, model)
+    for _ in range(3):  # fill the optimizer state (momentum buffers, step counts, squares)
+        opt.zero_grad()
+        model(torch.randn(5, 4)).square().mean().backward()
+        opt.step()
+    history = History([{"epoch": 1, "train_loss": 0.1 + 1e-17, "seconds": 0.5},
+                       {"epoch": 2, "train_loss": float(np.float32(0.3)), "seconds": 0.25}])
+    save_checkpoint(tmp_path, config=config, history=history, model=model, opt=opt)
+    ck = load_checkpoint(tmp_path)
+    assert ck.epoch == 2 and ck.config == config and ck.history.rows == history.rows
+    assert_same_weights(ck.model, model.state_dict())
+    model2 = build_model(config, (4,), "multiclass", 3)
+    opt2 = build_optimizer(config, model2)
+    opt2.load_state_dict(ck.optimizer)
+    a, b = opt.state_dict(), opt2.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    assert a["state"].keys() == b["state"].keys() and a["state"]
+    for i in a["state"]:
+        for key, value in a["state"][i].items():
+            other = b["state"][i][key]
+            assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other, key
+
+
+def test_rng_states_round_trip(tmp_path):
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    torch.rand(3), np.random.rand(3), random.random()
+    model = torch.nn.Linear(2, 1)
+    save_checkpoint(tmp_path, config=TrainConfig(), history=History(), model=model,
+                    opt=torch.optim.SGD(model.parameters(), lr=0.1))
+    expected = (torch.rand(4), np.random.rand(4), random.random())
+    restore_rng(load_checkpoint(tmp_path).rng)
+    assert torch.equal(torch.rand(4), expected[0])
+    assert np.array_equal(np.random.rand(4), expected[1])
+    assert random.random() == expected[2]
+    assert set(capture_rng()) >= {"torch_cpu", "numpy", "python"}
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_whole(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    save_checkpoint(tmp_path, config=TrainConfig(), history=History([{"epoch": 1, "train_loss": 1.0}]),
+                    model=model, opt=opt)
+    before = (tmp_path / FILE).read_bytes()
+    bad = History([{"epoch": 2, "train_loss": 0.5, "oops": object()}])  # not JSON: fails mid-save
+    with pytest.raises(TypeError):
+        save_checkpoint(tmp_path, config=TrainConfig(), history=bad, model=model, opt=opt)
+    assert (tmp_path / FILE).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILE]  # no temporary file left behind
+
+
+# ---- resume ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("impl,optimizer", [("torch", "adam"), ("scratch", "sgd")])
+def test_resume_in_process_is_bit_identical(tmp_path, impl, optimizer):
+    config = TrainConfig(dataset="iris", hidden=(16, 8), dropout=(0.3,), optimizer=optimizer, lr=0.05,
+                         momentum=0.0 if optimizer == "adam" else 0.9, impl=impl, batch_size=16, epochs=4,
+                         device="cpu", out=str(tmp_path / "runs"))
+    whole = train(config, progress="quiet")
+    part = train(config.replace(epochs=2), progress="quiet")
+    assert load_checkpoint(part.path).epoch == 2
+    torch.manual_seed(12345)  # global RNG noise between runs must not matter: resume restores it
+    resumed = train(config, progress="quiet", resume=part.path)
+    assert resumed.path == part.path
+    assert without_time(resumed.history.rows) == without_time(whole.history.rows)
+    assert_same_weights(load_file(str(part.path / "model.safetensors")),
+                        load_file(str(whole.path / "model.safetensors")))
+    assert len((part.path / "history.csv").read_text().splitlines()) == 1 + 4  # curves continue, no restart
+
+
+KILL_ARGS = ["--dataset", "digits", "--hidden", "64", "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01",
+             "--batch-size", "16", "--epochs", "5", "--device", "cpu", "--quiet"]
+
+
+def _wait_for_start(run_parent: Path, proc: subprocess.Popen, old_inode: int | None, timeout: float = 60) -> None:
+    """Until the process (re)writes its run folder's config.toml: data and model are ready, training begins."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        for cfg in run_parent.glob("*/config.toml"):
+            try:
+                if cfg.stat().st_ino != old_inode:
+                    return
+            except FileNotFoundError:
+                pass
+        time.sleep(0.005)
+
+
+def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
+    args = [*KILL_ARGS, "--out", str(tmp_path / "ref")]
+    assert main(["train", *args]) == 0  # the uninterrupted run, in-process (same code, same threads)
+    ref = next((tmp_path / "ref").iterdir())
+    seconds = sum(History.from_csv(ref / "history.csv").column("seconds"))
+    parent = tmp_path / "runs"
+    parent.mkdir()
+    rng = random.Random()
+    delays = [rng.uniform(0.1, 1.0) * seconds for _ in range(3)]
+    cmd = [sys.executable, "-m", "mlplab", "train", *KILL_ARGS, "--out", str(parent)]
+    epochs_at_kill = []
+    for delay in delays:
+        run = next(parent.iterdir(), None)
+        inode = (run / "config.toml").stat().st_ino if run else None
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait_for_start(parent, proc, inode)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        run = next(parent.iterdir())
+        ck = load_checkpoint(run)
+        epochs_at_kill.append(ck.epoch if ck else 0)
+        cmd = [sys.executable, "-m", "mlplab", "train", "--resume", str(run), "--quiet"]
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.stderr, delays, epochs_at_kill)
+    assert sorted(p.name for p in parent.iterdir()) == [run.name]  # one folder, continued in place
+    assert not list(run.glob(".*.tmp"))
+    info = f"killed after {delays} s at epochs {epochs_at_kill}"
+    assert_same_weights(load_file(str(run / "model.safetensors")), load_file(str(ref / "model.safetensors")))
+    got = [line.split(",")[:-1] for line in (run / "history.csv").read_text().splitlines()]
+    want = [line.split(",")[:-1] for line in (ref / "history.csv").read_text().splitlines()]
+    assert got == want, info
+
+
+def test_resume_refuses_changed_settings_naming_them(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--out", str(out), "--quiet",
+                 "--device", "cpu"]) == 0
+    run = next(out.iterdir())
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--hidden", "16", "--lr", "0.5", "--dataset", "wine"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    for word in ("hidden", "lr", "dataset", "epochs", "device"):
+        assert word in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # nothing overwritten
+    # the same values, and settings that may change, are fine
+    assert main(["train", "--resume", str(run), "--hidden", "8", "--epochs", "3", "--quiet"]) == 0
+    assert load_checkpoint(run).epoch == 3 and "epochs = 3" in (run / "config.toml").read_text()
+    # fewer epochs than already trained
+    assert main(["train", "--resume", str(run), "--epochs", "1"]) == 2
+    assert "already trained 3 epochs" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="batch_size"):
+        check_resume(run, load_checkpoint(run).config.replace(batch_size=7))
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- never unpickle ----------------------------------------------------------------------------------------
+
+class Payload:
+    """Unpickling this would create the marker file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_malicious_pickle_in_place_of_a_checkpoint_is_refused_not_run(tmp_path):
+    out = tmp_path / "runs"
+    assert main(["train", "--dataset", "iris", "--hidden", "4", "--epochs", "1", "--out", str(out), "--quiet",
+                 "--device", "cpu"]) == 0
+    run = next(out.iterdir())
+    marker = tmp_path / "pwned"
+    (run / FILE).write_bytes(pickle.dumps(Payload(str(marker))))
+    done = subprocess.run([sys.executable, "-m", "mlplab", "train", "--resume", str(run), "--epochs", "2"],
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert "not a safetensors file" in lines[0] and "never unpickles" in lines[0]
+    assert not marker.exists()
+    pickle.loads((run / FILE).read_bytes())  # the payload is real: unpickling it does create the marker
+    assert marker.exists()
+
+
+def test_mlplab_never_unpickles():
+    """No pickle loads in the package; torch.load only with weights_only=True."""
+    for path in (REPO / "src" / "mlplab").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"\b(pickle|cPickle|dill|joblib)\.loads?\(", text), path
+        assert "allow_pickle=True" not in text, path
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, (path, call)
+
+
+# ---- a loss that turns non-finite --------------------------------------------------------------------------
+
+def test_nan_stops_naming_epoch_and_batch_and_keeps_last_good_checkpoint(tmp_path):
+    config = TrainConfig(dataset="diabetes", hidden=(16,), optimizer="sgd", lr=0.5, epochs=8, device="cpu",
+                         out=str(tmp_path))
+    with pytest.raises(NonFiniteLoss) as e:
+        train(config, progress="quiet")
+    message = str(e.value)
+    assert re.search(r"epoch 5, batch 1 of \d+", message), message
+    assert "learning rate too high" in message and "unscaled inputs" in message
+    run = next(tmp_path.iterdir())
+    assert str(run) in message and "--resume" in message
+    ck = load_checkpoint(run)
+    assert ck.epoch == 4 and [r["epoch"] for r in ck.history.rows] == [1, 2, 3, 4]
+    assert all(torch.isfinite(v).all() for v in ck.model.values())
+
+
+def test_nan_in_the_first_epoch_leaves_no_run_folder(tmp_path, capsys):
+    assert main(["train", "--dataset", "diabetes", "--optimizer", "sgd", "--lr", "3", "--epochs", "3",
+                 "--out", str(tmp_path), "--device", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "epoch 1, batch" in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- Ctrl-C ------------------------------------------------------------------------------------------------
+
+def test_ctrl_c_saves_exits_130_and_names_the_resume_command(tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "train", *KILL_ARGS[:-5], "--epochs", "200",
+                             "--device", "cpu", "--out", str(out)], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait for two finished epochs
+        if line.startswith("epoch") and line.split()[1].startswith("2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    run = next(out.iterdir())
+    assert f"mlplab train --resume {run}" in err and "Traceback" not in err
+    ck = load_checkpoint(run)
+    assert ck.epoch >= 2 and len(ck.history.rows) == ck.epoch
