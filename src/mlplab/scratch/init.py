@@ -18,7 +18,6 @@ from ..init import SPECIAL, parse_init  # noqa: F401  (spec parsing is not math:
 # calculate_gain: the factor that keeps activations' variance steady through a nonlinearity.
 GAINS = {
     "linear": lambda a: 1.0,
-    "identity": lambda a: 1.0,
     "sigmoid": lambda a: 1.0,
     "tanh": lambda a: 5.0 / 3,
     "relu": lambda a: math.sqrt(2.0),

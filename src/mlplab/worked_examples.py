@@ -1,0 +1,103 @@
+"""The tutorials' worked examples, computed by either implementation: golden numbers for tests and ``mlplab losses``.
+
+- Losses of prediction [[1, 1], [1, 1]] against target [[0, 1], [2, 3]]: L1 = 1, SmoothL1 = 0.625, MSE = 1.5,
+  and cross entropy reading the target rows as class probabilities = 3 ln 2 ≈ 2.0794 (torch's definition:
+  −Σ_c t_c log softmax(x)_c per row, rows not renormalised, ``mean`` divides by the batch size 2).
+- One SGD step (lr 0.1) of Linear(5, 3), W = [[0.1, 0.2, 0.3], ..., [1.3, 1.4, 1.5]] (torch stores its
+  transpose), b = [1, 2, 3], on inputs [[1..5], [6..10]] with zero targets: MSE with ``mean`` over all six
+  outputs is 5036.5 / 6 = 839.4167, and b moves by −0.1 · (2 / 6) · Σ_rows output to [−0.55, 0.2, 0.95].
+- The model 3 → 4 (tanh, Xavier normal) → 4 (relu, Kaiming normal) → 2 (softmax): 16 + 20 + 10 = 46 parameters.
+- Misuses each loss catches, with the one-line message it gives.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+from torch import Tensor, nn
+
+PREDICTION = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+TARGET = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+# (loss, expected value, how it comes about)
+LOSS_EXAMPLES = [
+    ("l1", 1.0, "(1 + 0 + 1 + 2) / 4"),
+    ("smooth_l1", 0.625, "(0.5 + 0 + 0.5 + 1.5) / 4, beta = 1"),
+    ("mse", 1.5, "(1 + 0 + 1 + 4) / 4"),
+    ("cross_entropy", 2.0794, "target rows as class probabilities: (1 + 5) ln 2 / 2 rows = 3 ln 2"),
+]
+LINEAR_W = torch.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1.0, 1.1, 1.2], [1.3, 1.4, 1.5]])
+LINEAR_B = torch.tensor([1.0, 2.0, 3.0])
+LINEAR_X = torch.arange(1.0, 11.0).reshape(2, 5)
+
+
+def _side(impl: str, module: str):
+    if impl not in ("torch", "scratch"):
+        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
+    return importlib.import_module(f"mlplab.{'scratch.' if impl == 'scratch' else ''}{module}")
+
+
+def loss_examples(impl: str = "torch") -> list[tuple[str, float, float, str]]:
+    """(loss, value computed by ``impl``, expected, derivation) for the worked example."""
+    losses = _side(impl, "losses").LOSSES
+    return [(name, losses[name](PREDICTION, TARGET).item(), expected, how) for name, expected, how in LOSS_EXAMPLES]
+
+
+def linear_layer(impl: str = "torch") -> nn.Module:
+    """The example's Linear(5, 3): torch's nn.Linear holds W transposed, the scratch Linear holds W itself."""
+    _side(impl, "model")  # validates impl
+    if impl == "scratch":
+        from .scratch.model import Linear
+
+        layer = Linear(5, 3)
+        weight, bias = layer.W, layer.b            # W: (5, 3)
+    else:
+        layer = nn.Linear(5, 3)
+        weight, bias = layer.weight.T, layer.bias  # weight: (3, 5), its transpose is W
+    with torch.no_grad():
+        weight.copy_(LINEAR_W)
+        bias.copy_(LINEAR_B)
+    return layer
+
+
+def sgd_step_example(impl: str = "torch", lr: float = 0.1) -> tuple[float, Tensor]:
+    """One SGD step on the example: (the loss before it, the bias after it)."""
+    layer = linear_layer(impl)
+    opt = _side(impl, "optim").make_optimizer("sgd", layer, lr=lr)
+    out = layer(LINEAR_X)                                                   # (2, 3)
+    loss = _side(impl, "losses").LOSSES["mse"](out, torch.zeros_like(out))  # mean over all 6 elements
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item(), (layer.b if impl == "scratch" else layer.bias).detach().clone()
+
+
+def tutorial_model(impl: str = "torch") -> nn.Module:
+    """3 → 4 (tanh, Xavier normal) → 4 (relu, Kaiming normal) → 2 (softmax)."""
+    return _side(impl, "model").MLP(3, [4, 4], 2, activation=["tanh", "relu"],
+                                    init=["xavier_normal", "kaiming_normal", "default"], output="softmax")
+
+
+def misuse_examples(impl: str = "torch") -> list[tuple[str, str]]:
+    """(what was done wrong, the one-line message the loss gives) for each misuse the checks catch."""
+    losses = _side(impl, "losses").LOSSES
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 3, generator=g) * 2
+    labels = torch.tensor([0, 2, 1, 0])
+    cases = [
+        ("bce with targets outside [0, 1]", "bce", torch.sigmoid(logits[:, :1]),
+         torch.tensor([[0.0], [1.0], [2.0], [1.0]])),
+        ("bce fed raw logits", "bce", logits[:, :1], torch.tensor([[0.0], [1.0], [1.0], [0.0]])),
+        ("nll fed probabilities", "nll", torch.softmax(logits, dim=1), labels),
+        ("cross_entropy fed a softmax output", "cross_entropy", torch.softmax(logits, dim=1), labels),
+        ("a class index out of range (label 3, 3 classes)", "cross_entropy", logits, torch.tensor([0, 3, 1, 0])),
+    ]
+    shown = []
+    for what, name, input, target in cases:
+        try:
+            losses[name](input, target)
+        except (ValueError, TypeError) as e:
+            shown.append((what, str(e)))
+        else:  # pragma: no cover - a check that stopped firing is a bug the tests catch
+            shown.append((what, "NOT CAUGHT"))
+    return shown
