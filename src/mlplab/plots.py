@@ -100,3 +100,39 @@ def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path,
     if title:
         ax.set_title(title, fontsize=10)
     return save(fig, path)
+
+
+def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: float = 4.0) -> Path:
+    """Each elementwise activation beside its derivative (by autograd); softmax on a sample batch of logits."""
+    import importlib
+
+    registry = importlib.import_module("mlplab.scratch.activations" if impl == "scratch"
+                                       else "mlplab.activations").ACTIVATIONS
+    elementwise = [name for name in registry if name != "softmax"]
+    cols = 6
+    rows = -(-(2 * len(elementwise) + 2) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False)
+    panels = iter(axes.flat)
+    for name in elementwise:
+        x = torch.linspace(lo, hi, 801, dtype=torch.float64, requires_grad=True)
+        y = registry[name](x)
+        (grad,) = torch.autograd.grad(y.sum(), x)  # elementwise, so d(Σy)/dx_i = f'(x_i)
+        for ax, values, label in ((next(panels), y, name), (next(panels), grad, f"d {name} / dx")):
+            ax.plot(x.detach(), values.detach(), color="C0" if values is y else "C1")
+            ax.axhline(0, color="gray", lw=0.5)
+            ax.axvline(0, color="gray", lw=0.5)
+            ax.set_title(label, fontsize=9)
+            ax.grid(alpha=0.3)
+    logits = torch.randn(6, 5, generator=torch.Generator().manual_seed(0)) * 2  # (batch 6, classes 5)
+    for ax, values, label in ((next(panels), logits, "sample logits (6 × 5)"),
+                              (next(panels), registry["softmax"](logits, dim=1), "softmax(dim=1): rows sum to 1")):
+        image = ax.imshow(values, cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("class")
+        ax.set_ylabel("sample")
+    for ax in panels:
+        ax.axis("off")
+    fig.suptitle(f"activations ({impl}) and their derivatives by autograd", fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)

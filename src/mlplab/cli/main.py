@@ -17,6 +17,8 @@ COMMANDS = [
     "mlplab.cli.summary",
     "mlplab.cli.compare",
     "mlplab.cli.cv",
+    "mlplab.cli.losses",
+    "mlplab.cli.plot",
 ]
 
 
