@@ -16,6 +16,8 @@ uses MSE on the targets as given (scale them, e.g. with TransformedTargetRegress
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -26,7 +28,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import Dataset
-from .fit import History, fit, resolve_device
+from .fit import History, fit
 from .run import build_model
 
 
@@ -71,13 +73,17 @@ class _MLPBase(BaseEstimator):
 
     @torch.no_grad()
     def _forward(self, X) -> np.ndarray:
-        """The model's raw outputs (N, C) in eval mode, without gradients."""
+        """The model's raw outputs (N, C) in eval mode, without gradients, computed in float64.
+
+        float64 makes a row's output independent of the other rows in the batch (float32 matrix products
+        round differently for different batch sizes), as scikit-learn's subset-invariance check requires.
+        """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        self.model_.eval()
-        dev = resolve_device(self.device)
-        x = torch.from_numpy(np.array(X, dtype=np.float32)).to(dev)           # (N, D)
-        return self.model_(x).double().cpu().numpy()                          # (N, C)
+        model = copy.deepcopy(self.model_).double().eval()
+        dev = next(model.parameters()).device
+        x = torch.from_numpy(np.array(X, dtype=np.float64)).to(dev)           # (N, D)
+        return model(x).cpu().numpy()                                         # (N, C)
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):
@@ -104,7 +110,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return p / p.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        logits = self._forward(X)  # checks the estimator is fitted before classes_ is read
+        return self.classes_[np.argmax(logits, axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _MLPBase):

@@ -1,0 +1,99 @@
+"""mlplab compare / train --seeds: grid parsing, the compare folder, the mean ± std table, error paths."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from mlplab.compare import compare, label, parse_grid, settings
+from mlplab.config import TrainConfig
+from mlplab.tables import aggregate, mean_std
+
+TINY = dict(dataset="iris", hidden=(8,), epochs=3, batch_size=32)
+
+
+def test_parse_grid_types_follow_the_config_keys():
+    grid = parse_grid(["optimizer=sgd,adam", "lr=0.01,1", "hidden=16,32/32", "nesterov=true,false",
+                       "val_fraction=none,0.1", "epochs=2"])
+    assert grid == {"optimizer": ["sgd", "adam"], "lr": [0.01, 1.0], "hidden": [(16,), (32, 32)],
+                    "nesterov": [True, False], "val_fraction": [None, 0.1], "epochs": [2]}
+    assert isinstance(grid["lr"][1], float) and isinstance(grid["epochs"][0], int)
+    assert len(settings(grid)) == 2 * 2 * 2 * 2 * 2
+    assert label({"optimizer": "adam", "hidden": (32, 32)}) == "optimizer=adam,hidden=32/32"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("foo=1", "unknown config key 'foo' in --grid; valid keys: dataset"),
+    ("lr=fast", "'fast' is not a number"),
+    ("epochs=2.5", "'2.5' is not an integer"),
+    ("bias=maybe", "'maybe' is not true/false"),
+    ("seed=1,2", "use --seeds"),
+    ("lr", "--grid takes KEY=V1,V2"),
+])
+def test_parse_grid_errors(spec, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        parse_grid([spec])
+
+
+def test_mean_std_is_the_sample_std():
+    assert mean_std([2.0]) == (2.0, 0.0)
+    mean, std = mean_std([1.0, 2.0, 4.0])
+    assert mean == pytest.approx(7 / 3) and std == pytest.approx(1.527525, rel=1e-6)
+    assert aggregate([{"a": 1.0, "device": "cpu"}, {"a": 3.0, "device": "cpu"}]) == {"a": (2.0, pytest.approx(2 ** 0.5))}
+
+
+def test_compare_writes_members_overlays_and_a_table(tmp_path):
+    base = TrainConfig(**TINY, out=str(tmp_path), device="cpu")
+    result = compare(base, {"optimizer": ["sgd", "adam"]}, seeds=2)
+    assert len(result.runs) == 2 and all(len(g) == 2 for g in result.runs)
+    assert result.seeds == [0, 1]
+    # every member run's own folder, as mlplab train writes it
+    for group in result.runs:
+        for run in group:
+            assert (run.path / "metrics.json").exists() and (run.path / "history.csv").exists()
+            assert run.path.is_relative_to(result.path)
+    for metric in ("train_loss", "val_loss", "test_accuracy"):
+        assert (result.path / f"compare_{metric}.png").stat().st_size > 1000
+    rows = list(csv.DictReader(open(result.path / "table.csv")))
+    assert [r["optimizer"] for r in rows] == ["sgd", "adam"] and rows[0]["runs"] == "2"
+    accs = [r.metrics["test_accuracy"] for r in result.runs[1]]
+    assert float(rows[1]["test_accuracy_mean"]) == pytest.approx(sum(accs) / 2)
+    assert "±" in result.table and (result.path / "table.md").read_text() == result.table
+    assert json.loads((result.path / "compare.json").read_text())["seeds"] == [0, 1]
+    # two seeds differ (different init and data order), one seed reproduces
+    a, b = result.runs[0]
+    assert a.metrics["train_loss"] != b.metrics["train_loss"]
+
+
+def test_bad_grid_value_writes_nothing(tmp_path):
+    base = TrainConfig(**TINY, out=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="unknown optimizer 'nope'"):
+        compare(base, {"optimizer": ["sgd", "nope"]}, seeds=1)
+    with pytest.raises(ValueError, match="hidden widths must be positive"):
+        compare(base, {"hidden": [(8,), (0,)]}, seeds=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_compare_prints_the_table(cli, tmp_path):
+    r = cli("compare", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--grid", "lr=0.01,0.1",
+            "--seeds", "2", "--out", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "| lr | runs |" in r.stdout and "| 0.01 | 2 |" in r.stdout and "±" in r.stdout
+    assert "compare folder:" in r.stdout.splitlines()[-1]
+
+
+def test_cli_compare_unknown_key_is_one_line(cli, tmp_path):
+    r = cli("compare", "--grid", "learning_rate=0.1", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "valid keys: dataset" in r.stderr and "lr" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_train_seeds_reports_mean_std(cli, tmp_path):
+    r = cli("train", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--seeds", "3", "--out",
+            str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "| base | 3 |" in r.stdout and "±" in r.stdout
+    assert len(list(tmp_path.glob("*-compare-iris/base/seed*/*-iris/metrics.json"))) == 3

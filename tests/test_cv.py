@@ -1,0 +1,72 @@
+"""mlplab cv: stratified folds, per-fold standardisation from the fold's training rows, the table and folder."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from mlplab.config import TrainConfig
+from mlplab.cv import cross_validate, fold_dataset, split_indices
+from mlplab.data import load_dataset
+
+
+def test_folds_are_stratified_and_partition_the_pool():
+    pool = load_dataset("iris", val_fraction=0.0)
+    splits = split_indices(pool, 4, seed=0)
+    vals = np.concatenate([v for _, v in splits])
+    assert sorted(vals) == list(range(len(pool.y_train)))      # every sample validates exactly once
+    y = pool.y_train.numpy()
+    for tr, va in splits:
+        assert set(tr).isdisjoint(va)
+        counts = np.bincount(y[va], minlength=3)
+        assert counts.max() - counts.min() <= 1                 # 40 per class in the pool: 10 per fold
+
+
+def test_standardisation_uses_the_folds_training_rows_only():
+    pool = load_dataset("wine", val_fraction=0.0)
+    tr, va = split_indices(pool, 3, seed=1)[0]
+    fold = fold_dataset(pool, tr, va, standardize=True)
+    assert torch.allclose(fold.x_train.mean(0), torch.zeros(13), atol=1e-5)
+    assert torch.allclose(fold.x_train.std(0, unbiased=False), torch.ones(13), atol=1e-4)
+    assert fold.x_val.mean(0).abs().max() > 1e-3                # the held-out rows were not used to fit
+    # the same as standardising the raw features by the fold's training rows
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+    raw = load_wine().data
+    x_pool, _, _, _ = train_test_split(raw, load_wine().target, test_size=0.2, random_state=0,
+                                       stratify=load_wine().target)
+    expect = (x_pool[va] - x_pool[tr].mean(0)) / x_pool[tr].std(0)
+    np.testing.assert_allclose(fold.x_val.numpy(), expect, atol=1e-4)
+
+
+def test_cross_validate_writes_folds_table_and_curves(tmp_path):
+    config = TrainConfig(dataset="iris", hidden=(16,), epochs=15, lr=0.2, batch_size=16, out=str(tmp_path),
+                         device="cpu")
+    result = cross_validate(config, 3)
+    assert len(result.metrics) == 3 and len(result.histories) == 3
+    assert all(m["val_accuracy"] > 0.7 for m in result.metrics)
+    rows = list(csv.DictReader(open(result.path / "folds.csv")))
+    assert [r["fold"] for r in rows] == ["1", "2", "3", "mean", "std"]
+    mean = np.mean([m["val_accuracy"] for m in result.metrics])
+    assert float(rows[3]["val_accuracy"]) == pytest.approx(mean)
+    assert (result.path / "cv_val_loss.png").exists() and (result.path / "fold2" / "metrics.json").exists()
+    assert "mean ± std" in result.table
+
+
+@pytest.mark.parametrize("folds, message", [(1, "folds must be an integer >= 2"),
+                                            (41, "smallest class's 40 samples")])
+def test_bad_folds_fail_before_writing(tmp_path, folds, message):
+    config = TrainConfig(dataset="iris", epochs=1, out=str(tmp_path / "out"))
+    with pytest.raises(ValueError, match=message):
+        cross_validate(config, folds)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_cv_regression(cli, tmp_path):
+    r = cli("cv", "--dataset", "diabetes", "--hidden", "8", "--epochs", "2", "--folds", "3", "--out",
+            str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "| fold | train_loss | val_loss |" in r.stdout and "mean ± std" in r.stdout
