@@ -6,6 +6,7 @@ Unknown keys and wrong types are errors that name the key, what it takes and wha
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -68,6 +69,13 @@ class TrainConfig:
         for key in ("momentum", "weight_decay"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0; got {getattr(self, key)!r}")
+        for key in ("lr", "momentum", "weight_decay"):  # NaN passes every comparison above
+            if not math.isfinite(getattr(self, key)):
+                raise ValueError(f"{key} must be a finite number; got {getattr(self, key)!r}")
+        if any(w >= 2**31 for w in self.hidden):
+            raise ValueError(f"hidden widths must be below 2**31; got {list(self.hidden)}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
 
     def _check_names(self) -> None:
         from .activations import ACTIVATIONS
