@@ -46,13 +46,16 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 @contextmanager
-def out_of_memory_hint(config) -> Iterator[None]:
+def out_of_memory_hint(config, model_only: bool = False) -> Iterator[None]:
     """Turn an allocator failure inside the block into a ValueError that suggests a smaller batch or model."""
     try:
         yield
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
             raise
+        if model_only:
+            raise ValueError(f"the model with hidden widths {list(config.hidden)} does not fit in memory; use "
+                             f"smaller --hidden widths; {str(e).splitlines()[0]}") from None
         smaller = max(1, config.batch_size // 2)
         raise ValueError(f"out of memory on device {config.device!r} with batch size {config.batch_size} and "
                          f"hidden widths {list(config.hidden)}: try --batch-size {smaller} (or smaller "

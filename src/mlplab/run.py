@@ -37,9 +37,10 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, ou
     else:
         from .model import MLP
     loss = loss_for_task(config.loss, task)
-    return MLP(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
-               dropout=list(config.dropout), init=list(config.init), bias=config.bias,
-               output=OUTPUT_ACTIVATION.get(loss), seed=config.seed)
+    with out_of_memory_hint(config, model_only=True):
+        return MLP(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
+                   dropout=list(config.dropout), init=list(config.init), bias=config.bias,
+                   output=OUTPUT_ACTIVATION.get(loss), seed=config.seed)
 
 
 def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:
@@ -74,8 +75,7 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
     checkpoint = check_resume(resume, config) if resume is not None else None
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
                         val_fraction=config.val_fraction)
-    with out_of_memory_hint(config):
-        model = build_model(config, data.input_shape, data.task, data.output_size)
+    model = build_model(config, data.input_shape, data.task, data.output_size)
     dev = resolve_device(config.device)
     history = opt = None
     if checkpoint is not None:
