@@ -17,6 +17,7 @@ COMMANDS = [
     "mlplab.cli.summary",
     "mlplab.cli.compare",
     "mlplab.cli.cv",
+    "mlplab.cli.recipe",
     "mlplab.cli.losses",
     "mlplab.cli.plot",
 ]

@@ -1,0 +1,27 @@
+"""``mlplab recipe NAME``: rerun one of the tutorials' classic experiments; plots and report.md in --out."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..recipes import RECIPES, run_recipe
+
+NAME = "recipe"
+HELP = "rerun a classic experiment (" + ", ".join(RECIPES) + "): PNG plots and a report.md"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME", help=", ".join(RECIPES))
+    p.add_argument("--out", default=None, help="folder for the plots and report.md (default runs/recipe-NAME)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, init and data order (default 0)")
+    p.add_argument("--quick", action="store_true", help="a small version that runs in seconds (for tests)")
+    p.add_argument("--data-dir", dest="data_dir", default=None,
+                   help="Fashion-MNIST folder (default $MLPLAB_FASHION_MNIST, then mlplab's usual folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.out or f"runs/recipe-{args.name}"
+    run_recipe(args.name, out, seed=args.seed, quick=args.quick, data_dir=args.data_dir)
+    print(open(f"{out}/report.md").read(), end="")
+    print(f"recipe folder: {out}")
+    return 0
