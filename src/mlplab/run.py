@@ -112,8 +112,11 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
         if path is not None and saver.epoch == 0 and resume is None:
             remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
         elif path is not None:
-            raise type(e)(f"{e}; {path} keeps the last good checkpoint (epoch {saver.epoch}), "
-                          f"continue with: mlplab train --resume {path}") from None
+            note = f"{path} keeps the last good checkpoint (epoch {saver.epoch})"
+            if not isinstance(e, NonFiniteLoss):  # resuming a diverged run would diverge again
+                note += f"; once fixed, continue with: mlplab train --resume {path}"
+            plain = type(e) in (ValueError, TypeError, NonFiniteLoss) or isinstance(e, OSError)
+            raise (type(e) if plain else ValueError)(f"{e}; {note}") from None
         raise
     finally:
         if reporter is not None:
