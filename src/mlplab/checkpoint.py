@@ -129,7 +129,6 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     except Exception as e:  # safetensors' own error type for a file that is not safetensors (e.g. a pickle)
         raise ValueError(f"{path} is not a safetensors file ({e}); mlplab never unpickles files; delete it "
                          "to restart the run from scratch") from None
-    rng["python"] = (rng["python"][0], tuple(rng["python"][1]), rng["python"][2])
     kind, keys, pos, has_gauss, gauss = rng["numpy"]
     rng["numpy"] = (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
     model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
@@ -147,14 +146,19 @@ def conflicts(saved: TrainConfig, config: TrainConfig) -> list[str]:
             if k not in MAY_CHANGE and getattr(saved, k) != getattr(config, k)]
 
 
-def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
-    """The checkpoint to continue ``run_dir`` with ``config``; ValueError naming any key that may not change."""
+def saved_run(run_dir: str | Path) -> tuple[TrainConfig, Checkpoint | None]:
+    """The config a run folder was trained with, and its checkpoint (None before its first epoch ended)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml in it); pass the folder "
                                 "that `mlplab train` printed as 'run folder: ...'")
     checkpoint = load_checkpoint(run_dir)
-    saved = checkpoint.config if checkpoint else load_config(run_dir / "config.toml")
+    return (checkpoint.config if checkpoint else load_config(run_dir / "config.toml")), checkpoint
+
+
+def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
+    """The checkpoint to continue ``run_dir`` with ``config``; ValueError naming any key that may not change."""
+    saved, checkpoint = saved_run(run_dir)
     differ = conflicts(saved, config)
     if differ:
         detail = "; ".join(f"{k}: saved {getattr(saved, k)!r}, given {getattr(config, k)!r}" for k in differ)
@@ -168,14 +172,7 @@ def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
 
 def resume_config(run_dir: str | Path, overrides: dict) -> TrainConfig:
     """The saved config of ``run_dir`` with ``overrides`` applied; conflicting overrides raise ValueError."""
-    run_dir = Path(run_dir)
-    checkpoint = None
-    if (run_dir / "config.toml").is_file():
-        checkpoint = load_checkpoint(run_dir)
-        saved = checkpoint.config if checkpoint else load_config(run_dir / "config.toml")
-    else:
-        saved = TrainConfig()  # check_resume below names the problem
-    config = saved.replace(**overrides)
+    config = saved_run(run_dir)[0].replace(**overrides)
     check_resume(run_dir, config)
     return config
 
