@@ -45,10 +45,14 @@ class TrainConfig:
     loss: str | None = None              # None: cross_entropy / bce_with_logits / mse by task
     epochs: int = 20
     batch_size: int = 64
+    schedule: str = "none"               # lr per batch: none, cosine, onecycle (mlplab.schedules)
+    augment: str = "none"                # image batches: none, flip, shift, flip-shift (mlplab.augment)
     # run
     seed: int = 0
     device: str = "auto"                 # auto: CUDA when available, else CPU
     out: str = "runs"                    # parent folder of run folders
+    compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
+    amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
 
     def __post_init__(self):
         for f in fields(self):
@@ -93,6 +97,14 @@ class TrainConfig:
             parse_init(spec)
         if self.loss is not None:
             lookup(LOSSES, self.loss, "loss")
+        from .augment import AUGMENTS
+        from .fit import AMP
+        from .schedules import SCHEDULES
+
+        lookup(SCHEDULES, self.schedule, "schedule")
+        lookup(AUGMENTS, self.augment, "augment")
+        if self.amp is not None:
+            lookup(AMP, self.amp, "amp")
 
     def optimizer_args(self) -> dict:
         """The optimizer hyperparameters the user set away from their defaults, by torch's names."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +18,14 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from . import losses as torch_losses
 from . import optim as torch_optim
+from .augment import get_augment
 from .data import Dataset
+from .schedules import get_schedule, set_lr
+
+AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
 
 
 @dataclass
@@ -121,14 +127,18 @@ def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
 def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 0.1, loss: str | None = None,
         epochs: int = 10, batch_size: int = 256, seed: int = 0, device: str = "auto", weight_decay: float = 0.0,
         optimizer_args: dict | None = None, impl: str = "torch", history: History | None = None,
-        opt: torch.optim.Optimizer | None = None, callbacks: list[Callable] = ()) -> History:
+        opt: torch.optim.Optimizer | None = None, callbacks: list[Callable] = (), schedule: str = "none",
+        augment: str = "none", compile: bool = False, amp: str | None = None) -> History:
     """Train ``model`` on ``data`` and return its History.
 
     ``optimizer`` and ``loss`` are names (torch's hyperparameter names in ``optimizer_args``); ``loss`` None
     picks the task's default. ``weight_decay`` reaches weights only. ``impl="scratch"`` uses the
     from-scratch optimizer and loss. To continue a run, pass its ``history`` (training starts after its last
     epoch) and its optimizer ``opt``. After each epoch every ``callbacks`` entry is called with
-    ``(epoch, history, model, opt)``.
+    ``(epoch, history, model, opt)``. ``schedule`` scales the lr per batch (mlplab.schedules), ``augment``
+    transforms image batches (mlplab.augment). ``compile`` trains through ``torch.compile`` (CUDA graphs on a
+    GPU: mode "reduce-overhead"); ``amp="bf16"`` runs forward and loss under bf16 autocast. In a torch.distributed
+    process group (torchrun) each rank trains on its share of every global batch (mlplab.distributed).
 
     >>> from mlplab.data import load_dataset; from mlplab.model import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
@@ -149,6 +159,17 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     classify = data.task != "regression"
     dev = resolve_device(device)
     model.to(dev)
+    factor, augment_fn = get_schedule(schedule), get_augment(augment, data.input_shape)
+    if amp is not None and amp not in AMP:
+        raise ValueError(f"amp must be one of {', '.join(AMP)} or None; got {amp!r}")
+    rank, world = distributed.rank_and_world()
+    if batch_size < world:
+        raise ValueError(f"batch_size ({batch_size}) is the global batch and must be >= the {world} processes")
+    forward = distributed.data_parallel(model, dev) if world > 1 else model
+    if compile and dev.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
+    if compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
+        forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
     if opt is None:
         opt = optim_mod.make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay,
                                        registry=optim_mod.OPTIMIZERS, **(optimizer_args or {}))
@@ -171,10 +192,17 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
         loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
         correct = torch.zeros((), device=dev, dtype=torch.int64)
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb, yb = x_train[idx], y_train[idx]          # (B, ...) and (B,) or (B, 1)
-            out = model(xb)                              # (B, C)
-            batch_loss = loss_fn(out, yb)
+            idx = perm[i:i + batch_size]                 # the global batch
+            share = len(idx) / world                     # this rank's weight in the global mean
+            idx = distributed.shard(idx, rank, world) if world > 1 else idx
+            xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)  # (B, ...), (B,) or (B, 1)
+            xb = augment_fn(xb, g)
+            if schedule != "none":
+                set_lr(opt, factor(((epoch - 1) * n_batches + i // batch_size) / (epochs * n_batches)))
+            with torch.autocast(dev.type, dtype=AMP.get(amp), enabled=amp is not None):
+                out = forward(xb)                        # (B, C)
+                # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
+                batch_loss = loss_fn(out, yb) if world == 1 else loss_fn(out, yb, reduction="sum") / share
             if on_cpu and not torch.isfinite(batch_loss):
                 raise non_finite(batch_loss.item(), epoch, i // batch_size + 1, n_batches, opt)
             if batch_losses is not None:
@@ -182,9 +210,10 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
-            loss_sum += batch_loss.detach() * len(idx)
+            loss_sum.add_(batch_loss.detach(), alpha=share)
             if classify:
                 correct += predictions_correct(out.detach(), yb, loss)
+        distributed.all_sum_(loss_sum, correct)
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
             bad = [] if batch_losses is None else (~torch.isfinite(batch_losses)).nonzero().flatten().tolist()

@@ -102,7 +102,8 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
                           epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                           device=config.device, weight_decay=config.weight_decay,
                           optimizer_args=config.optimizer_args(), impl=config.impl, callbacks=callbacks,
-                          history=history, opt=opt)
+                          history=history, opt=opt, schedule=config.schedule, augment=config.augment,
+                          compile=config.compile, amp=config.amp)
     except KeyboardInterrupt:
         if path is None:
             raise

@@ -63,6 +63,11 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=S)
     g.add_argument("--device", default=S, help="auto (default: CUDA when available), cpu, cuda, cuda:N")
     g.add_argument("--out", default=S, help="parent folder of run folders (default runs/)")
+    g.add_argument("--schedule", default=S, help="learning rate per batch: none (default), cosine, onecycle")
+    g.add_argument("--augment", default=S, help="image batches: none (default), flip, shift, flip-shift")
+    g.add_argument("--compile", action="store_true", default=S,
+                   help="train through torch.compile (CUDA graphs on a GPU; on CPU it needs a C++ compiler)")
+    g.add_argument("--amp", default=S, help="bf16: forward and loss under bfloat16 autocast")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

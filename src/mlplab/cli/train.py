@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..config import TrainConfig
+from ..distributed import is_main, process_group
 from ..failures import Interrupted
 from ..run import train
 from .flags import add_model_flags, add_train_flags, config_from_args
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(result.table, end="")
         print(f"compare folder: {result.path}")
         return 0
-    return report(args, lambda: train(config, progress="quiet" if args.quiet else "auto"))
+    with process_group(config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
+        main = is_main()
+        return report(args, lambda: train(config, progress="auto" if main and not args.quiet else "quiet",
+                                          write=main))
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -56,6 +60,8 @@ def report(args: argparse.Namespace, run_training) -> int:
     except Interrupted as e:
         print(f"mlplab: {e}", file=sys.stderr)
         return 130
+    if not is_main():
+        return 0
     m = result.metrics
     summary = f"test_loss {m['test_loss']:.4f}"
     if "test_accuracy" in m:
