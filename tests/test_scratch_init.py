@@ -110,3 +110,15 @@ def test_models_start_from_the_same_numbers(init):
         assert torch.equal(ls.W, lt.weight.T) and torch.equal(ls.b, lt.bias)
     assert not torch.equal(ScratchMLP(20, [16, 8], 3, init=init, seed=8).linears()[0].W, s.linears()[0].W) \
         or init.startswith(("zeros", "ones"))
+
+
+@pytest.mark.parametrize("weight_spec,bias_spec", [("xavier_uniform", "zeros"), ("normal:0.02", "constant:0.1"),
+                                                   ("kaiming_normal", "default"), ("default", "zeros")])
+def test_init_model_applies_one_rule_to_weights_and_one_to_biases(weight_spec, bias_spec):
+    t = torch_init.init_model(TorchMLP(6, [5, 4], 3), weight_spec, bias_spec, seed=2)
+    s = scratch.init_model(ScratchMLP(6, [5, 4], 3), weight_spec, bias_spec, seed=2)
+    for lt, ls in zip(t.linears(), s.linears()):
+        assert_close(ls.W, lt.weight.T, rtol=1e-6, atol=0)
+        assert_close(ls.b, lt.bias, rtol=1e-6, atol=0)
+    if bias_spec == "constant:0.1":
+        assert t.linears()[0].bias.tolist() == pytest.approx([0.1] * 5)

@@ -149,3 +149,17 @@ def init_linear(weight: Tensor, bias: Tensor | None, weight_spec: str, bias_spec
                 bias.uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
         else:
             init_tensor(bias, bias_spec, generator, registry)
+
+
+def init_model(model: nn.Module, weight_spec: str, bias_spec: str = "zeros", seed: int = 0) -> nn.Module:
+    """Re-initialise every ``nn.Linear`` in ``model``, in order: weights by ``weight_spec``, biases by
+    ``bias_spec``, all from one generator seeded with ``seed``.
+
+    >>> init_model(nn.Sequential(nn.Linear(3, 2)), "constant:0.5", "ones")[0].bias.tolist()
+    [1.0, 1.0]
+    """
+    g = torch.Generator().manual_seed(seed)
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            init_linear(layer.weight, layer.bias, weight_spec, bias_spec, generator=g)
+    return model

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..init import SPECIAL, parse_init  # noqa: F401  (spec parsing is not math: one parser for both sides)
 
@@ -166,3 +166,19 @@ def init_linear(weight: Tensor, bias: Tensor | None, weight_spec: str, bias_spec
             uniform(bias, -bound, bound, generator)
         else:
             init_tensor(bias, bias_spec, generator, registry)
+
+
+def init_model(model: nn.Module, weight_spec: str, bias_spec: str = "zeros", seed: int = 0) -> nn.Module:
+    """Re-initialise every affine layer (a module with a weight ``W`` (in, out) and bias ``b``), in order.
+
+    Each W is drawn in torch's (out, in) layout and stored transposed, so the numbers equal ``mlplab.init``'s
+    for the twin torch model.
+    """
+    g = torch.Generator().manual_seed(seed)
+    for layer in model.modules():
+        if isinstance(getattr(layer, "W", None), Tensor):
+            w = torch.empty(layer.W.shape[::-1], dtype=layer.W.dtype, device=layer.W.device)  # (out, in)
+            init_linear(w, layer.b, weight_spec, bias_spec, generator=g)
+            with torch.no_grad():
+                layer.W.copy_(w.T)
+    return model

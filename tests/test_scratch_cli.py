@@ -1,0 +1,62 @@
+"""The CLI for issue 3, in real subprocesses: train --impl scratch, summary of a run folder, losses, plot."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+
+def test_train_scratch_then_summary_of_the_run_folder(cli, tmp_path):
+    r = cli("train", "--impl", "scratch", "--dataset", "iris", "--hidden", "8", "--epochs", "3", "--device", "cpu",
+            "--out", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+    folder = r.stdout.strip().splitlines()[-1].removeprefix("run folder: ")
+    assert 'impl = "scratch"' in (tmp_path / folder.split("/")[-1] / "config.toml").read_text()
+    s = cli("summary", folder, "--params")
+    assert s.returncode == 0, s.stderr
+    assert "4·8 + 8 = 40" in s.stdout and "8·3 + 3 = 27" in s.stdout and "total" in s.stdout
+    assert "1.W" in s.stdout and "(4, 8)" in s.stdout and "state_dict keys:" in s.stdout
+
+
+def test_summary_of_a_folder_that_is_not_a_run_is_one_line(cli, tmp_path):
+    r = cli("summary", str(tmp_path))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a run folder" in r.stderr
+
+
+def test_summary_of_the_scratch_tutorial_model(cli):
+    r = cli("summary", "--impl", "scratch", "--dataset", "iris", "--hidden", "4,4", "--activation", "tanh,relu",
+            "--init", "xavier_normal,kaiming_normal,default")
+    assert r.returncode == 0, r.stderr
+    assert "4·4 + 4 = 20" in r.stdout and "4·3 + 3 = 15" in r.stdout
+
+
+def test_losses_prints_the_worked_examples_and_misuse_messages(cli):
+    r = cli("losses")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for line_start, numbers in (("  l1 ", "1.0000   1.0000"), ("  smooth_l1", "0.6250   0.6250"),
+                                ("  mse", "1.5000   1.5000"), ("  cross_entropy", "2.0794   2.0794")):
+        assert any(line.startswith(line_start) and numbers in line for line in out.splitlines()), line_start
+    assert out.count("loss 839.4167  bias after the step [-0.55, 0.2, 0.95]") == 2
+    assert "total                            46" in out
+    assert "use bce_with_logits" in out and "class index 3 but the output has 3 classes" in out
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+def test_plot_activations_writes_one_png(cli, tmp_path, impl):
+    out = tmp_path / "act.png"
+    r = cli("plot", "activations", "--out", str(out), "--impl", impl)
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 1000 and height > 400
+
+
+def test_plot_bad_output_is_one_line_and_writes_nothing(cli, tmp_path):
+    r = cli("plot", "activations", "--out", str(tmp_path / "missing" / "a.png"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "does not exist" in r.stderr
+    r = cli("plot", "activations", "--out", str(tmp_path / "a.jpg"))
+    assert r.returncode == 2 and ".png" in r.stderr
+    assert list(tmp_path.iterdir()) == []
