@@ -3,6 +3,7 @@ NaN stops with the last good checkpoint kept, Ctrl-C exits 130 naming the resume
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -25,7 +26,7 @@ from mlplab.fit import History, NonFiniteLoss
 from mlplab.run import build_model, build_optimizer, train
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src")}
+ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
 
 
 def without_time(rows: list[dict]) -> list[dict]:
@@ -120,44 +121,82 @@ KILL_ARGS = ["--dataset", "digits", "--hidden", "64", "--dropout", "0.2", "--opt
              "--batch-size", "16", "--epochs", "5", "--device", "cpu", "--quiet"]
 
 
-def _wait_for_start(run_parent: Path, proc: subprocess.Popen, old_inode: int | None, timeout: float = 60) -> None:
-    """Until the process (re)writes its run folder's config.toml: data and model are ready, training begins."""
+# Imports mlplab once (seconds), then forks one real process per run: killing and resuming costs no start-up.
+ZYGOTE = r"""
+import json, os, sys, traceback
+from mlplab.cli.main import main
+print("ready", flush=True)
+for line in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # keep stdout for the pid / exit-code protocol
+        code = 99
+        try:
+            code = main(json.loads(line))
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    print(pid, flush=True)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+def _wait_for_start(run_parent: Path, old_inode: int | None, timeout: float = 60) -> None:
+    """Until a run (re)writes its folder's config.toml: data and model are ready, training begins."""
     end = time.monotonic() + timeout
-    while time.monotonic() < end and proc.poll() is None:
+    while time.monotonic() < end:
         for cfg in run_parent.glob("*/config.toml"):
             try:
                 if cfg.stat().st_ino != old_inode:
                     return
             except FileNotFoundError:
                 pass
-        time.sleep(0.005)
+        time.sleep(0.01)
 
 
 def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
-    args = [*KILL_ARGS, "--out", str(tmp_path / "ref")]
-    assert main(["train", *args]) == 0  # the uninterrupted run, in-process (same code, same threads)
-    ref = next((tmp_path / "ref").iterdir())
-    seconds = sum(History.from_csv(ref / "history.csv").column("seconds"))
-    parent = tmp_path / "runs"
-    parent.mkdir()
-    rng = random.Random()
-    delays = [rng.uniform(0.1, 1.0) * seconds for _ in range(3)]
-    cmd = [sys.executable, "-m", "mlplab", "train", *KILL_ARGS, "--out", str(parent)]
-    epochs_at_kill = []
-    for delay in delays:
-        run = next(parent.iterdir(), None)
-        inode = (run / "config.toml").stat().st_ino if run else None
-        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _wait_for_start(parent, proc, inode)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        run = next(parent.iterdir())
-        ck = load_checkpoint(run)
-        epochs_at_kill.append(ck.epoch if ck else 0)
-        cmd = [sys.executable, "-m", "mlplab", "train", "--resume", str(run), "--quiet"]
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (done.stderr, delays, epochs_at_kill)
+    log = open(tmp_path / "stderr.txt", "w")
+    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE], env=ENV, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert zygote.stdout.readline() == "ready\n"
+
+        def start(argv: list[str]) -> int:
+            zygote.stdin.write(json.dumps(["train", *argv]) + "\n")
+            zygote.stdin.flush()
+            return int(zygote.stdout.readline())
+
+        def exit_code() -> int:
+            return int(zygote.stdout.readline())
+
+        start([*KILL_ARGS, "--out", str(tmp_path / "ref")])  # the uninterrupted run
+        assert exit_code() == 0, (tmp_path / "stderr.txt").read_text()
+        ref = next((tmp_path / "ref").iterdir())
+        seconds = sum(History.from_csv(ref / "history.csv").column("seconds"))
+        parent = tmp_path / "runs"
+        parent.mkdir()
+        delays = [random.uniform(0.05, 1.0) * seconds for _ in range(3)]
+        argv = [*KILL_ARGS, "--out", str(parent)]
+        epochs_at_kill = []
+        for delay in delays:
+            run = next(parent.iterdir(), None)
+            inode = (run / "config.toml").stat().st_ino if run else None
+            pid = start(argv)
+            _wait_for_start(parent, inode)
+            time.sleep(delay)
+            os.kill(pid, signal.SIGKILL)
+            assert exit_code() in (-signal.SIGKILL, 0)  # 0: it finished before the kill
+            run = next(parent.iterdir())
+            ck = load_checkpoint(run)
+            epochs_at_kill.append(ck.epoch if ck else 0)
+            argv = ["--resume", str(run), "--quiet"]
+        start(argv)
+        assert exit_code() == 0, (tmp_path / "stderr.txt").read_text()
+    finally:
+        zygote.stdin.close()
+        zygote.wait(timeout=60)
+        log.close()
     assert sorted(p.name for p in parent.iterdir()) == [run.name]  # one folder, continued in place
     assert not list(run.glob(".*.tmp"))
     info = f"killed after {delays} s at epochs {epochs_at_kill}"
@@ -224,6 +263,20 @@ def test_a_malicious_pickle_in_place_of_a_checkpoint_is_refused_not_run(tmp_path
     assert not marker.exists()
     pickle.loads((run / FILE).read_bytes())  # the payload is real: unpickling it does create the marker
     assert marker.exists()
+
+
+def test_a_malicious_pickle_in_place_of_model_weights_is_refused(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", "--dataset", "iris", "--hidden", "4", "--epochs", "1", "--out", str(out), "--quiet",
+                 "--device", "cpu"]) == 0
+    run = next(out.iterdir())
+    marker = tmp_path / "pwned"
+    (run / "model.safetensors").write_bytes(pickle.dumps(Payload(str(marker))))
+    capsys.readouterr()
+    assert main(["summary", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "not a safetensors file" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists()
 
 
 def test_mlplab_never_unpickles():

@@ -48,7 +48,14 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | 
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    model.load_state_dict(load_file(str(path)))
+    """Load safetensors weights into ``model``; anything else (a pickle, say) is refused, never unpickled."""
+    try:
+        state = load_file(str(path))
+    except OSError:
+        raise
+    except Exception as e:  # safetensors' own error type: not a safetensors file
+        raise ValueError(f"{path} is not a safetensors file ({e}); mlplab never unpickles files") from None
+    model.load_state_dict(state)
     return model
 
 
