@@ -57,7 +57,8 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         f"steps, RMSprop/Adam/Adamax divide by a running gradient scale so every weight moves at a similar "
         f"rate, Adagrad's accumulated scale only grows so its steps shrink over time, and Adadelta scales its "
         f"steps by the ratio of running update and gradient magnitudes, so lr 1.0 is its natural "
-        f"setting. Each runs at one usual learning rate here, not a tuned one: the ranking can change with tuning (try mlplab compare --grid optimizer=... --grid lr=...).")
+        f"setting. Each runs at one usual learning rate here, not a tuned one: the ranking can change with "
+        f"tuning (try mlplab compare --grid optimizer=... --grid lr=...).")
     write_report(out, "optimizers", TITLE, paragraph,
                  [("Final numbers", tables.markdown(["optimizer", "lr", "other", "train loss", "val loss",
                                                      "val acc", "test acc"], rows))],

@@ -103,7 +103,8 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         f"penalty λ‖w‖²/2 and SGD's weight_decay=λ give the same weights (largest difference {agree:.1e}), "
         f"since the penalty's gradient λw is exactly the decay step.")
     write_report(out, "weight-decay", TITLE, paragraph,
-                 [("Results", tables.markdown(["route", "λ", "‖w‖₂ (L2 norm)", "train MSE", "test MSE"], rows))],
+                 [("Results", tables.markdown(["route", "λ", "‖w‖₂ (L2 norm)", "train MSE", "test MSE"],
+                                              rows))],
                  ["loss_curves.png"], seed, quick)
     return {f"{route}, lambda={lam:g}": {k: v for k, v in r.items() if k not in ("history", "w")}
             for (route, lam), r in results.items()} | {"routes_max_abs_diff": agree}
