@@ -160,7 +160,7 @@ def test_bad_input_subprocess(name, tmp_path):
     before = snapshot(tmp_path / "data")
     env = {k: v for k, v in os.environ.items() if k != "MLPLAB_DEBUG"}
     done = subprocess.run([sys.executable, "-m", "mlplab", *argv], capture_output=True, text=True, timeout=120,
-                          env={**env, "MPLBACKEND": "Agg", **NO_NETWORK})
+                          env={**env, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", **NO_NETWORK})
     check(done.returncode, done.stderr, words, before, tmp_path, out)
     assert done.stdout == ""
 

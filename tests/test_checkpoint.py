@@ -318,9 +318,9 @@ def test_nan_in_the_first_epoch_leaves_no_run_folder(tmp_path, capsys):
 
 def test_ctrl_c_saves_exits_130_and_names_the_resume_command(tmp_path):
     out = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "train", *KILL_ARGS[:-5], "--epochs", "200",
-                             "--device", "cpu", "--out", str(out)], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    argv = [a if a != "5" else "200" for a in KILL_ARGS if a != "--quiet"]  # 200 epochs, a line per epoch
+    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "train", *argv, "--out", str(out)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # wait for two finished epochs
         if line.startswith("epoch") and line.split()[1].startswith("2/"):
             break
