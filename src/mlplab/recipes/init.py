@@ -77,11 +77,13 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
             axes[1, col].plot(range(1, depth + 2), r["grad"], marker="o", ms=3, label=init_name)
         axes[0, col].set_title(f"{act}: std of layer output at init", fontsize=9)
         axes[1, col].set_title(f"{act}: ‖grad W‖ at init", fontsize=9)
+        axes[0, col].set_xlabel("hidden layer")
+        axes[1, col].set_xlabel("weight matrix (last: output layer)")
         for ax in axes[:, col]:
             ax.set_yscale("log")
-            ax.set_xlabel("layer")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
+    fig.tight_layout()
     save(fig, out / "init_stats.png")
 
     rows = [[init_name, act, r["std"][0], r["std"][-1], r["grad"][0], r["grad"][-1], r["val_loss"],
