@@ -19,10 +19,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mlplab.checkpoint import FILE, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint
+from mlplab.checkpoint import FILE, Checkpointer, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint
 from mlplab.cli.main import main
-from mlplab.config import TrainConfig
-from mlplab.fit import History, NonFiniteLoss
+from mlplab.config import TrainConfig, dump_config
+from mlplab.data import load_dataset
+from mlplab.fit import History, NonFiniteLoss, fit
 from mlplab.run import build_model, build_optimizer, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +116,32 @@ def test_resume_in_process_is_bit_identical(tmp_path, impl, optimizer):
     assert_same_weights(load_file(str(part.path / "model.safetensors")),
                         load_file(str(whole.path / "model.safetensors")))
     assert len((part.path / "history.csv").read_text().splitlines()) == 1 + 4  # curves continue, no restart
+
+
+def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_path):
+    """Stopped after epoch 2 of 4 by a KeyboardInterrupt in fit's callbacks, then resumed by train()."""
+    config = TrainConfig(dataset="iris", hidden=(16,), optimizer="sgd", lr=0.1, momentum=0.9, schedule="cosine",
+                         batch_size=16, epochs=4, device="cpu", out=str(tmp_path / "runs"))
+    whole = train(config, progress="quiet")
+    run = tmp_path / "stopped"
+    run.mkdir()
+    (run / "config.toml").write_text(dump_config(config))
+    data = load_dataset("iris", seed=config.seed)
+    model = build_model(config, data.input_shape, data.task, data.output_size)
+
+    def stop(epoch, *_):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, data, optimizer="sgd", lr=0.1, optimizer_args=config.optimizer_args(), schedule="cosine",
+            epochs=4, batch_size=16, seed=config.seed, device="cpu", callbacks=[Checkpointer(run, config), stop])
+    assert load_checkpoint(run).epoch == 2
+    with pytest.raises(ValueError, match="schedule 'cosine' spans its 4 epochs"):
+        check_resume(run, config.replace(epochs=6))
+    resumed = train(config, progress="quiet", resume=run)
+    assert without_time(resumed.history.rows) == without_time(whole.history.rows)
+    assert_same_weights(resumed.model.state_dict(), whole.model.state_dict())
 
 
 KILL_ARGS = ["--dataset", "digits", "--hidden", "64", "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01",

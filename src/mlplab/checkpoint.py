@@ -164,6 +164,9 @@ def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
         detail = "; ".join(f"{k}: saved {getattr(saved, k)!r}, given {getattr(config, k)!r}" for k in differ)
         raise ValueError(f"cannot resume {run_dir}: {', '.join(differ)} differ from the saved run ({detail}); "
                          f"only {', '.join(MAY_CHANGE)} may change on resume; start a new run instead")
+    if getattr(saved, "schedule", "none") != "none" and config.epochs != saved.epochs:
+        raise ValueError(f"cannot resume {run_dir} with epochs={config.epochs}: its lr schedule "
+                         f"{saved.schedule!r} spans its {saved.epochs} epochs; resume without --epochs")
     if checkpoint and config.epochs < checkpoint.epoch:
         raise ValueError(f"cannot resume {run_dir} with epochs={config.epochs}: it has already trained "
                          f"{checkpoint.epoch} epochs; pass --epochs {checkpoint.epoch} or more")

@@ -84,7 +84,9 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
         opt.load_state_dict(checkpoint.optimizer)
         history = checkpoint.history
         restore_rng(checkpoint.rng)
-    path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset) if write else None
+    path = None
+    if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
+        path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset)
     callbacks = []
     if path is not None:
         remove_stale_temporaries(path)

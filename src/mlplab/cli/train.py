@@ -51,7 +51,10 @@ def resume(args: argparse.Namespace) -> int:
                          f"{'--config' if args.config else '--seeds'}")
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     config = resume_config(args.resume, overrides)
-    return report(args, lambda: train(config, progress="quiet" if args.quiet else "auto", resume=args.resume))
+    with process_group(config.device):
+        main = is_main()
+        return report(args, lambda: train(config, progress="auto" if main and not args.quiet else "quiet",
+                                          write=main, resume=args.resume))
 
 
 def report(args: argparse.Namespace, run_training) -> int:
