@@ -130,10 +130,12 @@ def test_l2_penalty_is_half_lambda_squared_norm_of_weights_only():
 # --- misuse: one line saying what the loss expects and what to use instead ---------------------------------
 
 MISUSE = [
-    ("bce", torch.tensor([[0.2], [0.9]]), torch.tensor([[0.0], [2.0]]), r"bce expects targets in \[0, 1\].*cross_entropy"),
+    ("bce", torch.tensor([[0.2], [0.9]]), torch.tensor([[0.0], [2.0]]),
+     r"bce expects targets in \[0, 1\].*cross_entropy"),
     ("bce_with_logits", torch.tensor([[0.2], [-3.0]]), torch.tensor([[-1.0], [1.0]]), r"targets in \[0, 1\]"),
     ("bce", torch.tensor([[2.5], [-1.0]]), torch.tensor([[1.0], [0.0]]), r"probabilities in \[0, 1\].*bce_with_logits"),
-    ("nll", torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 1, 2, 0]), "log-probabilities.*look like probabilities"),
+    ("nll", torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 1, 2, 0]),
+     "log-probabilities.*look like probabilities"),
     ("nll", torch.randn(4, 3) + 5, torch.tensor([0, 1, 2, 0]), "log-probabilities.*cross_entropy on the raw logits"),
     ("cross_entropy", torch.softmax(torch.randn(4, 3), 1), torch.tensor([0, 1, 2, 0]), "raw logits.*softmax output"),
     ("cross_entropy", torch.randn(4, 3), torch.tensor([0, 1, 3, 0]), r"class index 3 but the output has 3 classes"),

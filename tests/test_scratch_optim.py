@@ -106,7 +106,7 @@ def test_both_registries_list_the_same_optimizers_and_hyperparameters_and_defaul
         assert set(torch_optim.hyperparameters(cls)) <= set(torch_optim.hyperparameters(theirs))
 
 
-@pytest.mark.parametrize("name,opts", [("sgd", {"momentum": 0.9}), ("rmsprop", {"centered": True}),
+@pytest.mark.parametrize("name,opts", [("sgd", {}), ("sgd", {"momentum": 0.9}), ("rmsprop", {"centered": True}),
                                        ("adagrad", {}), ("adadelta", {}), ("adam", {"amsgrad": True}),
                                        ("adamax", {})])
 def test_state_dicts_carry_torchs_names_and_resume_exactly(name, opts):

@@ -42,9 +42,11 @@ class ScratchOptimizer(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     self.init_state(p, state, group)
-                if "step" in state:
-                    state["step"] += 1  # a float tensor, as torch keeps it, so the state_dicts match
-                self.update(p, g, state, group, int(state["step"]) if "step" in state else 0)
+                t = 0
+                if "step" in state:  # a float tensor on the CPU, as torch keeps it, so the state_dicts match
+                    state["step"] += 1
+                    t = int(state["step"])
+                self.update(p, g, state, group, t)
         return loss
 
     def init_state(self, p, state, group):
@@ -66,12 +68,13 @@ class SGD(ScratchOptimizer):
                          nesterov=nesterov)
 
     def init_state(self, p, state, group):
-        state["momentum_buffer"] = None  # torch's SGD keeps no step count; b starts as the first g
+        pass  # as torch's SGD: no step count, and the momentum buffer starts as the first g
 
     def update(self, p, g, state, group, t):
-        mu, b = group["momentum"], state["momentum_buffer"]
+        mu = group["momentum"]
         if mu != 0:
-            b = state["momentum_buffer"] = g.clone() if b is None else mu * b + (1 - group["dampening"]) * g
+            b = state["momentum_buffer"] = (mu * state["momentum_buffer"] + (1 - group["dampening"]) * g
+                                            if "momentum_buffer" in state else g.clone())
             g = g + mu * b if group["nesterov"] else b
         p -= group["lr"] * g
 
@@ -119,13 +122,15 @@ class Adagrad(ScratchOptimizer):
 
 
 class Adadelta(ScratchOptimizer):
-    """v ← ρ v + (1 − ρ) g²; Δ = √(u + eps) / √(v + eps) · g; u ← ρ u + (1 − ρ) Δ²; p ← p − lr · Δ (Zeiler, 2012)."""
+    """v ← ρ v + (1 − ρ) g²; Δ = √(u + eps) / √(v + eps) · g; u ← ρ u + (1 − ρ) Δ²; p ← p − lr · Δ
+    (Zeiler, 2012)."""
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
     def init_state(self, p, state, group):
-        state["step"], state["square_avg"], state["acc_delta"] = torch.tensor(0.0), torch.zeros_like(p), torch.zeros_like(p)
+        state["step"] = torch.tensor(0.0)
+        state["square_avg"], state["acc_delta"] = torch.zeros_like(p), torch.zeros_like(p)
 
     def update(self, p, g, state, group, t):
         rho, eps = group["rho"], group["eps"]
@@ -143,7 +148,8 @@ class Adam(ScratchOptimizer):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
     def init_state(self, p, state, group):
-        state["step"], state["exp_avg"], state["exp_avg_sq"] = torch.tensor(0.0), torch.zeros_like(p), torch.zeros_like(p)
+        state["step"] = torch.tensor(0.0)
+        state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = torch.zeros_like(p)
 
@@ -157,13 +163,15 @@ class Adam(ScratchOptimizer):
 
 
 class Adamax(ScratchOptimizer):
-    """m ← β₁ m + (1 − β₁) g; u ← max(β₂ u, |g| + eps); p ← p − lr / (1 − β₁ᵗ) · m / u (Adam's ∞-norm variant)."""
+    """m ← β₁ m + (1 − β₁) g; u ← max(β₂ u, |g| + eps); p ← p − lr / (1 − β₁ᵗ) · m / u
+    (Adam's ∞-norm variant, Kingma & Ba, 2015)."""
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def init_state(self, p, state, group):
-        state["step"], state["exp_avg"], state["exp_inf"] = torch.tensor(0.0), torch.zeros_like(p), torch.zeros_like(p)
+        state["step"] = torch.tensor(0.0)
+        state["exp_avg"], state["exp_inf"] = torch.zeros_like(p), torch.zeros_like(p)
 
     def update(self, p, g, state, group, t):
         b1, b2 = group["betas"]
