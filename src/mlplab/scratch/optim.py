@@ -39,14 +39,17 @@ class ScratchOptimizer(torch.optim.Optimizer):
                 g = p.grad
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
-                state = self.state[p]
-                if not state:
+                state = self.state.get(p)
+                if state is None:
+                    state = {}
                     self.init_state(p, state, group)
                 t = 0
                 if "step" in state:  # a float tensor on the CPU, as torch keeps it, so the state_dicts match
                     state["step"] += 1
                     t = int(state["step"])
                 self.update(p, g, state, group, t)
+                if state:  # like torch's, no entry for a parameter without buffers (SGD without momentum)
+                    self.state[p] = state
         return loss
 
     def init_state(self, p, state, group):
