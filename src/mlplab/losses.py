@@ -96,11 +96,11 @@ def check_inputs(name: str, input: Tensor, target: Tensor) -> None:
         probabilities = name == "cross_entropy" and target.is_floating_point() and target.shape == input.shape
         if not probabilities:
             _check_class_indices(name, input, target)
-        if name == "nll" and input.numel() and _range(input)[1] > 0:
+        if name == "nll" and input.numel() and (hi := _range(input)[1]) > 0:
             hint = ("which look like probabilities (rows summing to 1): pass their log, or "
                     if input.ndim >= 2 and (input.detach().sum(1) - 1).abs().max().item() < 1e-3 else "")
             raise ValueError(f"nll expects log-probabilities (a log_softmax output, all <= 0); got values up to "
-                             f"{_range(input)[1]:.4g}, {hint}use cross_entropy on the raw logits instead")
+                             f"{hi:.4g}, {hint}use cross_entropy on the raw logits instead")
         if name == "cross_entropy" and input.ndim >= 2 and input.shape[1] > 1 and input.numel():
             lo, hi = _range(input)
             if lo >= 0 and hi <= 1 and (input.detach().sum(1) - 1).abs().max().item() < 1e-3:
