@@ -106,6 +106,8 @@ def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: flo
     """Each elementwise activation beside its derivative (by autograd); softmax on a sample batch of logits."""
     import importlib
 
+    if impl not in ("torch", "scratch"):
+        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
     registry = importlib.import_module("mlplab.scratch.activations" if impl == "scratch"
                                        else "mlplab.activations").ACTIVATIONS
     elementwise = [name for name in registry if name != "softmax"]
