@@ -6,10 +6,23 @@ import csv
 import json
 
 import pytest
+import torch
 
 from mlplab.compare import compare, label, parse_grid, settings
 from mlplab.config import TrainConfig
 from mlplab.tables import aggregate, mean_std
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
 
 TINY = dict(dataset="iris", hidden=(8,), epochs=3, batch_size=32)
 
@@ -79,14 +92,14 @@ def test_bad_grid_value_writes_nothing(tmp_path):
 
 def test_cli_compare_prints_the_table(cli, tmp_path):
     r = cli("compare", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--grid", "lr=0.01,0.1",
-            "--seeds", "2", "--out", str(tmp_path), "--quiet")
+            "--seeds", "2", "--out", str(tmp_path), "--quiet", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "| lr | runs |" in r.stdout and "| 0.01 | 2 |" in r.stdout and "±" in r.stdout
     assert "compare folder:" in r.stdout.splitlines()[-1]
 
 
 def test_cli_compare_unknown_key_is_one_line(cli, tmp_path):
-    r = cli("compare", "--grid", "learning_rate=0.1", "--out", str(tmp_path / "x"))
+    r = cli("compare", "--grid", "learning_rate=0.1", "--out", str(tmp_path / "x"), env=ONE_THREAD)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "valid keys: dataset" in r.stderr and "lr" in r.stderr
     assert not (tmp_path / "x").exists()
@@ -94,7 +107,7 @@ def test_cli_compare_unknown_key_is_one_line(cli, tmp_path):
 
 def test_cli_train_seeds_reports_mean_std(cli, tmp_path):
     r = cli("train", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--seeds", "3", "--out",
-            str(tmp_path), "--quiet")
+            str(tmp_path), "--quiet", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "| base | 3 |" in r.stdout and "±" in r.stdout
     assert len(list(tmp_path.glob("*-compare-iris/base/seed*/*-iris/metrics.json"))) == 3

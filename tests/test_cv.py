@@ -13,6 +13,18 @@ from mlplab.cv import cross_validate, fold_dataset, split_indices
 from mlplab.data import load_dataset
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
+
+
 def test_folds_are_stratified_and_partition_the_pool():
     pool = load_dataset("iris", val_fraction=0.0)
     splits = split_indices(pool, 4, seed=0)
@@ -67,6 +79,6 @@ def test_bad_folds_fail_before_writing(tmp_path, folds, message):
 
 def test_cli_cv_regression(cli, tmp_path):
     r = cli("cv", "--dataset", "diabetes", "--hidden", "8", "--epochs", "2", "--folds", "3", "--out",
-            str(tmp_path), "--quiet")
+            str(tmp_path), "--quiet", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "| fold | train_loss | val_loss |" in r.stdout and "mean ± std" in r.stdout

@@ -5,8 +5,21 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from mlplab.recipes import RECIPES, run_recipe
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
 
 
 def written(out, *pngs):
@@ -88,16 +101,17 @@ def test_every_recipe_is_registered():
 
 
 def test_cli_recipe_errors_are_one_line(cli, tmp_path):
-    r = cli("recipe", "nope", "--out", str(tmp_path / "a"))
+    r = cli("recipe", "nope", "--out", str(tmp_path / "a"), env=ONE_THREAD)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "unknown recipe 'nope'; valid recipes: activations, dropout" in r.stderr
-    r = cli("recipe", "dropout", "--out", str(tmp_path / "b"), "--data-dir", str(tmp_path / "missing"))
+    r = cli("recipe", "dropout", "--out", str(tmp_path / "b"), "--data-dir", str(tmp_path / "missing"),
+            env=ONE_THREAD)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "Fashion-MNIST not found in" in r.stderr and "--data-dir" in r.stderr
 
 
 def test_cli_recipe_weight_decay(cli, tmp_path):
-    r = cli("recipe", "weight-decay", "--out", str(tmp_path), "--seed", "1", "--quick")
+    r = cli("recipe", "weight-decay", "--out", str(tmp_path), "--seed", "1", "--quick", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "‖w‖₂" in r.stdout and (tmp_path / "report.md").exists()
     assert "--seed 1 --quick" in (tmp_path / "report.md").read_text()
