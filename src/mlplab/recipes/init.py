@@ -86,7 +86,8 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     fig.tight_layout()
     save(fig, out / "init_stats.png")
 
-    rows = [[init_name, act, r["std"][0], r["std"][-1], r["grad"][0], r["grad"][-1], r["val_loss"],
+    sci = lambda v: f"{v:.2e}"  # noqa: E731  (spans ten orders of magnitude)
+    rows = [[init_name, act, sci(r["std"][0]), sci(r["std"][-1]), sci(r["grad"][0]), sci(r["grad"][-1]), r["val_loss"],
              "/".join(str(c) for c in r["distinct"])] for (init_name, act), r in results.items()]
     ratio = {k: r["std"][-1] / r["std"][0] if r["std"][0] > 0 else 0.0 for k, r in results.items()}
     zero_distinct = max(max(results[("zeros", a)]["distinct"]) for a in ACTS)
