@@ -122,3 +122,14 @@ def test_summary_prints_the_d2l_counts(cli):
 def test_help_lists_the_commands(cli):
     result = cli("--help")
     assert result.returncode == 0 and "train" in result.stdout and "summary" in result.stdout
+
+
+def test_run_files_are_readable_by_others(default_run):
+    import os
+    import stat
+
+    _, folder, _ = default_run
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = stat.S_IMODE((folder / "metrics.json").stat().st_mode)
+    assert mode == 0o666 & ~umask

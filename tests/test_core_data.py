@@ -137,3 +137,12 @@ def test_fashion_mnist_real_files(fashion_dir):
     assert torch.bincount(d.y_train).tolist() == [6000] * 10
     assert abs(d.x_train.mean().item() - 0.2860) < 1e-3     # SOURCE.md: mean pixel 72.94/255
     assert 0.0 <= d.x_train.min().item() and d.x_train.max().item() <= 1.0
+
+
+def test_synthetic_data_does_not_share_the_init_stream():
+    """Same seed for data and model must not make the first weights equal the first inputs."""
+    from mlplab.model import MLP
+
+    d = load_dataset("synthetic-linear", seed=0, val_fraction=0)
+    w = MLP(2, [], 1, init="normal:0:1", seed=0).linears()[0].weight.detach().reshape(-1)
+    assert not any(torch.allclose(w, row) for row in d.x_train[:50])

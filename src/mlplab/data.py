@@ -123,11 +123,15 @@ def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
                    class_names=mnist.SOURCES[name].class_names, image_shape=tuple(x_tr.shape[1:]))
 
 
+DATA_SEED_OFFSET = 104_729  # the model's init draws from Generator(seed): the data must not share that stream
+
+
 def _synthetic(name: str, seed: int, val_fraction: float) -> Dataset:
+    data_seed = seed + DATA_SEED_OFFSET
     if name == "synthetic-linear":  # d2l's example: w = [2, -3.4], b = 4.2
-        x, y = synthetic.linear(2000, torch.tensor([2.0, -3.4]), 4.2, noise=0.01, seed=seed)
+        x, y = synthetic.linear(2000, torch.tensor([2.0, -3.4]), 4.2, noise=0.01, seed=data_seed)
     else:  # d2l's polynomial: y = 5 + 1.2x - 3.4x²/2! + 5.6x³/3! + noise
-        x, y = synthetic.polynomial(2000, torch.tensor([5.0, 1.2, -3.4, 5.6]), seed=seed)
+        x, y = synthetic.polynomial(2000, torch.tensor([5.0, 1.2, -3.4, 5.6]), seed=data_seed)
     x_tr, y_tr, x_val, y_val, x_te, y_te = split(x.numpy(), y.numpy(), "regression", 0.5, val_fraction, seed)
     t = lambda v: None if v is None else torch.as_tensor(v)  # noqa: E731
     return Dataset(name, "regression", t(x_tr), t(y_tr), t(x_val), t(y_val), t(x_te), t(y_te),
