@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..cv import cross_validate
 from .flags import add_model_flags, add_train_flags, config_from_args
 
 NAME = "cv"
@@ -19,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cv import cross_validate  # scikit-learn loads here, not at every mlplab start-up
+
     config = config_from_args(args)
     result = cross_validate(config, args.folds, log=None if args.quiet else print)
     print(result.table, end="")
