@@ -145,9 +145,9 @@ def bench_d2l(images: np.ndarray, labels: np.ndarray) -> float:
 
     net = tutorial_net()
     t0 = time.perf_counter()
-    loader = DataLoader(ToTensorImages(images, labels), batch_size=B, shuffle=True, num_workers=4)
     with warnings.catch_warnings():  # "4 workers on a 2-CPU machine": d2l's setting, kept on purpose
-        warnings.filterwarnings("ignore", message="This DataLoader will create")
+        warnings.simplefilter("ignore", UserWarning)
+        loader = DataLoader(ToTensorImages(images, labels), batch_size=B, shuffle=True, num_workers=4)
         train_loop(net, loader, len(images))
     return time.perf_counter() - t0
 
