@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,18 @@ def fashion_dir() -> Path:
         pytest.skip("real Fashion-MNIST not found: set MLPLAB_FASHION_MNIST or put the four IDX .gz files in "
                     "../shared/data/fashion-mnist")
     return folder
+
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # for CLI subprocesses of tiny models, as one_torch_thread in-process
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a small shared machine two threads spin against each other (6x slower seen)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):

@@ -6,23 +6,14 @@ import csv
 import json
 
 import pytest
-import torch
 
 from mlplab.compare import compare, label, parse_grid, settings
 from mlplab.config import TrainConfig
 from mlplab.tables import aggregate, mean_std
+from conftest import ONE_THREAD
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = dict(dataset="iris", hidden=(8,), epochs=3, batch_size=32)
 

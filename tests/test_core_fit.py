@@ -31,7 +31,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(digits):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in h.rows], m[1].weight.detach().clone()
     (h1, w1), (h2, w2), (h3, w3) = run(0), run(0), run(1)
     assert h1 == h2 and torch.equal(w1, w2)
-    assert h1 != h3
+    assert h1 != h3 and not torch.equal(w1, w3)
 
 
 def test_continuing_a_history_equals_one_long_run(digits):

@@ -11,18 +11,10 @@ import torch
 from mlplab.config import TrainConfig
 from mlplab.cv import cross_validate, fold_dataset, split_indices
 from mlplab.data import load_dataset
+from conftest import ONE_THREAD
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_folds_are_stratified_and_partition_the_pool():

@@ -5,21 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from mlplab.recipes import RECIPES, run_recipe
+from conftest import ONE_THREAD
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def written(out, *pngs):

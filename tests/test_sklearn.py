@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits, load_diabetes
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -14,16 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from mlplab.sklearn import MLPClassifier, MLPRegressor
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small shared CI machine two threads spin against each other (6× slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # the same for CLI subprocesses
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_grid_search_on_digits_picks_a_good_model():

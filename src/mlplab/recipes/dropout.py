@@ -76,9 +76,9 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         + f"; the best is {best}. The gap is smaller than without dropout for "
         f"{', '.join(smaller_gaps) if smaller_gaps else 'none of the settings'} ("
         + ", ".join(f"{r['gap']:+.4f} for {n}" for n, r in with_dropout.items()) + "). "
-        f"Dropout zeroes each hidden unit with probability p during training and scales the rest by 1/(1−p), so "
-        f"no unit can rely on particular others; the cost is slower fitting of the training set, the gain a "
-        f"model that fits it less tightly."
+        "Dropout zeroes each hidden unit with probability p during training and scales the rest by 1/(1−p), so "
+        "no unit can rely on particular others; the cost is slower fitting of the training set, the gain a "
+        "model that fits it less tightly."
         + (" All gaps are below 0.02: this short training has not yet overfit much, so dropout has little "
            "to remove." if max(abs(r["gap"]) for r in results.values()) < 0.02 else ""))
     write_report(out, "dropout", TITLE, paragraph,
