@@ -90,7 +90,11 @@ def test_no_hidden_layer_is_softmax_regression():
     (dict(activation="nosuch"), "valid activations: .*relu"),
     (dict(init="nosuch"), "valid inits: .*xavier_uniform"),
     (dict(activation=["relu", "tanh", "relu"]), "one per layer"),
-    (dict(init="uniform:0:1:2:3"), "does not fit"),
+    (dict(init="uniform:0:1:2:3"), "too many positional arguments"),
+    (dict(init="normal:-1"), "std must be >= 0"),
+    (dict(init="uniform:1:0"), "a <= b"),
+    (dict(init="normal:abc"), "std must be a number"),
+    (dict(init="kaiming_normal:mode=fan_up"), "does not fit"),
 ])
 def test_bad_specs_are_value_errors(kwargs, message):
     spec = {"hidden": [8, 8], **kwargs}

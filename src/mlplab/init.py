@@ -8,6 +8,7 @@ weights Kaiming-uniform with a=√5 and biases U(−1/√fan_in, 1/√fan_in).
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -113,7 +114,26 @@ def parse_init(spec: str, registry: dict | None = None) -> tuple[str, tuple, dic
             args.append(_value(part.strip()))
     if name == "normal" and len(args) == 1:  # "normal:0.01" reads as the std, as d2l writes it
         args = [0.0, args[0]]
+    if name not in SPECIAL:
+        check_arguments(spec, name, args, kwargs)
     return name, tuple(args), kwargs
+
+
+def check_arguments(spec: str, name: str, args: list, kwargs: dict) -> None:
+    """The arguments fit the scheme's signature (shared by both sides) and its ranges: std ≥ 0, a ≤ b."""
+    try:
+        bound = inspect.signature(INITS[name]).bind(None, *args, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"init {spec!r}: {e}; see mlplab.init.{name} for its arguments") from None
+    bound.apply_defaults()
+    values = bound.arguments
+    for key in ("mean", "std", "a", "b", "val", "gain"):
+        if key in values and not isinstance(values[key], float):
+            raise ValueError(f"init {spec!r}: {key} must be a number; got {values[key]!r}")
+    if values.get("std", 0.0) < 0:
+        raise ValueError(f"init {spec!r}: std must be >= 0; got {values['std']}")
+    if name == "uniform" and values["a"] > values["b"]:
+        raise ValueError(f"init {spec!r}: uniform needs a <= b; got a={values['a']}, b={values['b']}")
 
 
 def init_tensor(w: Tensor, spec: str, generator: torch.Generator | None = None,

@@ -40,6 +40,18 @@ def check_spec(input_size: int, hidden: Sequence[int], output_size: int, dropout
     return widths
 
 
+def layer_specs(input_size: int, hidden: Sequence[int], output_size: int, activation, dropout, init):
+    """A checked spec, per layer: widths, activations and dropouts (one per hidden layer), inits (one per affine
+    layer). Both MLPs, torch.nn and scratch, build from this, so they read a spec the same way."""
+    widths = check_spec(input_size, hidden, output_size, dropout)
+    n_hidden = len(widths) - 2
+    inits = per_layer(init, n_hidden + 1, "init")
+    for spec in inits:
+        parse_init(spec)  # fail on a bad name before building anything
+    return (widths, per_layer(activation, n_hidden, "activation"), per_layer(dropout, n_hidden, "dropout"),
+            inits)
+
+
 class MLP(nn.Sequential):
     """A multilayer perceptron from a spec.
 
@@ -60,13 +72,8 @@ class MLP(nn.Sequential):
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0):
-        widths = check_spec(input_size, hidden, output_size, dropout)
+        widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
         n_hidden = len(widths) - 2
-        acts = per_layer(activation, n_hidden, "activation")
-        drops = per_layer(dropout, n_hidden, "dropout")
-        inits = per_layer(init, n_hidden + 1, "init")
-        for spec in inits:
-            parse_init(spec)  # fail on a bad name before building anything
         layers: list[nn.Module] = [nn.Flatten()]
         for i in range(n_hidden):
             layers += [nn.Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]

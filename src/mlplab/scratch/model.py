@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..model import check_spec, per_layer
+from ..model import layer_specs
 from .activations import Activation, sigmoid, softmax
 from .dropout import Dropout
-from .init import init_linear, parse_init
+from .init import init_linear
 from .losses import log_softmax
 
 OUTPUTS = {"log_softmax": log_softmax, "sigmoid": sigmoid, "softmax": lambda x: softmax(x, dim=1)}
@@ -62,13 +62,8 @@ class MLP(nn.Sequential):
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0):
-        widths = check_spec(input_size, hidden, output_size, dropout)
+        widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
         n_hidden = len(widths) - 2
-        acts = per_layer(activation, n_hidden, "activation")
-        drops = per_layer(dropout, n_hidden, "dropout")
-        inits = per_layer(init, n_hidden + 1, "init")
-        for spec in inits:
-            parse_init(spec)
         layers: list[nn.Module] = [Flatten()]
         for i in range(n_hidden):
             layers += [Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]
