@@ -8,9 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+# CI replays the same generated cases every run (a red CI is then reproducible); locally hypothesis explores.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def fashion_mnist_dir() -> Path | None:
