@@ -76,11 +76,11 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
                         val_fraction=config.val_fraction)
     model = build_model(config, data.input_shape, data.task, data.output_size)
-    dev = resolve_device(config.device)
-    history = opt = None
+    history = None
     if checkpoint is not None:
         model.load_state_dict(checkpoint.model)
-        opt = build_optimizer(config, model.to(dev))
+    opt = build_optimizer(config, model.to(resolve_device(config.device)))  # one path, fresh or resumed
+    if checkpoint is not None:
         opt.load_state_dict(checkpoint.optimizer)
         history = checkpoint.history
         restore_rng(checkpoint.rng)
