@@ -8,7 +8,9 @@ with its ratio. On a shared machine other processes only ever add time, so the m
 estimate of what each pipeline costs (as ``timeit``'s documentation advises); the median shows the spread.
 
 - ``floor``: the matrix products alone for one epoch: X@W1, H@W2 forward; dO@W2ᵀ, Hᵀ@dO, Xᵀ@dH backward.
-- ``mlplab``: ``mlplab.fit`` on the default user path (what ``mlplab train`` runs), test evaluation included.
+- ``mlplab``: ``mlplab.fit`` on the default user path (what ``mlplab train`` runs) over data without a test
+  split, so it trains only, as every other pipeline here does.
+- ``mlplab+test``: the same with the 10,000 test images evaluated after the epoch, as ``mlplab train`` does.
 - ``torch_loop``: a plain loop over in-memory tensors (index by a permutation, nn.Sequential, torch SGD).
 - ``tensor_loader``: DataLoader(TensorDataset), as d2l.load_array does.
 - ``d2l``: uint8 images turned into float tensors per item (torchvision's ToTensor, reimplemented) through a
@@ -21,6 +23,7 @@ estimate of what each pipeline costs (as ``timeit``'s documentation advises); th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -80,7 +83,7 @@ def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
-    """``mlplab.fit`` for one epoch exactly as ``mlplab train`` calls it (test split evaluated)."""
+    """``mlplab.fit`` for one epoch as ``mlplab train`` calls it (``data`` with or without a test split)."""
     from mlplab.fit import fit
     from mlplab.model import MLP
 
@@ -170,7 +173,7 @@ def bench_sklearn(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = ["floor", "mlplab", "torch_loop", "tensor_loader", "sklearn", "d2l"]
+    names = ["floor", "mlplab", "mlplab+test", "torch_loop", "tensor_loader", "sklearn", "d2l"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3, help="timed runs per pipeline (min and median reported)")
     p.add_argument("--only", default=",".join(names), help=f"comma-separated subset of {','.join(names)}")
@@ -190,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     y = torch.as_tensor(y8)
     data = Dataset("fashion-mnist", "multiclass", x, y, None, None, torch.as_tensor(xt8, dtype=torch.float32) / 255,
                    torch.as_tensor(yt8), input_shape=(28, 28), num_classes=C)
-    runners = {"floor": lambda: bench_floor(x, y), "mlplab": lambda: bench_mlplab(x, y, data),
+    train_only = dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])  # no split to evaluate
+    runners = {"floor": lambda: bench_floor(x, y), "mlplab": lambda: bench_mlplab(x, y, train_only),
+               "mlplab+test": lambda: bench_mlplab(x, y, data),
                "torch_loop": lambda: bench_torch_loop(x, y), "tensor_loader": lambda: bench_tensor_loader(x, y),
                "sklearn": lambda: bench_sklearn(x, y), "d2l": lambda: bench_d2l(x8, y8)}
     print(f"data: {source}; torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -87,8 +87,9 @@ def test_fit_with_the_scratch_impl_follows_the_torch_run(optimizer, lr, args, wd
     histories = []
     for impl, MLP in (("torch", TorchMLP), ("scratch", ScratchMLP)):
         model = MLP(4, [16], 3, dropout=0.1, seed=0)
+        # autograd on both sides: the masks come from nn.Dropout's stream (backprop by hand draws its own)
         histories.append(fit(model, data, optimizer=optimizer, lr=lr, epochs=5, batch_size=16, device="cpu",
-                             weight_decay=wd, optimizer_args=args, impl=impl))
+                             weight_decay=wd, optimizer_args=args, impl=impl, backprop="autograd"))
     for key in ("train_loss", "val_loss", "test_accuracy"):
         assert histories[1].column(key) == pytest.approx(histories[0].column(key), rel=1e-4, abs=1e-6), key
 

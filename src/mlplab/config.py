@@ -53,6 +53,7 @@ class TrainConfig:
     out: str = "runs"                    # parent folder of run folders
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
+    backprop: str = "auto"               # auto: by hand where it applies (mlplab.backprop), else autograd; hand; autograd
 
     def __post_init__(self):
         for f in fields(self):
@@ -98,13 +99,14 @@ class TrainConfig:
         if self.loss is not None:
             lookup(LOSSES, self.loss, "loss")
         from .augment import AUGMENTS
-        from .fit import AMP
+        from .fit import AMP, BACKPROPS
         from .schedules import SCHEDULES
 
         lookup(SCHEDULES, self.schedule, "schedule")
         lookup(AUGMENTS, self.augment, "augment")
         if self.amp is not None:
             lookup(AMP, self.amp, "amp")
+        lookup(dict.fromkeys(BACKPROPS), self.backprop, "backprop")
 
     def optimizer_args(self) -> dict:
         """The optimizer hyperparameters the user set away from their defaults, by torch's names."""

@@ -93,7 +93,9 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
         model = build_model(config, data.input_shape, data.task, data.output_size)
         history = fit(model, data, optimizer=config.optimizer, lr=config.lr, loss=config.loss,
                       epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                      weight_decay=config.weight_decay, optimizer_args=config.optimizer_args(), impl=config.impl)
+                      weight_decay=config.weight_decay, optimizer_args=config.optimizer_args(), impl=config.impl,
+                      schedule=config.schedule, augment=config.augment, compile=config.compile, amp=config.amp,
+                      backprop=config.backprop)
         m = final_metrics(history, model, config)
         histories.append(history)
         metrics.append(m)

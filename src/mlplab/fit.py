@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import distributed
+from . import backprop as hand_backprop, distributed
 from . import losses as torch_losses
 from . import optim as torch_optim
 from .augment import get_augment
@@ -27,6 +27,7 @@ from .data import Dataset
 from .schedules import get_schedule, set_lr
 
 AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
+BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies (mlplab.backprop), else autograd
 
 
 @dataclass
@@ -125,11 +126,31 @@ def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
                          f"{float(y.min())}..{float(y.max())}")
 
 
+def choose_backprop(backprop: str, model: nn.Module, loss: str, opt, *, impl: str, device: torch.device,
+                    world: int, compile: bool, amp: str | None) -> hand_backprop.HandStep | None:
+    """The HandStep to train with, or None for autograd; ``backprop="hand"`` where it cannot apply says why."""
+    if backprop not in BACKPROPS:
+        raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
+    if backprop == "autograd":
+        return None
+    reasons = [why for why, applies in (
+        ("impl is scratch (its point is its own modules under autograd)", impl != "torch"),
+        ("the device is not the CPU (on a GPU, compile and CUDA graphs are the fast path)", device.type != "cpu"),
+        ("it runs under torch.distributed (DDP)", world > 1), ("compile is on", compile),
+        (f"amp is {amp}", amp is not None)) if applies]
+    hand = reasons[0] if reasons else hand_backprop.HandStep.build(model, loss, opt)
+    if isinstance(hand, str):
+        if backprop == "hand":
+            raise ValueError(f"backprop 'hand' does not apply here: {hand}; use backprop 'auto' or 'autograd'")
+        return None
+    return hand
+
+
 def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 0.1, loss: str | None = None,
         epochs: int = 10, batch_size: int = 256, seed: int = 0, device: str = "auto", weight_decay: float = 0.0,
         optimizer_args: dict | None = None, impl: str = "torch", history: History | None = None,
         opt: torch.optim.Optimizer | None = None, callbacks: list[Callable] = (), schedule: str = "none",
-        augment: str = "none", compile: bool = False, amp: str | None = None) -> History:
+        augment: str = "none", compile: bool = False, amp: str | None = None, backprop: str = "auto") -> History:
     """Train ``model`` on ``data`` and return its History.
 
     ``optimizer`` and ``loss`` are names (torch's hyperparameter names in ``optimizer_args``); ``loss`` None
@@ -140,6 +161,8 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     transforms image batches (mlplab.augment). ``compile`` trains through ``torch.compile`` (CUDA graphs on a
     GPU: mode "reduce-overhead"); ``amp="bf16"`` runs forward and loss under bf16 autocast. In a torch.distributed
     process group (torchrun) each rank trains on its share of every global batch (mlplab.distributed).
+    ``backprop``: ``auto`` computes each step by hand (mlplab.backprop: same gradients, fewer ops) where it
+    applies, else with autograd; ``hand`` insists (ValueError naming why not); ``autograd`` never hands.
 
     >>> from mlplab.data import load_dataset; from mlplab.model import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
@@ -176,6 +199,7 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     if opt is None:
         opt = optim_mod.make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay,
                                        registry=optim_mod.OPTIMIZERS, **(optimizer_args or {}))
+    hand = choose_backprop(backprop, model, loss, opt, impl=impl, device=dev, world=world, compile=compile, amp=amp)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     n = len(x_train)
@@ -202,17 +226,21 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
             xb = augment_fn(xb, g)
             if schedule != "none":
                 set_lr(opt, factor(((epoch - 1) * n_batches + i // batch_size) / (epochs * n_batches)))
-            with autocast:
-                out = forward(xb)                        # (B, C)
-                # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
-                batch_loss = loss_fn(out, yb) if world == 1 else loss_fn(out, yb, reduction="sum") / share
-            if on_cpu and not torch.isfinite(batch_loss):
-                raise non_finite(batch_loss.item(), epoch, i // batch_size + 1, n_batches, opt)
+            if hand is not None:                         # forward, backward and update, by hand
+                batch_loss, out = hand.step(xb, yb)
+            else:
+                with autocast:
+                    out = forward(xb)                    # (B, C)
+                    # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
+                    batch_loss = loss_fn(out, yb) if world == 1 else loss_fn(out, yb, reduction="sum") / share
+            if on_cpu and not math.isfinite(value := batch_loss.item()):
+                raise non_finite(value, epoch, i // batch_size + 1, n_batches, opt)
             if batch_losses is not None:
                 batch_losses[i // batch_size] = batch_loss.detach()  # no host sync on the GPU
-            opt.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            opt.step()
+            if hand is None:
+                opt.zero_grad(set_to_none=True)
+                batch_loss.backward()
+                opt.step()
             loss_sum.add_(batch_loss.detach(), alpha=share)
             if classify:
                 correct += predictions_correct(out.detach(), yb, loss)

@@ -105,7 +105,7 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
                           device=config.device, weight_decay=config.weight_decay,
                           optimizer_args=config.optimizer_args(), impl=config.impl, callbacks=callbacks,
                           history=history, opt=opt, schedule=config.schedule, augment=config.augment,
-                          compile=config.compile, amp=config.amp)
+                          compile=config.compile, amp=config.amp, backprop=config.backprop)
     except KeyboardInterrupt:
         if path is None:
             raise

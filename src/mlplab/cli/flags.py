@@ -68,6 +68,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--compile", action="store_true", default=S,
                    help="train through torch.compile (CUDA graphs on a GPU; on CPU it needs a C++ compiler)")
     g.add_argument("--amp", default=S, help="bf16: forward and loss under bfloat16 autocast")
+    g.add_argument("--backprop", default=S,
+                   help="auto (default: by hand where it applies, else autograd), hand, autograd")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -1,0 +1,183 @@
+"""Backpropagation by hand for mlplab's MLP, and the fast path ``fit`` takes on the CPU.
+
+For an MLP  A₀ = X,  Zₖ = Aₖ₋₁ Wₖᵀ + bₖ,  Hₖ = φ(Zₖ),  Aₖ = Hₖ ⊙ Mₖ  (Mₖ the dropout mask, already scaled
+by 1/(1 − p)),  O = A_L W_oᵀ + b_o  and the mean cross entropy  ℓ = −(1/B) Σᵢ log softmax(Oᵢ)[yᵢ],  the chain
+rule gives, from the top down (δ is ∂ℓ/∂Z of a layer, one row per sample):
+
+    δ_o = (softmax(O) − onehot(y)) / B
+    ∂ℓ/∂W = δᵀ A_in      ∂ℓ/∂b = Σ_rows δ       (A_in: the layer's input)
+    δₖ = (δₖ₊₁ Wₖ₊₁) ⊙ Mₖ ⊙ φ'(Zₖ)              (φ' from the output: relu: Hₖ > 0, tanh: 1 − Hₖ², sigmoid: Hₖ(1 − Hₖ))
+
+which is what autograd computes too (tests check it to 1e-12 in float64). Written out, a step needs no graph,
+no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update folds into the gradient's
+matrix product, W ← W − lr · δᵀA_in, one GEMM with no gradient tensor, zero_grad or optimizer step at all.
+Other optimizers get their gradients written into ``p.grad`` and take their own ``step()``.
+
+Dropout masks are drawn as ``uniform_() >= p`` from torch's global generator: the same Bernoulli(1 − p)
+distribution as ``nn.Dropout``, which draws them with ``bernoulli_`` (3× slower on the CPU), so the masks,
+and hence runs with dropout, differ from the autograd path's; runs without dropout match it to rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .activations import Activation
+
+# Activations whose derivative is a function of their output: (in-place forward, backward(δ, output) -> δ').
+FORWARD = {"relu": Tensor.relu_, "tanh": Tensor.tanh_, "sigmoid": Tensor.sigmoid_, "identity": lambda z: z}
+BACKWARD = {
+    "relu": lambda d, h: torch.ops.aten.threshold_backward(d, h, 0.0),   # d where h > 0, else 0
+    "tanh": lambda d, h: torch.ops.aten.tanh_backward(d, h),             # d · (1 − h²)
+    "sigmoid": lambda d, h: torch.ops.aten.sigmoid_backward(d, h),       # d · h · (1 − h)
+    "identity": lambda d, h: d,
+}
+LOSSES = ("cross_entropy",)
+
+
+def draw_mask(h: Tensor, p: float) -> Tensor:
+    """An inverted-dropout mask shaped like ``h``: 1/(1 − p) with probability 1 − p, else 0.
+
+    ``uniform_() >= p`` keeps with probability exactly 1 − p, as ``bernoulli_(1 − p)`` does, at a third of
+    its cost on the CPU (one float per element from the generator instead of a double and a compare).
+    """
+    return torch.empty_like(h).uniform_().ge_(p).div_(1 - p)
+
+
+@dataclass
+class Layer:
+    linear: nn.Linear
+    activation: str | None = None      # None on the output layer
+    dropout: nn.Dropout | None = None  # its p and its training flag (model.train()/eval()) are read each step
+
+
+def layers_of(model: nn.Module) -> list[Layer] | str:
+    """``model`` as a list of Layers (Flatten, then Linear [→ Activation] [→ Dropout] … → Linear), or a reason
+    why it cannot be trained by hand (another module, a hook, an output activation, ...)."""
+    if not isinstance(model, nn.Sequential):
+        return f"the model is a {type(model).__name__}, not an nn.Sequential MLP"
+    from torch.nn.modules import module as module_globals
+    if any((module_globals._global_forward_hooks, module_globals._global_forward_pre_hooks,
+            module_globals._global_backward_hooks)):
+        return "global module hooks are registered"
+    mods = list(model)
+    if mods and type(mods[0]) is nn.Flatten and (mods[0].start_dim, mods[0].end_dim) == (1, -1):
+        mods = mods[1:]
+    layers: list[Layer] = []
+    for m in mods:
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            return f"a hook is registered on {m}"
+        if type(m) is nn.Linear:
+            layers.append(Layer(m))
+        elif type(m) is Activation and m.name in FORWARD and layers and layers[-1].activation is None \
+                and layers[-1].dropout is None:
+            layers[-1].activation = m.name
+        elif type(m) is nn.Dropout and layers and layers[-1].dropout is None and not m.inplace:
+            layers[-1].dropout = m
+        else:
+            return f"its module {m} is not one backprop by hand knows (Linear, {', '.join(FORWARD)}, Dropout)"
+    if not layers:
+        return "it has no Linear layer"
+    if layers[-1].activation is not None or layers[-1].dropout is not None:
+        return "its last layer is not a plain Linear (cross entropy by hand takes raw logits)"
+    params = list(model.parameters())
+    if any(not p.requires_grad or p.dtype not in (torch.float32, torch.float64) or p.layout != torch.strided
+           or p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in params):
+        return "a parameter is frozen, not float32/float64, or has a gradient hook"
+    if len({(p.dtype, p.device) for p in params}) > 1:
+        return "its parameters differ in dtype or device"
+    return layers
+
+
+def plain_sgd(opt: torch.optim.Optimizer) -> bool:
+    """SGD that is exactly p ← p − lr · ∂ℓ/∂p (no momentum, weight decay or hooks): foldable into the GEMM."""
+    from torch.optim import optimizer as optimizer_globals
+    hooks = (opt._optimizer_step_pre_hooks, opt._optimizer_step_post_hooks,
+             optimizer_globals._global_optimizer_pre_hooks, optimizer_globals._global_optimizer_post_hooks)
+    return (type(opt) is torch.optim.SGD and not any(hooks) and all(
+        g["momentum"] == 0 and g["weight_decay"] == 0 and not g["maximize"] and not g.get("differentiable")
+        for g in opt.param_groups))
+
+
+class HandStep:
+    """One training step of an MLP by hand: forward, cross-entropy gradient, backward, update.
+
+    ``step(x, y)`` returns the batch's mean loss (0-dim) and the logits ``(B, C)``, both detached.
+    Build it with ``HandStep.build``, which says why when a model, loss or optimizer is not one it handles.
+    """
+
+    def __init__(self, layers: list[Layer], opt: torch.optim.Optimizer):
+        self.layers, self.opt = layers, opt
+        self.fold = plain_sgd(opt)
+        self.group = {p: g for g in opt.param_groups for p in g["params"]}  # whose lr applies to p
+        missing = [p for layer in layers for p in layer.linear.parameters() if p not in self.group]
+        if missing:
+            raise ValueError("the optimizer does not hold every parameter of the model")
+
+    @classmethod
+    def build(cls, model: nn.Module, loss: str, opt: torch.optim.Optimizer) -> HandStep | str:
+        """A HandStep for ``model``, or a string saying why backprop by hand does not apply."""
+        if loss not in LOSSES:
+            return f"the loss is {loss}; by hand: {', '.join(LOSSES)}"
+        layers = layers_of(model)
+        if isinstance(layers, str):
+            return layers
+        try:
+            return cls(layers, opt)
+        except ValueError as e:
+            return str(e)
+
+    @torch.no_grad()
+    def step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        a = x.reshape(len(x), -1)                                # (B, D)
+        saved = []                                               # per layer: (input, activation output, mask)
+        for layer in self.layers:
+            w, b = layer.linear.weight, layer.linear.bias        # (out, in), (out,)
+            z = torch.addmm(b, a, w.t()) if b is not None else torch.mm(a, w.t())   # (B, out)
+            h = FORWARD[layer.activation](z) if layer.activation else z
+            mask = None
+            drop = layer.dropout
+            if drop is not None and drop.training and drop.p > 0:
+                mask = draw_mask(h, drop.p)                      # 1/(1-p) kept, 0 dropped
+            saved.append((a, h, mask))
+            a = h * mask if mask is not None else h
+        out = a                                                  # (B, C) logits
+        n = len(out)
+        log_p = torch.log_softmax(out, dim=1)                    # (B, C)
+        target = y.view(n, 1)
+        loss = log_p.gather(1, target).sum().neg_().div_(n)      # mean cross entropy
+        delta = log_p.exp_()                                     # softmax(O)
+        delta.scatter_add_(1, target, torch.full((n, 1), -1.0, dtype=delta.dtype, device=delta.device))
+        delta.mul_(1.0 / n)                                      # δ_o = (softmax − onehot) / B
+        for k in range(len(self.layers) - 1, -1, -1):
+            layer, (a_in, h, mask) = self.layers[k], saved[k]
+            if mask is not None:                                 # δ arrived as ∂ℓ/∂A: through the mask,
+                delta.mul_(mask)
+            if layer.activation is not None:                     # then through φ, to ∂ℓ/∂Z
+                delta = BACKWARD[layer.activation](delta, h)
+            w, b = layer.linear.weight, layer.linear.bias
+            below = torch.mm(delta, w) if k > 0 else None        # ∂ℓ/∂A_in, with W before its update
+            self._update(w, delta.t(), a_in, b, delta)
+            delta = below
+        if not self.fold:
+            self.opt.step()
+        return loss, out
+
+    def _update(self, w: Tensor, delta_t: Tensor, a_in: Tensor, b: Tensor | None, delta: Tensor) -> None:
+        """∂ℓ/∂W = δᵀ A_in, ∂ℓ/∂b = Σ δ: applied at once for plain SGD, else written into ``.grad``."""
+        if self.fold:
+            lr = float(self.group[w]["lr"])
+            w.addmm_(delta_t, a_in, alpha=-lr)
+            if b is not None:
+                b.sub_(delta.sum(0), alpha=float(self.group[b]["lr"]))
+            return
+        for p, grad in ((w, lambda out: torch.mm(delta_t, a_in, out=out)),
+                        (b, lambda out: torch.sum(delta, 0, out=out))):
+            if p is None:
+                continue
+            if p.grad is None or p.grad.shape != p.shape:
+                p.grad = torch.empty_like(p)
+            grad(p.grad)
