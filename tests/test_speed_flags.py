@@ -134,6 +134,9 @@ def test_bf16_autocast_trains_on_cpu_and_bad_amp_is_one_error(digits):
     (["--amp", "fp8"], "unknown amp 'fp8'"),
     (["--schedule", "linear"], "unknown schedule 'linear'"),
     (["--augment", "flip"], "augment 'flip' needs image data"),
+    (["--backprop", "fast"], "unknown backprop 'fast'"),
+    (["--backprop", "hand", "--impl", "scratch"], "backprop 'hand' does not apply here: impl is scratch"),
+    (["--backprop", "hand", "--loss", "nll"], "backprop 'hand' does not apply here: the loss is nll"),
 ])
 def test_cli_bad_speed_flags_are_one_line_and_write_nothing(tmp_path, flags, message):
     r = run_cli("train", "--dataset", "iris", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "runs"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .activations import Activation
@@ -38,13 +39,17 @@ BACKWARD = {
 LOSSES = ("cross_entropy",)
 
 
-def draw_mask(h: Tensor, p: float) -> Tensor:
-    """An inverted-dropout mask shaped like ``h``: 1/(1 − p) with probability 1 − p, else 0.
+def draw_mask(h: Tensor, p: float) -> tuple[Tensor, float | None]:
+    """An inverted-dropout mask shaped like ``h`` that keeps with probability 1 − p, and the scale to apply
+    after it: in float32/64 the mask holds 1/(1 − p) itself; for bfloat16, which would round 1/(1 − p), it is
+    a bool mask (drawn in float32, cheaper than in bfloat16) and the scale comes back as a number.
 
     ``uniform_() >= p`` keeps with probability exactly 1 − p, as ``bernoulli_(1 − p)`` does, at a third of
     its cost on the CPU (one float per element from the generator instead of a double and a compare).
     """
-    return torch.empty_like(h).uniform_().ge_(p).div_(1 - p)
+    if h.dtype in (torch.float32, torch.float64):
+        return torch.empty_like(h).uniform_().ge_(p).div_(1 - p), None
+    return torch.empty(h.shape, device=h.device).uniform_() >= p, 1 / (1 - p)
 
 
 @dataclass
@@ -109,8 +114,9 @@ class HandStep:
     Build it with ``HandStep.build``, which says why when a model, loss or optimizer is not one it handles.
     """
 
-    def __init__(self, layers: list[Layer], opt: torch.optim.Optimizer):
-        self.layers, self.opt = layers, opt
+    def __init__(self, layers: list[Layer], opt: torch.optim.Optimizer, amp: torch.dtype | None = None):
+        self.layers, self.opt, self.amp = layers, opt, amp
+        self._constants: dict[tuple, Tensor] = {}
         self.fold = plain_sgd(opt)
         self.group = {p: g for g in opt.param_groups for p in g["params"]}  # whose lr applies to p
         missing = [p for layer in layers for p in layer.linear.parameters() if p not in self.group]
@@ -118,66 +124,98 @@ class HandStep:
             raise ValueError("the optimizer does not hold every parameter of the model")
 
     @classmethod
-    def build(cls, model: nn.Module, loss: str, opt: torch.optim.Optimizer) -> HandStep | str:
-        """A HandStep for ``model``, or a string saying why backprop by hand does not apply."""
+    def build(cls, model: nn.Module, loss: str, opt: torch.optim.Optimizer,
+              amp: torch.dtype | None = None) -> HandStep | str:
+        """A HandStep for ``model``, or a string saying why backprop by hand does not apply.
+
+        ``amp`` (torch.bfloat16) runs the matrix products and activations in that dtype, as autocast does:
+        a low-precision copy of each weight per step, softmax and loss in float32, gradients and the update
+        applied to the float32 weights.
+        """
         if loss not in LOSSES:
             return f"the loss is {loss}; by hand: {', '.join(LOSSES)}"
         layers = layers_of(model)
         if isinstance(layers, str):
             return layers
         try:
-            return cls(layers, opt)
+            return cls(layers, opt, amp)
         except ValueError as e:
             return str(e)
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        a = x.reshape(len(x), -1)                                # (B, D)
-        saved = []                                               # per layer: (input, activation output, mask)
+        low = self.amp
+        a = x.reshape(len(x), -1) if low is None else x.reshape(len(x), -1).to(low)   # (B, D)
+        saved = []                             # per layer: (input, activation output, mask, scale, weight used)
         for layer in self.layers:
             w, b = layer.linear.weight, layer.linear.bias        # (out, in), (out,)
+            if low is not None:
+                w, b = w.to(low), (b.to(low) if b is not None else None)
             z = torch.addmm(b, a, w.t()) if b is not None else torch.mm(a, w.t())   # (B, out)
             h = FORWARD[layer.activation](z) if layer.activation else z
-            mask = None
+            mask = scale = None
             drop = layer.dropout
             if drop is not None and drop.training and drop.p > 0:
-                mask = draw_mask(h, drop.p)                      # 1/(1-p) kept, 0 dropped
-            saved.append((a, h, mask))
-            a = h * mask if mask is not None else h
+                mask, scale = draw_mask(h, drop.p)
+            saved.append((a, h, mask, scale, w))
+            if mask is not None:
+                a = h * mask
+                if scale is not None:
+                    a.mul_(scale)
+            else:
+                a = h
         out = a                                                  # (B, C) logits
         n = len(out)
-        log_p = torch.log_softmax(out, dim=1)                    # (B, C)
-        target = y.view(n, 1)
-        loss = log_p.gather(1, target).sum().neg_().div_(n)      # mean cross entropy
+        log_p = torch.log_softmax(out if low is None else out.float(), dim=1)   # (B, C)
+        loss = F.nll_loss(log_p, y)                              # mean of −log p[y]: the cross entropy
         delta = log_p.exp_()                                     # softmax(O)
-        delta.scatter_add_(1, target, torch.full((n, 1), -1.0, dtype=delta.dtype, device=delta.device))
+        delta.scatter_add_(1, y.view(n, 1), self._constant(-1.0, n, delta))
         delta.mul_(1.0 / n)                                      # δ_o = (softmax − onehot) / B
+        if low is not None:
+            delta = delta.to(low)
         for k in range(len(self.layers) - 1, -1, -1):
-            layer, (a_in, h, mask) = self.layers[k], saved[k]
+            layer, (a_in, h, mask, scale, w) = self.layers[k], saved[k]
             if mask is not None:                                 # δ arrived as ∂ℓ/∂A: through the mask,
                 delta.mul_(mask)
+                if scale is not None:
+                    delta.mul_(scale)
             if layer.activation is not None:                     # then through φ, to ∂ℓ/∂Z
                 delta = BACKWARD[layer.activation](delta, h)
-            w, b = layer.linear.weight, layer.linear.bias
             below = torch.mm(delta, w) if k > 0 else None        # ∂ℓ/∂A_in, with W before its update
-            self._update(w, delta.t(), a_in, b, delta)
+            self._update(layer.linear.weight, delta, a_in, layer.linear.bias)
             delta = below
         if not self.fold:
             self.opt.step()
         return loss, out
 
-    def _update(self, w: Tensor, delta_t: Tensor, a_in: Tensor, b: Tensor | None, delta: Tensor) -> None:
+    def _constant(self, value: float, n: int, like: Tensor) -> Tensor:
+        """A cached (n, 1) column of ``value`` in ``like``'s dtype and device."""
+        key = (value, n, like.dtype, like.device)
+        if key not in self._constants:
+            self._constants[key] = torch.full((n, 1), value, dtype=like.dtype, device=like.device)
+        return self._constants[key]
+
+    def _update(self, w: Tensor, delta: Tensor, a_in: Tensor, b: Tensor | None) -> None:
         """∂ℓ/∂W = δᵀ A_in, ∂ℓ/∂b = Σ δ: applied at once for plain SGD, else written into ``.grad``."""
         if self.fold:
             lr = float(self.group[w]["lr"])
-            w.addmm_(delta_t, a_in, alpha=-lr)
+            if delta.dtype == w.dtype:
+                w.addmm_(delta.t(), a_in, alpha=-lr)             # the update inside the GEMM
+            else:
+                w.sub_(torch.mm(delta.t(), a_in), alpha=lr)
             if b is not None:
-                b.sub_(delta.sum(0), alpha=float(self.group[b]["lr"]))
+                blr = float(self.group[b]["lr"])
+                if delta.dtype == b.dtype:                       # b − lr · δᵀ1: the sum over rows as a GEMV
+                    b.addmv_(delta.t(), self._constant(1.0, len(delta), delta)[:, 0], alpha=-blr)
+                else:
+                    b.sub_(torch.sum(delta, 0, dtype=b.dtype), alpha=blr)
             return
-        for p, grad in ((w, lambda out: torch.mm(delta_t, a_in, out=out)),
-                        (b, lambda out: torch.sum(delta, 0, out=out))):
-            if p is None:
-                continue
-            if p.grad is None or p.grad.shape != p.shape:
+        for p in (w, b):
+            if p is not None and (p.grad is None or p.grad.shape != p.shape):
                 p.grad = torch.empty_like(p)
-            grad(p.grad)
+        if delta.dtype == w.dtype:
+            torch.mm(delta.t(), a_in, out=w.grad)
+        else:
+            w.grad.copy_(torch.mm(delta.t(), a_in))
+        if b is not None:
+            torch.sum(delta, 0, dtype=b.dtype, out=b.grad)

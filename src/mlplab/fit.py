@@ -136,9 +136,8 @@ def choose_backprop(backprop: str, model: nn.Module, loss: str, opt, *, impl: st
     reasons = [why for why, applies in (
         ("impl is scratch (its point is its own modules under autograd)", impl != "torch"),
         ("the device is not the CPU (on a GPU, compile and CUDA graphs are the fast path)", device.type != "cpu"),
-        ("it runs under torch.distributed (DDP)", world > 1), ("compile is on", compile),
-        (f"amp is {amp}", amp is not None)) if applies]
-    hand = reasons[0] if reasons else hand_backprop.HandStep.build(model, loss, opt)
+        ("it runs under torch.distributed (DDP)", world > 1), ("compile is on", compile)) if applies]
+    hand = reasons[0] if reasons else hand_backprop.HandStep.build(model, loss, opt, amp=AMP.get(amp))
     if isinstance(hand, str):
         if backprop == "hand":
             raise ValueError(f"backprop 'hand' does not apply here: {hand}; use backprop 'auto' or 'autograd'")
@@ -217,6 +216,7 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
         torch.manual_seed(epoch_seed(seed, epoch))  # dropout masks
         perm = torch.randperm(n, generator=g, device=dev)
         loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
+        loss_total = 0.0                                 # on the CPU, summed on the host (no extra op)
         correct = torch.zeros((), device=dev, dtype=torch.int64)
         for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]                 # the global batch
@@ -233,17 +233,20 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
                     out = forward(xb)                    # (B, C)
                     # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
                     batch_loss = loss_fn(out, yb) if world == 1 else loss_fn(out, yb, reduction="sum") / share
-            if on_cpu and not math.isfinite(value := batch_loss.item()):
-                raise non_finite(value, epoch, i // batch_size + 1, n_batches, opt)
-            if batch_losses is not None:
+            if on_cpu:
+                if not math.isfinite(value := batch_loss.item()):
+                    raise non_finite(value, epoch, i // batch_size + 1, n_batches, opt)
+                loss_total += value * share
+            else:
                 batch_losses[i // batch_size] = batch_loss.detach()  # no host sync on the GPU
+                loss_sum.add_(batch_loss.detach(), alpha=share)
             if hand is None:
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
-            loss_sum.add_(batch_loss.detach(), alpha=share)
             if classify:
                 correct += predictions_correct(out.detach(), yb, loss)
+        loss_sum += loss_total
         distributed.all_sum_(loss_sum, correct)
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
