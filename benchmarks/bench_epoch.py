@@ -17,7 +17,12 @@ estimate of what each pipeline costs (as ``timeit``'s documentation advises); th
   DataLoader with 4 workers, with d2l's per-batch host-side bookkeeping, as d2l.load_data_fashion_mnist does.
 - ``sklearn``: MLPClassifier, same architecture, solver="sgd", no momentum, no L2, one epoch.
 
-    python benchmarks/bench_epoch.py [--repeats 3] [--only floor,mlplab] [--json out.json]
+``--device cuda`` runs every torch pipeline on the GPU (data resident there for the floor, mlplab and the plain
+loop; the DataLoader pipelines move each batch, as d2l does; scikit-learn stays on the CPU), timing with
+``torch.cuda.synchronize()``; ``--compile``/``--amp bf16`` pass through to mlplab's fit. ``--samples N`` takes the
+first N training images (a quick smoke run).
+
+    python benchmarks/bench_epoch.py [--repeats 3] [--only floor,mlplab] [--json out.json] [--device cuda]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 N, D, H, C, B, LR = 60_000, 784, 256, 10, 256, 0.1
+FIT_OPTIONS: dict = {}  # compile / amp for mlplab's fit, from the command line
 
 
 def load_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
@@ -54,6 +60,15 @@ def load_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
             rng.integers(0, 256, (10_000, 28, 28), dtype=np.uint8), rng.integers(0, C, 10_000), "random")
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so a timer reads the work and not only its launch."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def tutorial_net() -> nn.Sequential:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(D, H), nn.ReLU(), nn.Linear(H, C))
@@ -61,15 +76,16 @@ def tutorial_net() -> nn.Sequential:
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
-    return net
+    return net.to(DEVICE)
 
 
 def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
     """Only the five GEMMs of forward + backward per batch, on contiguous slices, into preallocated outputs."""
-    xf = x.reshape(len(x), -1)
-    w1, w2 = torch.randn(D, H) * 0.01, torch.randn(H, C) * 0.01
-    h, o, dh = torch.empty(B, H), torch.empty(B, C), torch.empty(B, H)
-    dw1, dw2, do = torch.empty(D, H), torch.empty(H, C), torch.randn(B, C)
+    xf = x.reshape(len(x), -1).to(DEVICE)
+    w1, w2 = torch.randn(D, H, device=DEVICE) * 0.01, torch.randn(H, C, device=DEVICE) * 0.01
+    h, o, dh = (torch.empty(B, n, device=DEVICE) for n in (H, C, H))
+    dw1, dw2, do = torch.empty(D, H, device=DEVICE), torch.empty(H, C, device=DEVICE), torch.randn(B, C, device=DEVICE)
+    sync()
     t0 = time.perf_counter()
     for i in range(0, len(xf), B):
         xb = xf[i:i + B]                              # (b, D), a view
@@ -79,6 +95,7 @@ def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
         torch.mm(do[:b], w2.t(), out=dh[:b])          # (b, H)
         torch.mm(h[:b].t(), do[:b], out=dw2)          # (H, C)
         torch.mm(xb.t(), dh[:b], out=dw1)             # (D, H)
+    sync()
     return time.perf_counter() - t0
 
 
@@ -88,8 +105,10 @@ def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
     from mlplab.model import MLP
 
     model = MLP(D, [H], C, activation="relu", init="normal:0.01", seed=0)
+    sync()
     t0 = time.perf_counter()
-    fit(model, data, optimizer="sgd", lr=LR, epochs=1, batch_size=B, seed=0, device="cpu")
+    fit(model, data, optimizer="sgd", lr=LR, epochs=1, batch_size=B, seed=0, device=str(DEVICE), **FIT_OPTIONS)
+    sync()
     return time.perf_counter() - t0
 
 
@@ -100,6 +119,7 @@ def train_loop(net: nn.Module, batches, n: int) -> None:
     total = correct = 0.0
     net.train()
     for xb, yb in batches:
+        xb, yb = xb.to(DEVICE, non_blocking=True), yb.to(DEVICE, non_blocking=True)  # no-ops when already there
         out = net(xb)
         batch_loss = loss(out, yb)
         opt.zero_grad()
@@ -108,12 +128,15 @@ def train_loop(net: nn.Module, batches, n: int) -> None:
         total += float(batch_loss.detach().sum())
         correct += float((out.argmax(1) == yb).sum())
     assert n > 0 and total == total
+    sync()
 
 
 def bench_torch_loop(x: torch.Tensor, y: torch.Tensor) -> float:
     net = tutorial_net()
+    x, y = x.to(DEVICE), y.to(DEVICE)
+    sync()
     t0 = time.perf_counter()
-    perm = torch.randperm(len(x))
+    perm = torch.randperm(len(x), device=DEVICE)
     train_loop(net, ((x[perm[i:i + B]], y[perm[i:i + B]]) for i in range(0, len(x), B)), len(x))
     return time.perf_counter() - t0
 
@@ -178,7 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per pipeline (min and median reported)")
     p.add_argument("--only", default=",".join(names), help=f"comma-separated subset of {','.join(names)}")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    p.add_argument("--compile", action="store_true", help="mlplab: train through torch.compile")
+    p.add_argument("--amp", default=None, help="mlplab: bf16 autocast / bfloat16 by hand")
+    p.add_argument("--samples", type=int, default=N, help=f"training images to use (default all {N:,})")
     args = p.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda asked for, but CUDA is not available here")
+    FIT_OPTIONS.update(compile=args.compile, amp=args.amp)
     chosen = [n for n in args.only.split(",") if n]
     unknown = sorted(set(chosen) - set(names))
     if unknown:
@@ -189,17 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     from mlplab.data import Dataset
 
     x8, y8, xt8, yt8, source = load_uint8()
+    x8, y8 = x8[:args.samples], y8[:args.samples]
     x = torch.as_tensor(x8, dtype=torch.float32) / 255.0
     y = torch.as_tensor(y8)
-    data = Dataset("fashion-mnist", "multiclass", x, y, None, None, torch.as_tensor(xt8, dtype=torch.float32) / 255,
-                   torch.as_tensor(yt8), input_shape=(28, 28), num_classes=C)
+    xt = torch.as_tensor(xt8, dtype=torch.float32) / 255
+    # already on the device, so fit's one-off copy there is not timed as part of an epoch
+    data = Dataset("fashion-mnist", "multiclass", x.to(DEVICE), y.to(DEVICE), None, None, xt.to(DEVICE),
+                   torch.as_tensor(yt8).to(DEVICE), input_shape=(28, 28), num_classes=C)
     train_only = dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])  # no split to evaluate
     runners = {"floor": lambda: bench_floor(x, y), "mlplab": lambda: bench_mlplab(x, y, train_only),
                "mlplab+test": lambda: bench_mlplab(x, y, data),
                "torch_loop": lambda: bench_torch_loop(x, y), "tensor_loader": lambda: bench_tensor_loader(x, y),
                "sklearn": lambda: bench_sklearn(x, y), "d2l": lambda: bench_d2l(x8, y8)}
-    print(f"data: {source}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "CPU"
+    print(f"data: {source}, {len(x):,} images; device {where}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
     for name in chosen:
         runners[name]()  # warm-up: first-touch allocation, thread pools, worker start-up code paths
     # Round-robin over the pipelines, so a burst of load from elsewhere hits all of them alike.
@@ -216,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         r["ratio"], r["median_ratio"] = r["seconds"] / floor, r["median"] / floor_median
         print(f"{name:<14} {r['seconds']:8.3f} {r['ratio']:8.2f} {r['median']:9.3f} {r['median_ratio']:8.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"data": source, "torch": torch.__version__,
+        Path(args.json).write_text(json.dumps({"data": source, "device": where, "torch": torch.__version__,
                                                "threads": torch.get_num_threads(), "results": results}, indent=2))
     return 0
 

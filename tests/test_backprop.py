@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mlplab.backprop import HandStep, draw_mask
+from mlplab.activations import Activation
 from mlplab.data import load_dataset
 from mlplab.fit import choose_backprop, fit
 from mlplab.model import MLP
@@ -160,6 +161,9 @@ def test_what_it_does_not_handle_says_why():
     assert "log_softmax" not in (reason(MLP(4, [8], 3)) or "")
     assert "LogSoftmax" in reason(MLP(4, [8], 3, output="log_softmax"))
     assert "gelu" in reason(MLP(4, [8], 3, activation="gelu"))
+    own = MLP(4, [8], 3)
+    own[2] = Activation("relu", registry={"relu": lambda x: x.clamp(min=0.5)})  # not torch's relu: autograd
+    assert "Activation(relu)" in reason(own)
     hooked = MLP(4, [8], 3)
     hooked[1].register_forward_hook(lambda *a: None)
     assert "hook" in reason(hooked)

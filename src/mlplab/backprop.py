@@ -10,8 +10,11 @@ rule gives, from the top down (δ is ∂ℓ/∂Z of a layer, one row per sample)
 
 which is what autograd computes too (tests check it to 1e-12 in float64). Written out, a step needs no graph,
 no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update folds into the gradient's
-matrix product, W ← W − lr · δᵀA_in, one GEMM with no gradient tensor, zero_grad or optimizer step at all.
-Other optimizers get their gradients written into ``p.grad`` and take their own ``step()``.
+matrix product, W ← W − lr · δᵀA_in, one GEMM (and b ← b − lr · δᵀ1, one GEMV) with no gradient tensor,
+zero_grad or optimizer step at all. Other optimizers get their gradients written into ``p.grad`` and take
+their own ``step()``. With ``amp`` (bfloat16) the products and activations run in bfloat16 as under
+``torch.autocast``: a bfloat16 copy of each weight per step, softmax and loss in float32, gradients and updates
+applied to the float32 weights.
 
 Dropout masks are drawn as ``uniform_() >= p`` from torch's global generator: the same Bernoulli(1 − p)
 distribution as ``nn.Dropout``, which draws them with ``bernoulli_`` (3× slower on the CPU), so the masks,
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .activations import Activation
+from .activations import ACTIVATIONS, Activation
 
 # Activations whose derivative is a function of their output: (in-place forward, backward(δ, output) -> δ').
 FORWARD = {"relu": Tensor.relu_, "tanh": Tensor.tanh_, "sigmoid": Tensor.sigmoid_, "identity": lambda z: z}
@@ -44,8 +47,8 @@ def draw_mask(h: Tensor, p: float) -> tuple[Tensor, float | None]:
     after it: in float32/64 the mask holds 1/(1 − p) itself; for bfloat16, which would round 1/(1 − p), it is
     a bool mask (drawn in float32, cheaper than in bfloat16) and the scale comes back as a number.
 
-    ``uniform_() >= p`` keeps with probability exactly 1 − p, as ``bernoulli_(1 − p)`` does, at a third of
-    its cost on the CPU (one float per element from the generator instead of a double and a compare).
+    ``uniform_() >= p`` keeps with probability 1 − p (to 2⁻²⁴, uniform_'s float32 resolution), as
+    ``bernoulli_(1 − p)`` does, at a third of its cost on the CPU (one 32-bit draw per element, not a double).
     """
     if h.dtype in (torch.float32, torch.float64):
         return torch.empty_like(h).uniform_().ge_(p).div_(1 - p), None
@@ -77,10 +80,10 @@ def layers_of(model: nn.Module) -> list[Layer] | str:
             return f"a hook is registered on {m}"
         if type(m) is nn.Linear:
             layers.append(Layer(m))
-        elif type(m) is Activation and m.name in FORWARD and layers and layers[-1].activation is None \
-                and layers[-1].dropout is None:
+        elif type(m) is Activation and m.name in FORWARD and m.fn is ACTIVATIONS[m.name] and layers \
+                and layers[-1].activation is None and layers[-1].dropout is None:
             layers[-1].activation = m.name
-        elif type(m) is nn.Dropout and layers and layers[-1].dropout is None and not m.inplace:
+        elif type(m) is nn.Dropout and layers and layers[-1].dropout is None and not m.inplace and m.p < 1:
             layers[-1].dropout = m
         else:
             return f"its module {m} is not one backprop by hand knows (Linear, {', '.join(FORWARD)}, Dropout)"

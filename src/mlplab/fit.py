@@ -201,6 +201,8 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     hand = choose_backprop(backprop, model, loss, opt, impl=impl, device=dev, world=world, compile=compile, amp=amp)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
+    if hand is not None and hand.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
+        x_train = x_train.to(hand.amp)
     n = len(x_train)
     check_labels(data, y_train, loss)
     on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
