@@ -24,7 +24,6 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from mlplab.losses import check_inputs
 

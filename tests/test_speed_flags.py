@@ -58,9 +58,12 @@ def test_cosine_schedule_ends_near_zero_and_changes_the_result(digits):
     assert plain.final["train_loss"] != with_cos.final["train_loss"]
 
 
-@pytest.mark.parametrize("schedule,augment", [("onecycle", "flip-shift"), ("cosine", "none")])
-def test_resuming_at_an_epoch_boundary_is_exact_with_schedule_and_augment(images, schedule, augment):
-    kw = dict(optimizer="adam", lr=0.01, batch_size=32, device="cpu", schedule=schedule, augment=augment, seed=3)
+@pytest.mark.parametrize("schedule,augment,amp,backprop", [
+    ("onecycle", "flip-shift", None, "auto"), ("cosine", "none", None, "auto"),
+    ("onecycle", "flip", "bf16", "auto"), ("none", "flip", None, "autograd")])
+def test_resuming_at_an_epoch_boundary_is_exact_with_schedule_and_augment(images, schedule, augment, amp, backprop):
+    kw = dict(optimizer="adam", lr=0.01, batch_size=32, device="cpu", schedule=schedule, augment=augment, seed=3,
+              amp=amp, backprop=backprop)
     m1 = MLP(64, [16], 2, dropout=0.1)
     h1 = fit(m1, images, epochs=4, **kw)
     m2 = MLP(64, [16], 2, dropout=0.1)
