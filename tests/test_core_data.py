@@ -146,3 +146,13 @@ def test_synthetic_data_does_not_share_the_init_stream():
     first_draws = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
     rows = torch.cat([d.x_train, d.x_test])
     assert not torch.isclose(rows, first_draws[0]).all(dim=1).any()
+
+
+def test_unstandardize_gives_back_the_digit_pixels():
+    """Standardised digits (each pixel by its own spread) look like noise; unstandardize returns 0..16 ink."""
+    d = load_dataset("digits", seed=0)
+    pixels = d.unstandardize(d.x_test)
+    assert torch.allclose(pixels, pixels.round(), atol=1e-4)
+    assert pixels.min() > -1e-4 and pixels.max() < 16 + 1e-4 and pixels.max() > 15
+    assert not torch.allclose(d.x_test, d.x_test.round(), atol=1e-4)    # what the model sees is not pixels
+    assert load_dataset("polynomial").unstandardize(torch.ones(2)).tolist() == [1.0, 1.0]  # nothing to undo

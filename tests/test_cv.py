@@ -74,3 +74,11 @@ def test_cli_cv_regression(cli, tmp_path):
             str(tmp_path), "--quiet", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "| fold | train_loss | val_loss |" in r.stdout and "mean ± std" in r.stdout
+
+
+def test_a_fold_standardised_again_still_unstandardizes_to_pixels():
+    pool = load_dataset("digits", seed=0, val_fraction=0.0)
+    train_idx, val_idx = next(iter(split_indices(pool, 5, seed=0)))
+    fold = fold_dataset(pool, train_idx, val_idx, standardize=True)
+    pixels = fold.unstandardize(fold.x_val)
+    assert torch.allclose(pixels, pixels.round(), atol=1e-3) and -1e-3 < pixels.min() and pixels.max() < 16.001

@@ -1,8 +1,12 @@
 """DDP under torchrun on CPU (gloo, 2 processes): the same numbers as one process with the same global batch."""
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch.distributed as dist
@@ -26,14 +30,26 @@ def test_shard_splits_a_global_batch_into_contiguous_near_equal_parts():
     assert rank_and_world() == (0, 1) and not launched()
 
 
+def torchrun(out) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "mlplab", *ARGS, "--out", str(out)]
+    # PYTHONFAULTHANDLER: a rank that dies by a signal prints every thread's Python stack first
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONFAULTHANDLER": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+
+
 def test_torchrun_two_processes_match_one_process(tmp_path):
     one = run_cli(*ARGS, "--quiet", "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "mlplab", *ARGS, "--out", str(tmp_path / "two")]
-    two = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**__import__("os").environ,
-                                                                              "MPLBACKEND": "Agg"})
-    assert two.returncode == 0, two.stderr[-2000:]
+    two = torchrun(tmp_path / "two")
+    if two.returncode != 0 and re.search(r"exitcode\s*:\s*-\d", two.stderr):
+        # A rank killed by a signal (seen twice in ~15 runs, on an overloaded 2-core box: SIGABRT in rank 1,
+        # never reproduced since) is not a wrong number: say so loudly, then launch once more. A rank that
+        # fails with a Python error (exit code 1) or wrong metrics still fails the test.
+        warnings.warn(f"torchrun: a rank died by a signal; retrying once. Its stderr began:\n{two.stderr[:4000]}")
+        shutil.rmtree(tmp_path / "two", ignore_errors=True)
+        two = torchrun(tmp_path / "two")
+    assert two.returncode == 0, two.stderr[:4000] + "\n...\n" + two.stderr[-2000:]
     folders = [p for p in (tmp_path / "two").iterdir()]
     assert len(folders) == 1, folders                               # only rank 0 wrote a run folder
     assert two.stdout.count("run folder:") == 1 and two.stdout.count("epoch 3/3") == 1  # rank 0 prints

@@ -62,6 +62,10 @@ def fold_dataset(pool: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, stan
         scaler = StandardScaler().fit(parts["x_train"].reshape(len(tr), -1).numpy())
         for key in ("x_train", "x_val", "x_test"):
             parts[key] = _standardize(scaler, parts[key])
+        mean, scale = (torch.as_tensor(v, dtype=torch.float32) for v in (scaler.mean_, scaler.scale_))
+        if pool.feature_stats is not None:  # standardised twice: compose, so unstandardize still reaches the source
+            mean, scale = pool.feature_stats[0] + mean * pool.feature_stats[1], scale * pool.feature_stats[1]
+        parts["feature_stats"] = (mean, scale)
         if pool.task == "regression":
             y_scaler = StandardScaler().fit(parts["y_train"].numpy())
             for key in ("y_train", "y_val", "y_test"):

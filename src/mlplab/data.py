@@ -44,6 +44,7 @@ class Dataset:
     num_classes: int | None = None
     class_names: tuple[str, ...] | None = None
     image_shape: tuple[int, int] | None = None  # how to show one sample as a picture, when it is one
+    feature_stats: tuple[Tensor, Tensor] | None = None  # (mean, scale) the features were standardised with
 
     @property
     def output_size(self) -> int:
@@ -51,6 +52,13 @@ class Dataset:
         if self.task == "multiclass":
             return self.num_classes
         return self.y_train.shape[1]
+
+    def unstandardize(self, x: Tensor) -> Tensor:
+        """``x`` back in the units of the source data (to show images as images), when it was standardised."""
+        if self.feature_stats is None:
+            return x
+        mean, scale = self.feature_stats
+        return x * scale + mean
 
     def splits(self) -> dict[str, tuple[Tensor, Tensor]]:
         """The non-empty splits by name: ``train``, ``val`` and ``test`` (when there are some)."""
@@ -105,7 +113,8 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
                    None if y_val is None else _targets(y_val, task), xs(x_te), _targets(y_te, task),
                    input_shape=(bunch.data.shape[1],), image_shape=(8, 8) if name == "digits" else None,
                    num_classes=len(np.unique(bunch.target)) if task != "regression" else None,
-                   class_names=names)
+                   class_names=names, feature_stats=(torch.as_tensor(scaler.mean_, dtype=torch.float32),
+                                                     torch.as_tensor(scaler.scale_, dtype=torch.float32)))
 
 
 def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:

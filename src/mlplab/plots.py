@@ -44,8 +44,11 @@ def learning_curves(history: History, path: str | Path, title: str = "") -> Path
 
 @torch.no_grad()
 def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
-            image_shape: tuple[int, int], n: int = 18, cols: int = 6) -> Path:
-    """The first ``n`` test images titled "true / predicted"; mistakes in red with a red frame."""
+            image_shape: tuple[int, int], n: int = 18, cols: int = 6, show=None) -> Path:
+    """The first ``n`` test images titled "true / predicted"; mistakes in red with a red frame.
+
+    ``show`` maps the model's inputs to what to draw (e.g. ``Dataset.unstandardize``: standardised pixels,
+    each scaled by its own spread, look like noise)."""
     model.eval()
     device = next(model.parameters()).device
     images, labels = images[:n], labels[:n]
@@ -54,7 +57,8 @@ def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_
     fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, img, y, p in zip(axes.flat, images.cpu(), labels.tolist(), preds.tolist()):
+    pictures = (images if show is None else show(images)).cpu()
+    for ax, img, y, p in zip(axes.flat, pictures, labels.tolist(), preds.tolist()):
         wrong = y != p
         ax.imshow(img.reshape(image_shape), cmap="gray_r")
         ax.set_title(f"{class_names[y]}\n{class_names[p]}", fontsize=8, color="red" if wrong else "black")

@@ -147,4 +147,4 @@ def write_outputs(path: Path, config: TrainConfig, history: History, metrics: di
                                 f"lr={config.lr}")
     if data.image_shape and data.class_names:
         plots.gallery(model, data.x_test, data.y_test, data.class_names, path / "predictions.png",
-                      image_shape=data.image_shape)
+                      image_shape=data.image_shape, show=data.unstandardize)
