@@ -244,3 +244,21 @@ def test_the_budget_config_trains_by_hand_in_bf16(fashion_dir):
     history = fit(model, data, optimizer=config.optimizer, lr=config.lr, epochs=1, batch_size=config.batch_size,
                   device="cpu", schedule=config.schedule, augment=config.augment, amp=config.amp)
     assert history.final["test_accuracy"] > 0.82
+
+
+def test_the_update_reads_the_lr_of_the_optimizer_as_it_is_now(digits64):
+    """Schedules change group lrs in place and load_state_dict replaces the group dicts: both reach the step."""
+    model = MLP(64, [16], 10).double()
+    opt = make_optimizer("sgd", model, lr=0.1)
+    hand = HandStep.build(model, "cross_entropy", opt)
+    state = opt.state_dict()
+    for group in state["param_groups"]:
+        group["lr"] = 0.0
+    opt.load_state_dict(state)
+    before = [p.detach().clone() for p in model.parameters()]
+    hand.step(digits64.x_train[:64], digits64.y_train[:64])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    opt.param_groups[0]["lr"] = 0.1                                   # weights move, biases (lr 0) do not
+    hand.step(digits64.x_train[:64], digits64.y_train[:64])
+    moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
+    assert moved == [p.ndim == 2 for p in model.parameters()]

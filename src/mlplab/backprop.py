@@ -121,7 +121,8 @@ class HandStep:
         self.layers, self.opt, self.amp = layers, opt, amp
         self._constants: dict[tuple, Tensor] = {}
         self.fold = plain_sgd(opt)
-        self.group = {p: g for g in opt.param_groups for p in g["params"]}  # whose lr applies to p
+        # which param group's lr applies to p, by index: load_state_dict replaces the group dicts
+        self.group = {p: i for i, g in enumerate(opt.param_groups) for p in g["params"]}
         missing = [p for layer in layers for p in layer.linear.parameters() if p not in self.group]
         if missing:
             raise ValueError("the optimizer does not hold every parameter of the model")
@@ -191,6 +192,9 @@ class HandStep:
             self.opt.step()
         return loss, out
 
+    def _lr(self, p: Tensor) -> float:
+        return float(self.opt.param_groups[self.group[p]]["lr"])
+
     def _constant(self, value: float, n: int, like: Tensor) -> Tensor:
         """A cached (n, 1) column of ``value`` in ``like``'s dtype and device."""
         key = (value, n, like.dtype, like.device)
@@ -201,13 +205,13 @@ class HandStep:
     def _update(self, w: Tensor, delta: Tensor, a_in: Tensor, b: Tensor | None) -> None:
         """∂ℓ/∂W = δᵀ A_in, ∂ℓ/∂b = Σ δ: applied at once for plain SGD, else written into ``.grad``."""
         if self.fold:
-            lr = float(self.group[w]["lr"])
+            lr = self._lr(w)
             if delta.dtype == w.dtype:
                 w.addmm_(delta.t(), a_in, alpha=-lr)             # the update inside the GEMM
             else:
                 w.sub_(torch.mm(delta.t(), a_in), alpha=lr)
             if b is not None:
-                blr = float(self.group[b]["lr"])
+                blr = self._lr(b)
                 if delta.dtype == b.dtype:                       # b − lr · δᵀ1: the sum over rows as a GEMV
                     b.addmv_(delta.t(), self._constant(1.0, len(delta), delta)[:, 0], alpha=-blr)
                 else:
