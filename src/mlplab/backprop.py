@@ -8,10 +8,10 @@ rule gives, from the top down (δ is ∂ℓ/∂Z of a layer, one row per sample)
     ∂ℓ/∂W = δᵀ A_in      ∂ℓ/∂b = Σ_rows δ       (A_in: the layer's input)
     δₖ = (δₖ₊₁ Wₖ₊₁) ⊙ Mₖ ⊙ φ'(Zₖ)              (φ' from the output: relu: Hₖ > 0, tanh: 1 − Hₖ², sigmoid: Hₖ(1 − Hₖ))
 
-which is what autograd computes too (tests check it to 1e-12 in float64). Written out, a step needs no graph,
-no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update folds into the gradient's
-matrix product, W ← W − lr · δᵀA_in, one GEMM (and b ← b − lr · δᵀ1, one GEMV) with no gradient tensor,
-zero_grad or optimizer step at all. Other optimizers get their gradients written into ``p.grad`` and take
+which is what autograd computes too (tests: float64 runs agree to 1e-10, single steps to 1e-12). Written out,
+a step needs no graph, no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update
+folds into the gradient's matrix product, W ← W − lr · δᵀA_in, one GEMM (and b ← b − lr · δᵀ1, one GEMV),
+with no gradient tensor, zero_grad or optimizer step at all. Other optimizers get their gradients written into ``p.grad`` and take
 their own ``step()``. With ``amp`` (bfloat16) the products and activations run in bfloat16 as under
 ``torch.autocast``: a bfloat16 copy of each weight per step, softmax and loss in float32, gradients and updates
 applied to the float32 weights.
