@@ -262,3 +262,17 @@ def test_the_update_reads_the_lr_of_the_optimizer_as_it_is_now(digits64):
     hand.step(digits64.x_train[:64], digits64.y_train[:64])
     moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
     assert moved == [p.ndim == 2 for p in model.parameters()]
+
+
+@pytest.mark.parametrize("backprop", ["hand", "autograd"])
+def test_a_non_finite_loss_stops_before_the_weights_change(backprop):
+    """The batch whose loss is inf/NaN updates nothing, by hand as with autograd: the weights stay finite."""
+    from mlplab.fit import NonFiniteLoss
+
+    model = MLP(64, [32], 10, seed=0)
+    seen = []
+    with pytest.raises(NonFiniteLoss, match=r"epoch 1, batch \d+ of"):
+        fit(model, load_dataset("digits"), optimizer="sgd", lr=1e30, epochs=2, batch_size=64, device="cpu",
+            backprop=backprop, callbacks=[lambda *a: seen.append(1)])
+    assert not seen                                                    # it stopped inside the first epoch
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -23,6 +23,7 @@ and hence runs with dropout, differ from the autograd path's; runs without dropo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -172,6 +173,8 @@ class HandStep:
         n = len(out)
         log_p = torch.log_softmax(out if low is None else out.float(), dim=1)   # (B, C)
         loss = F.nll_loss(log_p, y)                              # mean of −log p[y]: the cross entropy
+        if not math.isfinite(loss.item()):                       # leave the weights as they were: the caller
+            return loss, out                                     # stops on it, as autograd's loop does
         delta = log_p.exp_()                                     # softmax(O)
         delta.scatter_add_(1, y.view(n, 1), self._constant(-1.0, n, delta))
         delta.mul_(1.0 / n)                                      # δ_o = (softmax − onehot) / B
