@@ -11,8 +11,8 @@ rule gives, from the top down (δ is ∂ℓ/∂Z of a layer, one row per sample)
 which is what autograd computes too (tests: float64 runs agree to 1e-10, single steps to 1e-12). Written out,
 a step needs no graph, no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update
 folds into the gradient's matrix product, W ← W − lr · δᵀA_in, one GEMM (and b ← b − lr · δᵀ1, one GEMV),
-with no gradient tensor, zero_grad or optimizer step at all. Other optimizers get their gradients written into ``p.grad`` and take
-their own ``step()``. With ``amp`` (bfloat16) the products and activations run in bfloat16 as under
+with no gradient tensor, zero_grad or optimizer step at all. Other optimizers get their gradients written
+into ``p.grad`` and take their own ``step()``. With ``amp`` (bfloat16) the products and activations run in bfloat16 as under
 ``torch.autocast``: a bfloat16 copy of each weight per step, softmax and loss in float32, gradients and updates
 applied to the float32 weights.
 
@@ -150,7 +150,9 @@ class HandStep:
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         low = self.amp
-        a = x.reshape(len(x), -1) if low is None else x.reshape(len(x), -1).to(low)   # (B, D)
+        a = x.reshape(len(x), -1)                                # (B, D)
+        if low is not None:
+            a = a.to(low)
         saved = []                             # per layer: (input, activation output, mask, scale, weight used)
         for layer in self.layers:
             w, b = layer.linear.weight, layer.linear.bias        # (out, in), (out,)

@@ -53,7 +53,7 @@ class TrainConfig:
     out: str = "runs"                    # parent folder of run folders
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
-    backprop: str = "auto"               # auto: by hand where it applies (mlplab.backprop), else autograd; hand; autograd
+    backprop: str = "auto"               # auto (by hand where it applies: mlplab.backprop), hand, autograd
 
     def __post_init__(self):
         for f in fields(self):

@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import plots, tables
 from .config import TrainConfig, dump_config
-from .data import BUNDLED, Dataset, load_dataset
+from .data import BUNDLED, Dataset, load_dataset, scaler_stats
 from .fit import History, fit, resolve_device
 from .run import build_model, final_metrics, write_outputs
 from .rundir import check_writable, new_run_dir, write_text
@@ -62,7 +62,7 @@ def fold_dataset(pool: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, stan
         scaler = StandardScaler().fit(parts["x_train"].reshape(len(tr), -1).numpy())
         for key in ("x_train", "x_val", "x_test"):
             parts[key] = _standardize(scaler, parts[key])
-        mean, scale = (torch.as_tensor(v, dtype=torch.float32) for v in (scaler.mean_, scaler.scale_))
+        mean, scale = scaler_stats(scaler)
         if pool.feature_stats is not None:  # standardised twice: compose, so unstandardize still reaches the source
             mean, scale = pool.feature_stats[0] + mean * pool.feature_stats[1], scale * pool.feature_stats[1]
         parts["feature_stats"] = (mean, scale)

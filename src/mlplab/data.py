@@ -113,8 +113,12 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
                    None if y_val is None else _targets(y_val, task), xs(x_te), _targets(y_te, task),
                    input_shape=(bunch.data.shape[1],), image_shape=(8, 8) if name == "digits" else None,
                    num_classes=len(np.unique(bunch.target)) if task != "regression" else None,
-                   class_names=names, feature_stats=(torch.as_tensor(scaler.mean_, dtype=torch.float32),
-                                                     torch.as_tensor(scaler.scale_, dtype=torch.float32)))
+                   class_names=names, feature_stats=scaler_stats(scaler))
+
+
+def scaler_stats(scaler) -> tuple[Tensor, Tensor]:
+    """A fitted StandardScaler's (mean, scale) as float32 tensors, for ``Dataset.feature_stats``."""
+    return torch.as_tensor(scaler.mean_, dtype=torch.float32), torch.as_tensor(scaler.scale_, dtype=torch.float32)
 
 
 def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
