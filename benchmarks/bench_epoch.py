@@ -8,7 +8,7 @@ with its ratio. On a shared machine other processes only ever add time, so the m
 estimate of what each pipeline costs (as ``timeit``'s documentation advises); the median shows the spread.
 
 - ``floor``: the matrix products alone for one epoch: X@W1, H@W2 forward; dO@W2ᵀ, Hᵀ@dO, Xᵀ@dH backward.
-- ``mlplab``: ``mlplab.fit`` on the default user path (what ``mlplab train`` runs) over data without a test
+- ``mlplab``: ``mlplab.training.fit`` on the default user path (what ``mlplab train`` runs) over data without a test
   split, so it trains only, as every other pipeline here does.
 - ``mlplab+test``: the same with the 10,000 test images evaluated after the epoch, as ``mlplab train`` does.
 - ``torch_loop``: a plain loop over in-memory tensors (index by a permutation, nn.Sequential, torch SGD).
@@ -52,7 +52,7 @@ def load_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     env = os.environ.get("MLPLAB_FASHION_MNIST")
     folder = Path(env) if env else REPO.parent / "shared" / "data" / "fashion-mnist"
     if (folder / "train-images-idx3-ubyte.gz").exists():
-        from mlplab.mnist import load_idx_dataset
+        from mlplab.data.mnist import load_idx_dataset
         x_tr, y_tr, x_te, y_te = load_idx_dataset("fashion-mnist", folder)
         return x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64), f"fashion-mnist ({folder})"
     rng = np.random.default_rng(0)
@@ -100,9 +100,9 @@ def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
-    """``mlplab.fit`` for one epoch as ``mlplab train`` calls it (``data`` with or without a test split)."""
-    from mlplab.fit import fit
-    from mlplab.model import MLP
+    """``mlplab.training.fit`` for one epoch as ``mlplab train`` calls it (``data`` with or without a test split)."""
+    from mlplab.training.fit import fit
+    from mlplab.models.mlp import MLP
 
     model = MLP(D, [H], C, activation="relu", init="normal:0.01", seed=0)
     sync()
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if "floor" not in chosen:
         chosen.insert(0, "floor")
 
-    from mlplab.data import Dataset
+    from mlplab.data.load import Dataset
 
     x8, y8, xt8, yt8, source = load_uint8()
     x8, y8 = x8[:args.samples], y8[:args.samples]

@@ -7,7 +7,7 @@ disturbed estimate, the median is shown too):
 
 - per batch: the full training step (forward, checked loss, backward, step) against the check alone
   (``check_inputs`` on that batch's output and labels);
-- per epoch: one epoch with the checked loss (``mlplab.losses.LOSSES``) against one with torch's bare
+- per epoch: one epoch with the checked loss (``mlplab.training.losses.LOSSES``) against one with torch's bare
   ``F.cross_entropy``, alternating.
 
 Times are process CPU seconds (``time.process_time``), which other programs on a shared machine disturb less
@@ -19,13 +19,13 @@ than wall-clock time; ``--threads 1`` (the default) keeps torch's thread pool fr
 from __future__ import annotations
 
 import argparse
-import importlib
+from mlplab.registry import impl_module
 import statistics
 import time
 
 import torch
 
-from mlplab.losses import check_inputs
+from mlplab.training.losses import check_inputs
 
 N, D, H, C, B, LR = 60_000, 784, 256, 10, 256, 0.1
 
@@ -50,9 +50,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    side = "mlplab.scratch" if args.impl == "scratch" else "mlplab"
-    MLP = importlib.import_module(f"{side}.model").MLP
-    losses = importlib.import_module(f"{side}.losses")
+    MLP = impl_module(args.impl, "mlp").MLP
+    losses = impl_module(args.impl, "losses")
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(N, D, generator=g), torch.randint(0, C, (N,), generator=g)
     model = MLP(D, [H], C, init="normal:0.01")

@@ -1,4 +1,4 @@
-"""Backprop by hand (mlplab.backprop) computes what autograd computes: float64 trajectories agree to rounding
+"""Backprop by hand (mlplab.training.backprop) computes what autograd computes: float64 trajectories agree to rounding
 for every activation, optimizer, schedule and layout it takes; dropout through the same masks; anything it
 does not handle falls back to autograd (or, asked for by name, fails naming why)."""
 
@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from mlplab.backprop import HandStep, draw_mask
-from mlplab.activations import Activation
-from mlplab.data import load_dataset
-from mlplab.fit import choose_backprop, fit
-from mlplab.model import MLP
-from mlplab.optim import make_optimizer
+from mlplab.training.backprop import HandStep, draw_mask
+from mlplab.models.activations import Activation
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import choose_backprop, fit
+from mlplab.models.mlp import MLP
+from mlplab.training.optim import make_optimizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -170,7 +170,7 @@ def test_what_it_does_not_handle_says_why():
     frozen = MLP(4, [8], 3)
     frozen[1].bias.requires_grad_(False)
     assert "frozen" in reason(frozen)
-    from mlplab.scratch.model import MLP as ScratchMLP
+    from mlplab.scratch.mlp import MLP as ScratchMLP
     assert "is not one backprop by hand knows" in reason(ScratchMLP(4, [8], 3))  # its own Flatten, Linear
 
 
@@ -183,7 +183,7 @@ def test_auto_falls_back_and_hand_insists(digits64):
     with pytest.raises(ValueError, match="backprop 'hand' does not apply here: a hook is registered"):
         fit(model, digits64, epochs=1, device="cpu", backprop="hand")
     with pytest.raises(ValueError, match="impl is scratch"):
-        from mlplab.scratch.model import MLP as ScratchMLP
+        from mlplab.scratch.mlp import MLP as ScratchMLP
         fit(ScratchMLP(64, [16], 10).double(), digits64, epochs=1, device="cpu", impl="scratch", backprop="hand")
     with pytest.raises(ValueError, match="backprop must be one of auto, hand, autograd"):
         fit(MLP(64, [16], 10), digits64, epochs=1, device="cpu", backprop="fast")
@@ -231,7 +231,7 @@ def test_the_budget_config_trains_by_hand_in_bf16(fashion_dir):
     from pathlib import Path
 
     from mlplab.config import load_config
-    from mlplab.run import build_model
+    from mlplab.runs.run import build_model
 
     config = load_config(Path(__file__).parents[1] / "configs" / "fashion-best.toml").replace(epochs=1)
     assert (config.amp, config.backprop, config.dropout) == ("bf16", "auto", (0.3,))
@@ -267,7 +267,7 @@ def test_the_update_reads_the_lr_of_the_optimizer_as_it_is_now(digits64):
 @pytest.mark.parametrize("backprop", ["hand", "autograd"])
 def test_a_non_finite_loss_stops_before_the_weights_change(backprop):
     """The batch whose loss is inf/NaN updates nothing, by hand as with autograd: the weights stay finite."""
-    from mlplab.fit import NonFiniteLoss
+    from mlplab.training.fit import NonFiniteLoss
 
     model = MLP(64, [32], 10, seed=0)
     seen = []

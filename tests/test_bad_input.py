@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from mlplab.cli.main import main
-from mlplab.idx import encode_idx
-from mlplab.mnist import FILES
+from mlplab.data.idx import encode_idx
+from mlplab.data.mnist import FILES
 
 REPO = Path(__file__).resolve().parents[1]
 

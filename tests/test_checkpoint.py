@@ -19,12 +19,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mlplab.checkpoint import FILE, Checkpointer, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint
+from mlplab.runs.checkpoint import (FILE, Checkpointer, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint)
 from mlplab.cli.main import main
 from mlplab.config import TrainConfig, dump_config
-from mlplab.data import load_dataset
-from mlplab.fit import History, NonFiniteLoss, fit
-from mlplab.run import build_model, build_optimizer, train
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import History, NonFiniteLoss, fit
+from mlplab.runs.run import build_model, build_optimizer, train
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}

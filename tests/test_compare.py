@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from mlplab.compare import compare, label, parse_grid, settings
+from mlplab.experiments.compare import compare, label, parse_grid, settings
 from mlplab.config import TrainConfig
-from mlplab.tables import aggregate, mean_std
+from mlplab.experiments.tables import aggregate, mean_std
 from conftest import ONE_THREAD
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplab.fit import History
+from mlplab.training.fit import History
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

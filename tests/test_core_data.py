@@ -5,8 +5,8 @@ import pytest
 import torch
 from sklearn import datasets as skd
 
-from mlplab import synthetic
-from mlplab.data import DATASETS, describe, load_dataset
+from mlplab.data import synthetic
+from mlplab.data.load import DATASETS, describe, load_dataset
 
 
 @pytest.mark.parametrize("name, task, classes, shape", [

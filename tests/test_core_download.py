@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from mlplab import mnist
-from mlplab.idx import write_idx
+from mlplab.data import mnist
+from mlplab.data.idx import write_idx
 
 
 def make_mirror(folder, n_train=30, n_test=10):

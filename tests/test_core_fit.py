@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from mlplab.data import load_dataset
-from mlplab.fit import History, evaluate, fit
-from mlplab.losses import LOSSES
-from mlplab.model import MLP
-from mlplab.optim import OPTIMIZERS, make_optimizer
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import History, evaluate, fit
+from mlplab.training.losses import LOSSES
+from mlplab.models.mlp import MLP
+from mlplab.training.optim import OPTIMIZERS, make_optimizer
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from mlplab.idx import encode_idx, parse_idx, read_idx, write_idx
+from mlplab.data.idx import encode_idx, parse_idx, read_idx, write_idx
 
 
 @pytest.mark.parametrize("suffix", [".gz", ""])

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from mlplab.activations import Activation
-from mlplab.model import MLP
-from mlplab.summary import render, summarize
+from mlplab.models.activations import Activation
+from mlplab.models.mlp import MLP
+from mlplab.models.summary import render, summarize
 
 
 def test_d2l_784_256_10_has_203530_parameters():

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mlplab.config import TrainConfig
-from mlplab.cv import cross_validate, fold_dataset, split_indices
-from mlplab.data import load_dataset
+from mlplab.experiments.cv import cross_validate, fold_dataset, split_indices
+from mlplab.data.load import load_dataset
 from conftest import ONE_THREAD
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch.distributed as dist
 
 from conftest import run_cli
-from mlplab.distributed import launched, rank_and_world, shard
+from mlplab.training.distributed import launched, rank_and_world, shard
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="this torch build has no gloo backend")

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from mlplab.cli.flags import config_from_args
 from mlplab.cli.main import UsageError, build_parser, main
 from mlplab.config import TrainConfig, dump_config, load_config
-from mlplab.idx import encode_idx, parse_idx, read_idx
+from mlplab.data.idx import encode_idx, parse_idx, read_idx
 
 def fast(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None,

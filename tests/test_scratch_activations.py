@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from mlplab import activations as ours_torch
+from mlplab.models import activations as ours_torch
 from mlplab.scratch import activations as scratch
 
 NAMES = sorted(ours_torch.ACTIVATIONS)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from mlplab import dropout as torch_dropout
+from mlplab.models import dropout as torch_dropout
 from mlplab.scratch import dropout as scratch
 
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from mlplab import init as torch_init
-from mlplab.model import MLP as TorchMLP
+from mlplab.models import init as torch_init
+from mlplab.models.mlp import MLP as TorchMLP
 from mlplab.scratch import init as scratch
-from mlplab.scratch.model import MLP as ScratchMLP
+from mlplab.scratch.mlp import MLP as ScratchMLP
 
 # Bit for bit: the draws are torch's randn/rand on the same generator, rounded as torch's kernels round.
 EXACT = ["zeros", "ones", "constant", "eye", "normal", "uniform", "xavier_normal"]

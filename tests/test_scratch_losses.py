@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from mlplab import losses as torch_losses
+from mlplab.training import losses as torch_losses
 from mlplab.scratch import losses as scratch
 
 REDUCTIONS = ["mean", "sum", "none"]

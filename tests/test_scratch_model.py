@@ -11,22 +11,22 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-import mlplab.activations
-import mlplab.init
-import mlplab.losses
-import mlplab.optim
+import mlplab.models.activations
+import mlplab.models.init
+import mlplab.training.losses
+import mlplab.training.optim
 import mlplab.scratch.activations
 import mlplab.scratch.init
 import mlplab.scratch.losses
 import mlplab.scratch.optim
 from mlplab import worked_examples
 from mlplab.config import TrainConfig
-from mlplab.data import load_dataset
-from mlplab.fit import fit
-from mlplab.model import MLP as TorchMLP
-from mlplab.run import train
-from mlplab.scratch.model import MLP as ScratchMLP
-from mlplab.summary import render, summarize
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import fit
+from mlplab.models.mlp import MLP as TorchMLP
+from mlplab.runs.run import train
+from mlplab.scratch.mlp import MLP as ScratchMLP
+from mlplab.models.summary import render, summarize
 
 
 REGISTRIES = {"activations": "ACTIVATIONS", "init": "INITS", "losses": "LOSSES", "optim": "OPTIMIZERS"}
@@ -38,8 +38,8 @@ def test_all_four_registries_list_the_same_names_on_both_sides():
         theirs = getattr(getattr(mlplab, module), registry)
         assert list(ours) == list(theirs), registry
     assert inspect.signature(ScratchMLP.__init__) == inspect.signature(TorchMLP.__init__)
-    assert inspect.signature(mlplab.scratch.optim.make_optimizer) == inspect.signature(mlplab.optim.make_optimizer)
-    assert inspect.signature(mlplab.scratch.init.init_linear) == inspect.signature(mlplab.init.init_linear)
+    assert inspect.signature(mlplab.scratch.optim.make_optimizer) == inspect.signature(mlplab.training.optim.make_optimizer)
+    assert inspect.signature(mlplab.scratch.init.init_linear) == inspect.signature(mlplab.models.init.init_linear)
 
 
 SPECS = [

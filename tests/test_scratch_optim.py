@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from mlplab import optim as torch_optim
-from mlplab.model import MLP
+from mlplab.training import optim as torch_optim
+from mlplab.models.mlp import MLP
 from mlplab.scratch import optim as scratch
 from mlplab.scratch.losses import l2_penalty
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from conftest import run_cli
-from mlplab.augment import AUGMENTS, flip, get_augment, shift
-from mlplab.data import Dataset, load_dataset
-from mlplab.fit import History, fit
-from mlplab.model import MLP
-from mlplab.optim import make_optimizer
-from mlplab.schedules import SCHEDULES, cosine, onecycle, set_lr
+from mlplab.data.augment import AUGMENTS, flip, get_augment, shift
+from mlplab.data.load import Dataset, load_dataset
+from mlplab.training.fit import History, fit
+from mlplab.models.mlp import MLP
+from mlplab.training.optim import make_optimizer
+from mlplab.training.schedules import SCHEDULES, cosine, onecycle, set_lr
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tomli_w
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,7 +26,7 @@ else:  # pragma: no cover
 @dataclass(frozen=True)
 class TrainConfig:
     # data
-    dataset: str = "digits"              # see mlplab.data.DATASETS
+    dataset: str = "digits"              # see mlplab.data.load.DATASETS
     data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
     val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
     # model
@@ -45,15 +45,15 @@ class TrainConfig:
     loss: str | None = None              # None: cross_entropy / bce_with_logits / mse by task
     epochs: int = 20
     batch_size: int = 64
-    schedule: str = "none"               # lr per batch: none, cosine, onecycle (mlplab.schedules)
-    augment: str = "none"                # image batches: none, flip, shift, flip-shift (mlplab.augment)
+    schedule: str = "none"               # lr per batch: none, cosine, onecycle (mlplab.training.schedules)
+    augment: str = "none"                # image batches: none, flip, shift, flip-shift (mlplab.data.augment)
     # run
     seed: int = 0
     device: str = "auto"                 # auto: CUDA when available, else CPU
     out: str = "runs"                    # parent folder of run folders
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
-    backprop: str = "auto"               # auto (by hand where it applies: mlplab.backprop), hand, autograd
+    backprop: str = "auto"               # auto (by hand where it applies: mlplab.training.backprop), hand, autograd
 
     def __post_init__(self):
         for f in fields(self):
@@ -83,11 +83,11 @@ class TrainConfig:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
 
     def _check_names(self) -> None:
-        from .activations import ACTIVATIONS
-        from .data import DATASETS
-        from .init import parse_init
-        from .losses import LOSSES
-        from .optim import OPTIMIZERS
+        from mlplab.models.activations import ACTIVATIONS
+        from mlplab.data.load import DATASETS
+        from mlplab.models.init import parse_init
+        from mlplab.training.losses import LOSSES
+        from mlplab.training.optim import OPTIMIZERS
 
         lookup(dict.fromkeys(DATASETS), self.dataset, "dataset")
         lookup(dict.fromkeys(("torch", "scratch")), self.impl, "impl")
@@ -98,9 +98,9 @@ class TrainConfig:
             parse_init(spec)
         if self.loss is not None:
             lookup(LOSSES, self.loss, "loss")
-        from .augment import AUGMENTS
-        from .fit import AMP, BACKPROPS
-        from .schedules import SCHEDULES
+        from mlplab.data.augment import AUGMENTS
+        from mlplab.training.fit import AMP, BACKPROPS
+        from mlplab.training.schedules import SCHEDULES
 
         lookup(SCHEDULES, self.schedule, "schedule")
         lookup(AUGMENTS, self.augment, "augment")

@@ -1,10 +1,23 @@
-"""Look-ups in the plain name→callable dicts, with one error message for an unknown name."""
+"""Look-ups in the plain name→callable dicts, with one error message for an unknown name; and the one map
+from an implementation (``torch`` or ``scratch``) to its modules."""
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import TypeVar
 
 T = TypeVar("T")
+
+# Each building block twice: torch's built-in and the from-scratch twin, under the same names and signatures.
+IMPLS = {
+    "torch": {"activations": "mlplab.models.activations", "init": "mlplab.models.init",
+              "dropout": "mlplab.models.dropout", "mlp": "mlplab.models.mlp",
+              "losses": "mlplab.training.losses", "optim": "mlplab.training.optim"},
+    "scratch": {"activations": "mlplab.scratch.activations", "init": "mlplab.scratch.init",
+                "dropout": "mlplab.scratch.dropout", "mlp": "mlplab.scratch.mlp",
+                "losses": "mlplab.scratch.losses", "optim": "mlplab.scratch.optim"},
+}
 
 
 def lookup(registry: dict[str, T], name: str, what: str) -> T:
@@ -18,3 +31,12 @@ def lookup(registry: dict[str, T], name: str, what: str) -> T:
         plural = what + ("es" if what.endswith("s") else "s")
         raise ValueError(f"unknown {what} {name!r}; valid {plural}: {valid}")
     return registry[name]
+
+
+def impl_module(impl: str, part: str) -> ModuleType:
+    """The module of building block ``part`` (activations, init, dropout, mlp, losses, optim) for ``impl``.
+
+    >>> impl_module("scratch", "losses").__name__
+    'mlplab.scratch.losses'
+    """
+    return importlib.import_module(lookup(IMPLS, impl, "impl")[part])

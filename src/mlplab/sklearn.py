@@ -26,10 +26,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from torch import nn
 
-from .config import TrainConfig
-from .data import Dataset
-from .fit import History, fit
-from .run import build_model
+from mlplab.config import TrainConfig
+from mlplab.data.load import Dataset
+from mlplab.training.fit import History, fit
+from mlplab.runs.run import build_model
 
 
 class _MLPBase(BaseEstimator):

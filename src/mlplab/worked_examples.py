@@ -12,10 +12,11 @@
 
 from __future__ import annotations
 
-import importlib
 
 import torch
 from torch import Tensor, nn
+
+from mlplab.registry import impl_module
 
 PREDICTION = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
 TARGET = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
@@ -31,23 +32,17 @@ LINEAR_B = torch.tensor([1.0, 2.0, 3.0])
 LINEAR_X = torch.arange(1.0, 11.0).reshape(2, 5)
 
 
-def _side(impl: str, module: str):
-    if impl not in ("torch", "scratch"):
-        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
-    return importlib.import_module(f"mlplab.{'scratch.' if impl == 'scratch' else ''}{module}")
-
-
 def loss_examples(impl: str = "torch") -> list[tuple[str, float, float, str]]:
     """(loss, value computed by ``impl``, expected, derivation) for the worked example."""
-    losses = _side(impl, "losses").LOSSES
+    losses = impl_module(impl, "losses").LOSSES
     return [(name, losses[name](PREDICTION, TARGET).item(), expected, how) for name, expected, how in LOSS_EXAMPLES]
 
 
 def linear_layer(impl: str = "torch") -> nn.Module:
     """The example's Linear(5, 3): torch's nn.Linear holds W transposed, the scratch Linear holds W itself."""
-    _side(impl, "model")  # validates impl
+    impl_module(impl, "mlp")  # validates impl
     if impl == "scratch":
-        from .scratch.model import Linear
+        from mlplab.scratch.mlp import Linear
 
         layer = Linear(5, 3)
         weight, bias = layer.W, layer.b            # W: (5, 3)
@@ -63,9 +58,9 @@ def linear_layer(impl: str = "torch") -> nn.Module:
 def sgd_step_example(impl: str = "torch", lr: float = 0.1) -> tuple[float, Tensor]:
     """One SGD step on the example: (the loss before it, the bias after it)."""
     layer = linear_layer(impl)
-    opt = _side(impl, "optim").make_optimizer("sgd", layer, lr=lr)
+    opt = impl_module(impl, "optim").make_optimizer("sgd", layer, lr=lr)
     out = layer(LINEAR_X)                                                   # (2, 3)
-    loss = _side(impl, "losses").LOSSES["mse"](out, torch.zeros_like(out))  # mean over all 6 elements
+    loss = impl_module(impl, "losses").LOSSES["mse"](out, torch.zeros_like(out))  # mean over all 6 elements
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -74,13 +69,13 @@ def sgd_step_example(impl: str = "torch", lr: float = 0.1) -> tuple[float, Tenso
 
 def tutorial_model(impl: str = "torch") -> nn.Module:
     """3 → 4 (tanh, Xavier normal) → 4 (relu, Kaiming normal) → 2 (softmax)."""
-    return _side(impl, "model").MLP(3, [4, 4], 2, activation=["tanh", "relu"],
+    return impl_module(impl, "mlp").MLP(3, [4, 4], 2, activation=["tanh", "relu"],
                                     init=["xavier_normal", "kaiming_normal", "default"], output="softmax")
 
 
 def misuse_examples(impl: str = "torch") -> list[tuple[str, str]]:
     """(what was done wrong, the one-line message the loss gives) for each misuse the checks catch."""
-    losses = _side(impl, "losses").LOSSES
+    losses = impl_module(impl, "losses").LOSSES
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 3, generator=g) * 2
     labels = torch.tensor([0, 2, 1, 0])

@@ -1,5 +1,5 @@
 """The command line: a thin layer over the library. ``mlplab COMMAND --help`` for each command."""
 
-from .main import main
+from mlplab.cli.main import main
 
 __all__ = ["main"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
 
 NAME = "cv"
 HELP = "K-fold cross-validation (stratified for classification): per-fold and mean ± std metrics, curves"
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cv import cross_validate  # scikit-learn loads here, not at every mlplab start-up
+    from mlplab.experiments.cv import cross_validate  # scikit-learn loads here, not at every mlplab start-up
 
     config = config_from_args(args)
     result = cross_validate(config, args.folds, log=None if args.quiet else print)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import TrainConfig, load_config
+from mlplab.config import TrainConfig, load_config
 
 
 def _list(kind, what: str):

@@ -13,9 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..summary import render, summarize
-    from ..worked_examples import (PREDICTION, TARGET, loss_examples, misuse_examples, sgd_step_example,
-                                   tutorial_model)
+    from mlplab.models.summary import render, summarize
+    from mlplab.worked_examples import (PREDICTION, TARGET, loss_examples, misuse_examples, sgd_step_example, tutorial_model)
 
     print(f"prediction {PREDICTION.tolist()} against target {TARGET.tolist()}:")
     print(f"  {'loss':<14} {'torch':>8} {'scratch':>8} {'expected':>8}  how")

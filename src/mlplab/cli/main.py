@@ -44,7 +44,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..fit import NonFiniteLoss
+    from mlplab.training.fit import NonFiniteLoss
 
     parser = build_parser()
     try:

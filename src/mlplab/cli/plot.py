@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .. import plots
+    from mlplab.plots import figures as plots
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..recipes import RECIPES, run_recipe
+from mlplab.recipes import RECIPES, run_recipe
 
 NAME = "recipe"
 HELP = "rerun a classic experiment (" + ", ".join(RECIPES) + "): PNG plots and a report.md"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import load_config
-from ..data import describe
-from ..rundir import load_weights
-from ..run import build_model
-from ..summary import parameter_table, render, summarize
-from .flags import add_model_flags, config_from_args
+from mlplab.config import load_config
+from mlplab.data.load import describe
+from mlplab.runs.rundir import load_weights
+from mlplab.runs.run import build_model
+from mlplab.models.summary import parameter_table, render, summarize
+from mlplab.cli.flags import add_model_flags, config_from_args
 
 NAME = "summary"
 HELP = "print the model's layers, output shapes and parameter counts (same model flags as train, or a run folder)"

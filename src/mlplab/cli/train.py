@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import TrainConfig
-from ..distributed import is_main, process_group
-from ..failures import Interrupted
-from ..run import train
-from .flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.config import TrainConfig
+from mlplab.training.distributed import is_main, process_group
+from mlplab.runs.failures import Interrupted
+from mlplab.runs.run import train
+from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
 
 NAME = "train"
 HELP = "train an MLP and write a run folder (config, history, metrics, weights, plots)"
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return resume(args)
     config = config_from_args(args)
     if args.seeds != 1:
-        from ..compare import compare
+        from mlplab.experiments.compare import compare
 
         result = compare(config, {}, seeds=args.seeds, log=None if args.quiet else print)
         print(result.table, end="")
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resume(args: argparse.Namespace) -> int:
     """``--resume RUN_FOLDER``: the saved config, with the flags given applied (check_resume refuses conflicts)."""
-    from ..checkpoint import resume_config
+    from mlplab.runs.checkpoint import resume_config
 
     if args.config or args.seeds != 1:
         raise ValueError("--resume takes its settings from the run folder; it cannot be combined with "

@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..registry import lookup
-from ..rundir import check_writable, write_text
+from mlplab.registry import lookup
+from mlplab.runs.rundir import check_writable, write_text
 
 RECIPES = {  # name -> module in this package
     "polyfit": "polyfit",

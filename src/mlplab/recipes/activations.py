@@ -15,13 +15,14 @@ from pathlib import Path
 
 import torch
 
-from .. import tables
-from ..activations import Activation, get_activation
-from ..fit import fit
-from ..model import MLP
-from ..plots import activations as activation_plot
-from ..plots import plt, save
-from . import fashion, write_report
+from mlplab.experiments import tables
+from mlplab.models.activations import Activation, get_activation
+from mlplab.training.fit import fit
+from mlplab.models.mlp import MLP
+from mlplab.plots.figures import activations as activation_plot
+from mlplab.plots.figures import plt, save
+from mlplab.recipes import write_report
+from mlplab.recipes import fashion
 
 TITLE = "activations: shapes, derivatives, dead relu and saturated sigmoid/tanh units"
 ACTS = ("relu", "sigmoid", "tanh")

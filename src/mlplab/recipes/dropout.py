@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import tables
-from ..fit import evaluate, fit
-from ..losses import get_loss
-from ..model import MLP
-from ..plots import plt, save
-from . import fashion, write_report
+from mlplab.experiments import tables
+from mlplab.training.fit import evaluate, fit
+from mlplab.training.losses import get_loss
+from mlplab.models.mlp import MLP
+from mlplab.plots.figures import plt, save
+from mlplab.recipes import write_report
+from mlplab.recipes import fashion
 
 TITLE = "dropout: regularising a 784-256-256-10 MLP on Fashion-MNIST"
 SETTINGS = {"none": (0.0, 0.0), "0.2": (0.2, 0.2), "0.5": (0.5, 0.5), "0.2/0.5 (d2l)": (0.2, 0.5)}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ..data import Dataset, load_dataset
-from ..mnist import FILES
+from mlplab.data.load import Dataset, load_dataset
+from mlplab.data.mnist import FILES
 
 
 def folder(data_dir: str | Path | None) -> Path | None:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
-from .. import tables
-from ..activations import Activation
-from ..data import load_dataset
-from ..fit import NonFiniteLoss, fit
-from ..losses import get_loss
-from ..model import MLP
-from ..plots import plt, save
-from . import write_report
+from mlplab.experiments import tables
+from mlplab.models.activations import Activation
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import NonFiniteLoss, fit
+from mlplab.training.losses import get_loss
+from mlplab.models.mlp import MLP
+from mlplab.plots.figures import plt, save
+from mlplab.recipes import write_report
 
 TITLE = "init: how initialisation and activation decide whether signals survive depth"
 INITS = {"normal 0.01": "normal:0.01", "xavier": "xavier_normal", "kaiming": "kaiming_normal", "zeros": "zeros"}

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from .. import synthetic, tables
-from ..data import Dataset
-from ..fit import fit
-from ..model import MLP
-from ..plots import plt, save
-from . import write_report
+from mlplab.data import synthetic
+from mlplab.experiments import tables
+from mlplab.data.load import Dataset
+from mlplab.training.fit import fit
+from mlplab.models.mlp import MLP
+from mlplab.plots.figures import plt, save
+from mlplab.recipes import write_report
 
 TITLE = "polyfit: under- and overfitting with polynomial features"
 TRUE_W = (5.0, 1.2, -3.4, 5.6)

@@ -17,14 +17,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .. import synthetic, tables
-from ..data import Dataset
-from ..fit import History, epoch_seed, fit
-from ..model import MLP
-from ..optim import make_optimizer
-from ..plots import plt, save
-from ..scratch.losses import l2_penalty
-from . import write_report
+from mlplab.data import synthetic
+from mlplab.experiments import tables
+from mlplab.data.load import Dataset
+from mlplab.training.fit import History, epoch_seed, fit
+from mlplab.models.mlp import MLP
+from mlplab.training.optim import make_optimizer
+from mlplab.plots.figures import plt, save
+from mlplab.scratch.losses import l2_penalty
+from mlplab.recipes import write_report
 
 TITLE = "weight-decay: L2 regularisation on high-dimensional linear regression"
 LAMBDAS = (0.0, 3.0)
@@ -32,7 +33,7 @@ LR, BATCH, EPOCHS = 0.003, 5, 100
 
 
 def fit_with_penalty(model: torch.nn.Module, data: Dataset, lam: float, seed: int) -> History:
-    """SGD on MSE + λ‖w‖²/2, with the same per-epoch batch order as ``mlplab.fit.fit``."""
+    """SGD on MSE + λ‖w‖²/2, with the same per-epoch batch order as ``mlplab.training.fit.fit``."""
     opt = make_optimizer("sgd", model, lr=LR)
     history, n = History(), len(data.x_train)
     for epoch in range(1, EPOCHS + 1):

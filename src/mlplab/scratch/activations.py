@@ -1,4 +1,4 @@
-"""Activation functions from elementwise tensor ops only; the same names and signatures as ``mlplab.activations``.
+"""Activation functions from elementwise tensor ops only; the same names and signatures as ``mlplab.models.activations``.
 
 Exponentials only ever see non-positive arguments (each branch of a ``where`` gets its own clamped input),
 so no value or gradient overflows, even for |x| in the thousands.
@@ -11,8 +11,8 @@ import math
 import torch
 from torch import Tensor
 
-from .. import activations as torch_activations
-from ..registry import lookup
+from mlplab.models import activations as torch_activations
+from mlplab.registry import lookup
 
 
 def relu(x: Tensor) -> Tensor:

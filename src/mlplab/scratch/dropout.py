@@ -1,6 +1,6 @@
 """Inverted dropout from scratch: y = mask · x / (1 − p), mask ~ Bernoulli(1 − p); identity in eval mode.
 
-The same names and signatures as ``mlplab.dropout``. The mask is drawn with ``bernoulli_(1 − p)`` on the
+The same names and signatures as ``mlplab.models.dropout``. The mask is drawn with ``bernoulli_(1 − p)`` on the
 given generator (torch's global one when None), as torch's CPU dropout draws it, so the same seed gives the
 same mask on both sides.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..dropout import check_p
+from mlplab.models.dropout import check_p
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: torch.Generator | None = None) -> Tensor:

@@ -1,9 +1,9 @@
-"""Weight initialisation from the formulas; the same names, signatures and specs as ``mlplab.init``.
+"""Weight initialisation from the formulas; the same names, signatures and specs as ``mlplab.models.init``.
 
 Everything random is one general rule, variance scaling (as Keras's ``VarianceScaling``): draw with
 variance ``scale / n``, n = fan_in, fan_out or their mean; Xavier and Kaiming are one-line presets of it.
 The elementary draws are torch's own ``randn``/``rand`` on the given generator, consumed in the order torch's
-``normal_``/``uniform_`` consume it, so the same generator gives the same numbers as ``mlplab.init``.
+``normal_``/``uniform_`` consume it, so the same generator gives the same numbers as ``mlplab.models.init``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..init import SPECIAL, parse_init  # noqa: F401  (spec parsing is not math: one parser for both sides)
+from mlplab.models.init import SPECIAL, parse_init  # noqa: F401  (spec parsing is not math: one parser for both sides)
 
 # calculate_gain: the factor that keeps activations' variance steady through a nonlinearity.
 GAINS = {
@@ -146,7 +146,7 @@ INITS = {
 def init_tensor(w: Tensor, spec: str, generator: torch.Generator | None = None,
                 registry: dict | None = None) -> Tensor:
     """Fill ``w`` in place by ``spec`` with the scratch schemes; bad arguments raise ValueError naming the spec."""
-    from ..init import init_tensor as torch_init_tensor
+    from mlplab.models.init import init_tensor as torch_init_tensor
 
     return torch_init_tensor(w, spec, generator, INITS if registry is None else registry)
 
@@ -171,7 +171,7 @@ def init_linear(weight: Tensor, bias: Tensor | None, weight_spec: str, bias_spec
 def init_model(model: nn.Module, weight_spec: str, bias_spec: str = "zeros", seed: int = 0) -> nn.Module:
     """Re-initialise every affine layer (a module with a weight ``W`` (in, out) and bias ``b``), in order.
 
-    Each W is drawn in torch's (out, in) layout and stored transposed, so the numbers equal ``mlplab.init``'s
+    Each W is drawn in torch's (out, in) layout and stored transposed, so the numbers equal ``mlplab.models.init``'s
     for the twin torch model.
     """
     g = torch.Generator().manual_seed(seed)

@@ -1,4 +1,4 @@
-"""Losses from scratch; the same names, signatures, registry and misuse checks as ``mlplab.losses``.
+"""Losses from scratch; the same names, signatures, registry and misuse checks as ``mlplab.training.losses``.
 
 Cross entropy goes through log-sum-exp: log softmax(x)_c = x_c − m − log Σ_j exp(x_j − m), m the row
 maximum, so no exponential overflows. Class scores sit on dim 1: (N, C) or per pixel (N, C, d1, ...).
@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..losses import (OUTPUT_ACTIVATION, REDUCTIONS, TASK_LOSSES, checked,  # noqa: F401  (shared tables)
+from mlplab.training.losses import (OUTPUT_ACTIVATION, REDUCTIONS, TASK_LOSSES, checked, # noqa: F401  (shared tables)
                       loss_for_task)
-from ..registry import lookup
+from mlplab.registry import lookup
 
 
 def reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -82,7 +82,7 @@ def l2_penalty(model: nn.Module, weight_decay: float) -> Tensor:
     """weight_decay · Σ ‖W‖² / 2 over the weight matrices (ndim ≥ 2), never the biases.
 
     Added to the loss, its gradient is weight_decay · W: the same step as the optimizers' ``weight_decay``
-    (which mlplab.optim applies to weights only), so both routes give the same trajectory.
+    (which mlplab.training.optim applies to weights only), so both routes give the same trajectory.
     """
     return weight_decay / 2 * sum((p**2).sum() for p in model.parameters() if p.ndim >= 2)
 

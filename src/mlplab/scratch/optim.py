@@ -1,7 +1,7 @@
 """Optimizers from scratch: one explicit loop over parameters, one line per update rule.
 
 Each subclasses ``torch.optim.Optimizer`` (``defaults``, ``param_groups``, ``self.state[p]`` with torch's state
-names), so state_dict, checkpoints and resume work as for ``mlplab.optim``'s, whose names, hyperparameter names
+names), so state_dict, checkpoints and resume work as for ``mlplab.training.optim``'s, whose names, hyperparameter names
 and defaults these share. g is the gradient, plus weight_decay · p when weight_decay > 0 (L2, coupled, as
 torch's); t counts steps from 1.
 """
@@ -13,8 +13,8 @@ import math
 import torch
 from torch import nn
 
-from .. import optim as torch_optim
-from ..optim import hyperparameters, param_groups  # noqa: F401  (the same helpers for both sides)
+from mlplab.training import optim as torch_optim
+from mlplab.training.optim import hyperparameters, param_groups  # noqa: F401  (the same helpers for both sides)
 
 
 class ScratchOptimizer(torch.optim.Optimizer):

@@ -22,12 +22,13 @@ import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from . import plots, tables
-from .config import TrainConfig, dump_config
-from .data import BUNDLED, Dataset, load_dataset, scaler_stats
-from .fit import History, fit, resolve_device
-from .run import build_model, final_metrics, write_outputs
-from .rundir import check_writable, new_run_dir, write_text
+from mlplab.plots import figures as plots
+from mlplab.experiments import tables
+from mlplab.config import TrainConfig, dump_config
+from mlplab.data.load import BUNDLED, Dataset, load_dataset, scaler_stats
+from mlplab.training.fit import History, fit, resolve_device
+from mlplab.runs.run import build_model, final_metrics, write_outputs
+from mlplab.runs.rundir import check_writable, new_run_dir, write_text
 
 
 def split_indices(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from torch import nn
 
-from . import plots
-from .checkpoint import Checkpointer, check_resume, restore_rng
-from .config import TrainConfig, dump_config
-from .data import Dataset, load_dataset
-from .failures import Interrupted, out_of_memory_hint
-from .fit import History, NonFiniteLoss, fit, resolve_device
-from .losses import OUTPUT_ACTIVATION, loss_for_task
-from .progress import EpochProgress
-from .rundir import new_run_dir, remove_run_dir, remove_stale_temporaries, save_weights, write_json, write_text
+from mlplab.plots import figures as plots
+from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
+from mlplab.config import TrainConfig, dump_config
+from mlplab.data.load import Dataset, load_dataset
+from mlplab.runs.failures import Interrupted, out_of_memory_hint
+from mlplab.training.fit import History, NonFiniteLoss, fit, resolve_device
+from mlplab.training.losses import OUTPUT_ACTIVATION, loss_for_task
+from mlplab.training.progress import EpochProgress
+from mlplab.runs.rundir import (new_run_dir, remove_run_dir, remove_stale_temporaries, save_weights, write_json, write_text)
 
 
 @dataclass
@@ -33,9 +33,9 @@ class Run:
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, output_size: int) -> nn.Module:
     """The MLP the config describes, torch.nn or scratch, with the output layer its loss expects."""
     if config.impl == "scratch":
-        from .scratch.model import MLP
+        from mlplab.scratch.mlp import MLP
     else:
-        from .model import MLP
+        from mlplab.models.mlp import MLP
     loss = loss_for_task(config.loss, task)
     with out_of_memory_hint(config, model_only=True):
         return MLP(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
@@ -56,9 +56,9 @@ def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> di
 def build_optimizer(config: TrainConfig, model: nn.Module):
     """The optimizer the config describes over ``model``'s parameters (torch's or scratch), as fit builds it."""
     if config.impl == "scratch":
-        from .scratch import optim as optim_mod
+        from mlplab.scratch import optim as optim_mod
     else:
-        from . import optim as optim_mod
+        from mlplab.training import optim as optim_mod
     return optim_mod.make_optimizer(config.optimizer, model, lr=config.lr, weight_decay=config.weight_decay,
                                     registry=optim_mod.OPTIMIZERS, **config.optimizer_args())
 
@@ -70,7 +70,7 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
     ``progress`` is ``auto`` (a bar in a terminal, else a line per epoch), ``bar``, ``lines`` or ``quiet``.
     Everything that can fail on user input (names, data files, the output folder) fails before any file is
     written. Every epoch ends with a checkpoint; ``resume`` (a run folder) continues that run where its last
-    checkpoint stopped, in the same folder, exactly as if it had never stopped (see mlplab.checkpoint).
+    checkpoint stopped, in the same folder, exactly as if it had never stopped (see mlplab.runs.checkpoint).
     """
     checkpoint = check_resume(resume, config) if resume is not None else None
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
@@ -131,7 +131,7 @@ def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
 
 
 def history_csv(path: Path, history: History) -> None:
-    from .rundir import atomic_write
+    from mlplab.runs.rundir import atomic_write
 
     atomic_write(path / "history.csv", history.to_csv)
 

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from . import plots, tables
-from .config import TrainConfig
-from .data import load_dataset
-from .fit import resolve_device
-from .run import Run, build_model, train
-from .rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.plots import figures as plots
+from mlplab.experiments import tables
+from mlplab.config import TrainConfig
+from mlplab.data.load import load_dataset
+from mlplab.training.fit import resolve_device
+from mlplab.runs.run import Run, build_model, train
+from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
 

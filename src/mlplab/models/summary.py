@@ -1,6 +1,6 @@
 """Model summaries: each layer's output shape and parameter count with its formula, and totals.
 
->>> from mlplab.model import MLP
+>>> from mlplab.models.mlp import MLP
 >>> print(render(summarize(MLP(784, [256], 10), (28, 28))))   # doctest: +NORMALIZE_WHITESPACE
 layer  type        output shape  parameters  formula
 0      Flatten     (N, 784)      0

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .activations import Activation
-from .init import init_linear, parse_init
+from mlplab.models.activations import Activation
+from mlplab.models.init import init_linear, parse_init
 
 OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
 

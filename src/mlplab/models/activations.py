@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 
 def relu(x: Tensor) -> Tensor:

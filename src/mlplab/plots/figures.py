@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from .fit import History  # noqa: E402
+from mlplab.training.fit import History  # noqa: E402
 
 
 def save(fig, path: str | Path) -> Path:
-    from .rundir import atomic_write
+    from mlplab.runs.rundir import atomic_write
 
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
     plt.close(fig)
@@ -108,12 +108,9 @@ def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path,
 
 def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: float = 4.0) -> Path:
     """Each elementwise activation beside its derivative (by autograd); softmax on a sample batch of logits."""
-    import importlib
+    from mlplab.registry import impl_module
 
-    if impl not in ("torch", "scratch"):
-        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
-    registry = importlib.import_module("mlplab.scratch.activations" if impl == "scratch"
-                                       else "mlplab.activations").ACTIVATIONS
+    registry = impl_module(impl, "activations").ACTIVATIONS
     elementwise = [name for name in registry if name != "softmax"]
     cols = 6
     rows = -(-(2 * len(elementwise) + 2) // cols)

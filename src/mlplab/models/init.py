@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 
 def zeros(w: Tensor, generator=None) -> Tensor:
@@ -124,7 +124,7 @@ def check_arguments(spec: str, name: str, args: list, kwargs: dict) -> None:
     try:
         bound = inspect.signature(INITS[name]).bind(None, *args, **kwargs)
     except TypeError as e:
-        raise ValueError(f"init {spec!r}: {e}; see mlplab.init.{name} for its arguments") from None
+        raise ValueError(f"init {spec!r}: {e}; see mlplab.models.init.{name} for its arguments") from None
     bound.apply_defaults()
     values = bound.arguments
     for key in ("mean", "std", "a", "b", "val", "gain"):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from .idx import read_idx
+from mlplab.data.idx import read_idx
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The MLP from scratch: ``nn.Parameter`` weights W (in, out), X @ W + b, scratch activations and dropout.
 
-The same constructor as ``mlplab.model.MLP``. Weights are drawn in torch's (out, in) layout from the same
+The same constructor as ``mlplab.models.mlp.MLP``. Weights are drawn in torch's (out, in) layout from the same
 specs and seeded generator, then stored transposed, so the same seed starts both implementations from the
 same numbers (and fan_in/fan_out mean what they mean for torch).
 """
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..model import layer_specs
-from .activations import Activation, sigmoid, softmax
-from .dropout import Dropout
-from .init import init_linear
-from .losses import log_softmax
+from mlplab.models.mlp import layer_specs
+from mlplab.scratch.activations import Activation, sigmoid, softmax
+from mlplab.scratch.dropout import Dropout
+from mlplab.scratch.init import init_linear
+from mlplab.scratch.losses import log_softmax
 
 OUTPUTS = {"log_softmax": log_softmax, "sigmoid": sigmoid, "softmax": lambda x: softmax(x, dim=1)}
 

@@ -21,10 +21,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from .config import TrainConfig, load_config
-from .failures import deferred_interrupt
-from .fit import History
-from .rundir import atomic_write
+from mlplab.config import TrainConfig, load_config
+from mlplab.runs.failures import deferred_interrupt
+from mlplab.training.fit import History
+from mlplab.runs.rundir import atomic_write
 
 FILE = "checkpoint.safetensors"
 FORMAT = "mlplab-checkpoint-1"

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 
 def constant(progress: float) -> float:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -9,7 +9,7 @@ import inspect
 import torch
 from torch import nn
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD,

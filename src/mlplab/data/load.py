@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import mnist, synthetic
-from .registry import lookup
+from mlplab.data import mnist
+from mlplab.data import synthetic
+from mlplab.registry import lookup
 
 BUNDLED = {  # name -> (loader in sklearn.datasets, task); sklearn is imported on first use (slow start-up)
     "digits": ("load_digits", "multiclass"),

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .activations import ACTIVATIONS, Activation
+from mlplab.models.activations import ACTIVATIONS, Activation
 
 # Activations whose derivative is a function of their output: (in-place forward, backward(δ, output) -> δ').
 FORWARD = {"relu": Tensor.relu_, "tanh": Tensor.tanh_, "sigmoid": Tensor.sigmoid_, "identity": lambda z: z}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .registry import lookup
+from mlplab.registry import lookup
 
 
 def identity(x: Tensor, g: torch.Generator) -> Tensor:

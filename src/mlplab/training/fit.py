@@ -19,15 +19,16 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import backprop as hand_backprop, distributed
-from . import losses as torch_losses
-from . import optim as torch_optim
-from .augment import get_augment
-from .data import Dataset
-from .schedules import get_schedule, set_lr
+from mlplab.training import backprop as hand_backprop
+from mlplab.training import distributed
+from mlplab.training import losses as torch_losses
+from mlplab.training import optim as torch_optim
+from mlplab.data.augment import get_augment
+from mlplab.data.load import Dataset
+from mlplab.training.schedules import get_schedule, set_lr
 
 AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
-BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies (mlplab.backprop), else autograd
+BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies (mlplab.training.backprop), else autograd
 
 
 @dataclass
@@ -156,14 +157,14 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
     picks the task's default. ``weight_decay`` reaches weights only. ``impl="scratch"`` uses the
     from-scratch optimizer and loss. To continue a run, pass its ``history`` (training starts after its last
     epoch) and its optimizer ``opt``. After each epoch every ``callbacks`` entry is called with
-    ``(epoch, history, model, opt)``. ``schedule`` scales the lr per batch (mlplab.schedules), ``augment``
-    transforms image batches (mlplab.augment). ``compile`` trains through ``torch.compile`` (CUDA graphs on a
+    ``(epoch, history, model, opt)``. ``schedule`` scales the lr per batch (mlplab.training.schedules), ``augment``
+    transforms image batches (mlplab.data.augment). ``compile`` trains through ``torch.compile`` (CUDA graphs on a
     GPU: mode "reduce-overhead"); ``amp="bf16"`` runs forward and loss under bf16 autocast. In a torch.distributed
-    process group (torchrun) each rank trains on its share of every global batch (mlplab.distributed).
-    ``backprop``: ``auto`` computes each step by hand (mlplab.backprop: same gradients, fewer ops) where it
+    process group (torchrun) each rank trains on its share of every global batch (mlplab.training.distributed).
+    ``backprop``: ``auto`` computes each step by hand (mlplab.training.backprop: same gradients, fewer ops) where it
     applies, else with autograd; ``hand`` insists (ValueError naming why not); ``autograd`` never hands.
 
-    >>> from mlplab.data import load_dataset; from mlplab.model import MLP
+    >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
     >>> len(h.rows)
     2
@@ -172,7 +173,8 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{key} must be a positive integer; got {value!r}")
     if impl == "scratch":
-        from .scratch import losses as loss_mod, optim as optim_mod
+        from mlplab.scratch import losses as loss_mod
+        from mlplab.scratch import optim as optim_mod
     elif impl == "torch":
         loss_mod, optim_mod = torch_losses, torch_optim
     else:
