@@ -14,11 +14,25 @@ from torch import nn
 from mlplab.training.backprop import HandStep, draw_mask
 from mlplab.models.activations import Activation
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import choose_backprop, fit
+from mlplab.training.fit import fit
+from mlplab.training.step import StepContext, choose_step
 from mlplab.models.mlp import MLP
 from mlplab.training.optim import make_optimizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def choice(model, opt, loss="cross_entropy", backprop="auto", impl="torch", world=1, compile=False, amp=None):
+    """The step mlplab.training.step.choose_step picks for this model and optimizer on the CPU."""
+    ctx = StepContext(model, loss, opt, impl, torch.device("cpu"), world, compile)
+    return choose_step(backprop, ctx, forward=model, loss_fn=nn.functional.cross_entropy, amp=amp)
+
+
+def hand_step(model, opt, amp=None) -> HandStep:
+    chosen = choice(model, opt, amp=amp)
+    assert chosen.path == "hand", chosen.reason
+    return chosen.step
+
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +117,7 @@ def test_dropout_backward_through_the_same_masks(digits64):
             reference[i] = UniformDropout(m.p)
     opt = make_optimizer("sgd", model, lr=0.1)
     ref_opt = make_optimizer("sgd", reference, lr=0.1)
-    hand = HandStep.build(model, "cross_entropy", opt)
+    hand = hand_step(model, opt)
     for _ in range(3):
         torch.manual_seed(7)
         loss, out = hand.step(x, y)
@@ -122,7 +136,7 @@ def test_dropout_backward_through_the_same_masks(digits64):
 def test_dropout_masks_keep_one_minus_p_scaled():
     torch.manual_seed(0)
     model = MLP(100, [1000], 2, dropout=0.3, init="ones").double()
-    hand = HandStep.build(model, "cross_entropy", make_optimizer("sgd", model, lr=1e-9))
+    hand = hand_step(model, make_optimizer("sgd", model, lr=1e-9))
     hand.step(torch.ones(200, 100, dtype=torch.float64), torch.zeros(200, dtype=torch.int64))
     torch.manual_seed(0)
     mask, _ = draw_mask(torch.empty(200, 1000, dtype=torch.float64), 0.3)
@@ -134,7 +148,7 @@ def test_dropout_masks_keep_one_minus_p_scaled():
 def test_eval_mode_draws_no_mask(digits64):
     model = MLP(64, [32], 10, dropout=0.5, seed=0).double().eval()
     reference = copy.deepcopy(model)
-    hand = HandStep.build(model, "cross_entropy", make_optimizer("sgd", model, lr=0.1))
+    hand = hand_step(model, make_optimizer("sgd", model, lr=0.1))
     x, y = digits64.x_train[:64], digits64.y_train[:64]
     _, out = hand.step(x, y)
     torch.testing.assert_close(out, reference(x).detach(), rtol=1e-12, atol=1e-12)
@@ -151,9 +165,8 @@ def test_plain_sgd_folds_the_update_into_the_gemm(digits64):
 
 
 def reason(model, loss="cross_entropy", **kw):
-    opt = make_optimizer("sgd", model, lr=0.1)
-    built = HandStep.build(model, loss, opt)
-    return built if isinstance(built, str) else None
+    chosen = choice(model, make_optimizer("sgd", model, lr=0.1), loss=loss)
+    return None if chosen.path == "hand" else chosen.reason
 
 
 def test_what_it_does_not_handle_says_why():
@@ -192,12 +205,11 @@ def test_auto_falls_back_and_hand_insists(digits64):
 def test_auto_chooses_hand_on_the_default_cpu_path():
     model = MLP(64, [16], 10)
     opt = make_optimizer("sgd", model, lr=0.1)
-    kw = dict(impl="torch", device=torch.device("cpu"), world=1, compile=False, amp=None)
-    assert isinstance(choose_backprop("auto", model, "cross_entropy", opt, **kw), HandStep)
-    assert choose_backprop("autograd", model, "cross_entropy", opt, **kw) is None
-    assert choose_backprop("auto", model, "cross_entropy", opt, **{**kw, "amp": "bf16"}).amp is torch.bfloat16
-    assert choose_backprop("auto", model, "cross_entropy", opt, **{**kw, "compile": True}) is None
-    assert choose_backprop("auto", model, "cross_entropy", opt, **{**kw, "world": 2}) is None
+    assert isinstance(choice(model, opt).step, HandStep)
+    assert choice(model, opt, backprop="autograd").path == "autograd"
+    assert choice(model, opt, amp="bf16").step.amp is torch.bfloat16
+    assert choice(model, opt, compile=True).reason == "compile is on"
+    assert choice(model, opt, world=2).reason == "it runs under torch.distributed (DDP)"
 
 
 def test_bf16_by_hand_tracks_autograd_under_autocast():
@@ -231,15 +243,14 @@ def test_the_budget_config_trains_by_hand_in_bf16(fashion_dir):
     from pathlib import Path
 
     from mlplab.config import load_config
-    from mlplab.runs.run import build_model
+    from mlplab.models.build import build_model
 
     config = load_config(Path(__file__).parents[1] / "configs" / "fashion-best.toml").replace(epochs=1)
     assert (config.amp, config.backprop, config.dropout) == ("bf16", "auto", (0.3,))
     data = load_dataset("fashion-mnist", data_dir=fashion_dir)
     model = build_model(config, data.input_shape, data.task, data.output_size)
     opt = make_optimizer(config.optimizer, model, lr=config.lr)
-    hand = choose_backprop("auto", model, "cross_entropy", opt, impl="torch", device=torch.device("cpu"), world=1,
-                           compile=False, amp=config.amp)
+    hand = choice(model, opt, amp=config.amp).step
     assert isinstance(hand, HandStep) and hand.amp is torch.bfloat16
     history = fit(model, data, optimizer=config.optimizer, lr=config.lr, epochs=1, batch_size=config.batch_size,
                   device="cpu", schedule=config.schedule, augment=config.augment, amp=config.amp)
@@ -250,7 +261,7 @@ def test_the_update_reads_the_lr_of_the_optimizer_as_it_is_now(digits64):
     """Schedules change group lrs in place and load_state_dict replaces the group dicts: both reach the step."""
     model = MLP(64, [16], 10).double()
     opt = make_optimizer("sgd", model, lr=0.1)
-    hand = HandStep.build(model, "cross_entropy", opt)
+    hand = hand_step(model, opt)
     state = opt.state_dict()
     for group in state["param_groups"]:
         group["lr"] = 0.0

@@ -24,7 +24,9 @@ from mlplab.cli.main import main
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.load import load_dataset
 from mlplab.training.fit import History, NonFiniteLoss, fit
-from mlplab.runs.run import build_model, build_optimizer, train
+from mlplab.models.build import build_model
+from mlplab.runs.train import train
+from mlplab.training.optim import build_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
@@ -106,11 +108,11 @@ def test_resume_in_process_is_bit_identical(tmp_path, impl, optimizer):
     config = TrainConfig(dataset="iris", hidden=(16, 8), dropout=(0.3,), optimizer=optimizer, lr=0.05,
                          momentum=0.0 if optimizer == "adam" else 0.9, impl=impl, batch_size=16, epochs=4,
                          device="cpu", out=str(tmp_path / "runs"))
-    whole = train(config, progress="quiet")
-    part = train(config.replace(epochs=2), progress="quiet")
+    whole = train(config=config, write=True, progress="quiet")
+    part = train(config=config.replace(epochs=2), write=True, progress="quiet")
     assert load_checkpoint(part.path).epoch == 2
     torch.manual_seed(12345)  # global RNG noise between runs must not matter: resume restores it
-    resumed = train(config, progress="quiet", resume=part.path)
+    resumed = train(config=config, write=True, progress="quiet", resume=part.path)
     assert resumed.path == part.path
     assert without_time(resumed.history.rows) == without_time(whole.history.rows)
     assert_same_weights(load_file(str(part.path / "model.safetensors")),
@@ -122,7 +124,7 @@ def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_pa
     """Stopped after epoch 2 of 4 by a KeyboardInterrupt in fit's callbacks, then resumed by train()."""
     config = TrainConfig(dataset="iris", hidden=(16,), optimizer="sgd", lr=0.1, momentum=0.9, schedule="cosine",
                          batch_size=16, epochs=4, device="cpu", out=str(tmp_path / "runs"))
-    whole = train(config, progress="quiet")
+    whole = train(config=config, write=True, progress="quiet")
     run = tmp_path / "stopped"
     run.mkdir()
     (run / "config.toml").write_text(dump_config(config))
@@ -139,7 +141,7 @@ def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_pa
     assert load_checkpoint(run).epoch == 2
     with pytest.raises(ValueError, match="schedule 'cosine' spans its 4 epochs"):
         check_resume(run, config.replace(epochs=6))
-    resumed = train(config, progress="quiet", resume=run)
+    resumed = train(config=config, write=True, progress="quiet", resume=run)
     assert without_time(resumed.history.rows) == without_time(whole.history.rows)
     assert_same_weights(resumed.model.state_dict(), whole.model.state_dict())
 
@@ -322,7 +324,7 @@ def test_nan_stops_naming_epoch_and_batch_and_keeps_last_good_checkpoint(tmp_pat
     config = TrainConfig(dataset="diabetes", hidden=(16,), optimizer="sgd", lr=0.5, epochs=8, device="cpu",
                          out=str(tmp_path))
     with pytest.raises(NonFiniteLoss) as e:
-        train(config, progress="quiet")
+        train(config=config, write=True, progress="quiet")
     message = str(e.value)
     assert re.search(r"epoch 5, batch 1 of \d+", message), message
     assert "learning rate too high" in message and "unscaled inputs" in message

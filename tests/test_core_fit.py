@@ -97,8 +97,8 @@ def test_loss_that_does_not_fit_the_task_is_refused(digits):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs=0), "epochs must be a positive integer"), (dict(batch_size=-1), "batch_size"),
-    (dict(lr=0.0), "lr must be a positive"), (dict(optimizer="lbfgs"), "valid optimizers"),
+    (dict(epochs=0), "epochs must be positive"), (dict(batch_size=-1), "batch_size"),
+    (dict(lr=0.0), "lr must be positive"), (dict(optimizer="lbfgs"), "valid optimizers"),
     (dict(device="tpu"), "unknown device"), (dict(impl="jax"), "impl"),
     (dict(optimizer="adam", optimizer_args={"momentum": 0.9}), "takes no momentum"),
 ])

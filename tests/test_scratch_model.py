@@ -24,7 +24,7 @@ from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP as TorchMLP
-from mlplab.runs.run import train
+from mlplab.runs.train import train
 from mlplab.scratch.mlp import MLP as ScratchMLP
 from mlplab.models.summary import render, summarize
 
@@ -141,7 +141,7 @@ def test_fashion_mnist_scratch_matches_torch_accuracy(fashion_dir):
     config = TrainConfig(dataset="fashion-mnist", data_dir=str(fashion_dir), hidden=(256,), activation=("relu",),
                          init=("normal:0.01",), optimizer="sgd", lr=0.1, batch_size=256, epochs=3, seed=0,
                          device="cpu")
-    runs = {impl: train(config.replace(impl=impl), progress="quiet", write=False) for impl in ("torch", "scratch")}
+    runs = {impl: train(config=config.replace(impl=impl), progress="quiet", write=False) for impl in ("torch", "scratch")}
     acc = {impl: run.metrics["test_accuracy"] for impl, run in runs.items()}
     assert acc["torch"] > 0.80, acc
     assert abs(acc["scratch"] - acc["torch"]) < 0.005, acc

@@ -26,7 +26,7 @@ else:  # pragma: no cover
 @dataclass(frozen=True)
 class TrainConfig:
     # data
-    dataset: str = "digits"              # see mlplab.data.load.DATASETS
+    dataset: str = "digits"              # a name in mlplab.data.load.DATASETS (or the name of your own Dataset)
     data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
     val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
     # model
@@ -54,6 +54,9 @@ class TrainConfig:
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
     backprop: str = "auto"               # auto (by hand where it applies: mlplab.training.backprop), hand, autograd
+    # stopping early
+    early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
+    monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
 
     def __post_init__(self):
         for f in fields(self):
@@ -79,18 +82,20 @@ class TrainConfig:
                 raise ValueError(f"{key} must be a finite number; got {getattr(self, key)!r}")
         if any(w >= 2**31 for w in self.hidden):
             raise ValueError(f"hidden widths must be below 2**31; got {list(self.hidden)}")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise ValueError(f"early_stopping is a patience in epochs and must be >= 1, e.g. --early-stop 5; "
+                             f"got {self.early_stopping}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
 
     def _check_names(self) -> None:
         from mlplab.models.activations import ACTIVATIONS
-        from mlplab.data.load import DATASETS
         from mlplab.models.init import parse_init
+        from mlplab.registry import IMPLS
         from mlplab.training.losses import LOSSES
         from mlplab.training.optim import OPTIMIZERS
 
-        lookup(dict.fromkeys(DATASETS), self.dataset, "dataset")
-        lookup(dict.fromkeys(("torch", "scratch")), self.impl, "impl")
+        lookup(IMPLS, self.impl, "impl")
         lookup(OPTIMIZERS, self.optimizer, "optimizer")
         for name in self.activation:
             lookup(ACTIVATIONS, name, "activation")
@@ -99,8 +104,8 @@ class TrainConfig:
         if self.loss is not None:
             lookup(LOSSES, self.loss, "loss")
         from mlplab.data.augment import AUGMENTS
-        from mlplab.training.fit import AMP, BACKPROPS
         from mlplab.training.schedules import SCHEDULES
+        from mlplab.training.step import AMP, BACKPROPS
 
         lookup(SCHEDULES, self.schedule, "schedule")
         lookup(AUGMENTS, self.augment, "augment")

@@ -9,7 +9,8 @@
 Parameters are mlplab's config keys (the names ``mlplab train`` takes), validated at ``fit`` by TrainConfig,
 so a bad value fails with the same message as on the command line. Training is minibatch training with any
 mlplab optimizer (Adam by default, as scikit-learn's own MLP) on the rows given, with no validation split held
-out, deterministic for a ``seed``.
+out unless ``early_stopping=PATIENCE`` (then ``validation_fraction`` of the rows, stratified, and the weights
+of the epoch with the lowest validation loss are kept), deterministic for a ``seed``.
 The classifier always uses softmax outputs with cross-entropy (two units for binary problems); the regressor
 uses MSE on the targets as given (scale them, e.g. with TransformedTargetRegressor, if they are large).
 """
@@ -27,9 +28,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from torch import nn
 
 from mlplab.config import TrainConfig
-from mlplab.data.load import Dataset
-from mlplab.training.fit import History, fit
-from mlplab.runs.run import build_model
+from mlplab.data.dataset import Dataset
+from mlplab.models.build import build_model
+from mlplab.training.fit import fit
+from mlplab.training.history import History
 
 
 class _MLPBase(BaseEstimator):
@@ -37,7 +39,7 @@ class _MLPBase(BaseEstimator):
 
     def __init__(self, hidden=(100,), activation="relu", dropout=0.0, init="default", optimizer="adam",
                  lr=0.001, momentum=0.0, weight_decay=0.0, epochs=200, batch_size=200, seed=0, device="cpu",
-                 impl="torch"):
+                 impl="torch", early_stopping=None, validation_fraction=0.1):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -51,23 +53,25 @@ class _MLPBase(BaseEstimator):
         self.seed = seed
         self.device = device
         self.impl = impl
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
 
     def _config(self) -> TrainConfig:
         params = self.get_params()
         if isinstance(params["hidden"], (int, np.integer)):
             params["hidden"] = (int(params["hidden"]),)
+        params.pop("validation_fraction")
         return TrainConfig().replace(**params)
 
     def _train(self, x: np.ndarray, y: torch.Tensor, task: str, output_size: int) -> None:
         config = self._config()
-        xt = torch.from_numpy(np.array(x, dtype=np.float32))                  # (N, D), a writable copy
-        data = Dataset("array", task, xt, y, None, None, xt[:0], y[:0], input_shape=(x.shape[1],),
-                       num_classes=output_size if task == "multiclass" else None)
+        # the rows as given (scale them in a Pipeline, as for scikit-learn's own MLP); a validation share is
+        # held out only for early stopping
+        held_out = self.validation_fraction if config.early_stopping is not None else 0.0
+        data = Dataset.from_arrays(x, y, task=task, val_fraction=held_out, seed=config.seed, standardize=False,
+                                   class_names=[str(i) for i in range(output_size)] if task == "multiclass" else None)
         self.model_: nn.Module = build_model(config, data.input_shape, task, output_size)
-        self.history_: History = fit(self.model_, data, optimizer=config.optimizer, lr=config.lr,
-                                     epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                                     device=config.device, weight_decay=config.weight_decay,
-                                     optimizer_args=config.optimizer_args(), impl=config.impl)
+        self.history_: History = fit(self.model_, data, config)
         self.loss_curve_ = self.history_.column("train_loss")
         self.n_iter_ = len(self.loss_curve_)
 

@@ -70,6 +70,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--amp", default=S, help="bf16: forward and loss under bfloat16 autocast")
     g.add_argument("--backprop", default=S,
                    help="auto (default: by hand where it applies, else autograd), hand, autograd")
+    g.add_argument("--early-stop", dest="early_stopping", type=int, default=S, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without improvement of --monitor; keep the best weights")
+    g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

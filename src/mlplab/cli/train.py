@@ -8,7 +8,7 @@ import sys
 from mlplab.config import TrainConfig
 from mlplab.training.distributed import is_main, process_group
 from mlplab.runs.failures import Interrupted
-from mlplab.runs.run import train
+from mlplab.runs.train import train
 from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
 
 NAME = "train"
@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     add_train_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--verbose", action="store_true", help="also say which path training takes (backprop by hand or "
+                   "autograd) and why")
     p.add_argument("--resume", metavar="RUN_FOLDER", help="continue a stopped run in its folder, exactly where "
                    "its last checkpoint stopped; only --epochs, --device and --data-dir may change")
     p.add_argument("--seeds", type=int, default=1,
@@ -38,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with process_group(config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
         main = is_main()
-        return report(args, lambda: train(config, progress="auto" if main and not args.quiet else "quiet",
-                                          write=main))
+        return report(args, lambda: train(config=config, progress="auto" if main and not args.quiet else "quiet",
+                                          write=main, verbose=args.verbose and main))
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -53,8 +55,8 @@ def resume(args: argparse.Namespace) -> int:
     config = resume_config(args.resume, overrides)
     with process_group(config.device):
         main = is_main()
-        return report(args, lambda: train(config, progress="auto" if main and not args.quiet else "quiet",
-                                          write=main, resume=args.resume))
+        return report(args, lambda: train(config=config, progress="auto" if main and not args.quiet else "quiet",
+                                          write=main, resume=args.resume, verbose=args.verbose and main))
 
 
 def report(args: argparse.Namespace, run_training) -> int:
@@ -66,9 +68,10 @@ def report(args: argparse.Namespace, run_training) -> int:
     if not is_main():
         return 0
     m = result.metrics
-    summary = f"test_loss {m['test_loss']:.4f}"
-    if "test_accuracy" in m:
-        summary = f"test_accuracy {m['test_accuracy']:.4f}  " + summary
+    summary = "  ".join(f"{k} {m[k]:.4f}" for k in ("test_accuracy", "test_loss") if k in m)
+    if m.get("early_stopping") and m["early_stopping"]["stopped_epoch"] is not None:
+        e = m["early_stopping"]
+        summary += f"  (stopped after epoch {e['stopped_epoch']}; weights of epoch {e['best_epoch']})"
     if not args.quiet:
         print(f"{summary}  ({m['train_seconds']:.1f}s training on {m['device']})")
     print(f"run folder: {result.path}")

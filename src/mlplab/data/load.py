@@ -6,7 +6,6 @@ split's statistics only. Image sets keep their official train/test split and are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from torch import Tensor
 
 from mlplab.data import mnist
 from mlplab.data import synthetic
+from mlplab.data.dataset import Dataset
 from mlplab.registry import lookup
 
 BUNDLED = {  # name -> (loader in sklearn.datasets, task); sklearn is imported on first use (slow start-up)
@@ -27,48 +27,6 @@ BUNDLED = {  # name -> (loader in sklearn.datasets, task); sklearn is imported o
 IMAGES = ("fashion-mnist", "mnist")
 SYNTHETIC = ("synthetic-linear", "polynomial")
 DATASETS = sorted([*BUNDLED, *IMAGES, *SYNTHETIC])
-
-
-@dataclass
-class Dataset:
-    """Splits as tensors (x: float32, y: int64 class indices, float32 (N, 1) for binary/regression)."""
-
-    name: str
-    task: str                      # "multiclass" | "binary" | "regression"
-    x_train: Tensor
-    y_train: Tensor
-    x_val: Tensor | None
-    y_val: Tensor | None
-    x_test: Tensor
-    y_test: Tensor
-    input_shape: tuple[int, ...]   # one sample's shape, e.g. (28, 28) or (64,)
-    num_classes: int | None = None
-    class_names: tuple[str, ...] | None = None
-    image_shape: tuple[int, int] | None = None  # how to show one sample as a picture, when it is one
-    feature_stats: tuple[Tensor, Tensor] | None = None  # (mean, scale) the features were standardised with
-
-    @property
-    def output_size(self) -> int:
-        """Units in the model's last layer: one per class, one for binary, one per regression target."""
-        if self.task == "multiclass":
-            return self.num_classes
-        return self.y_train.shape[1]
-
-    def unstandardize(self, x: Tensor) -> Tensor:
-        """``x`` back in the units of the source data (to show images as images), when it was standardised."""
-        if self.feature_stats is None:
-            return x
-        mean, scale = self.feature_stats
-        return x * scale + mean
-
-    def splits(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """The non-empty splits by name: ``train``, ``val`` and ``test`` (when there are some)."""
-        out = {"train": (self.x_train, self.y_train)}
-        if self.x_val is not None and len(self.x_val):
-            out["val"] = (self.x_val, self.y_val)
-        if len(self.x_test):  # empty when only training, as the scikit-learn estimators do
-            out["test"] = (self.x_test, self.y_test)
-        return out
 
 
 def _targets(y: np.ndarray, task: str) -> Tensor:
@@ -101,10 +59,12 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
     x_tr, y_tr, x_val, y_val, x_te, y_te = split(bunch.data, bunch.target, task, test_fraction, val_fraction,
                                                  seed)
     scaler = StandardScaler().fit(x_tr)  # training statistics only: no leakage from val/test
+    y_stats = None
     if task == "regression":  # scale the target too, so MSE is O(1) and default lrs work
         y_scaler = StandardScaler().fit(y_tr.reshape(-1, 1))
         y_tr, y_te = (y_scaler.transform(v.reshape(-1, 1)) for v in (y_tr, y_te))
         y_val = None if y_val is None else y_scaler.transform(y_val.reshape(-1, 1))
+        y_stats = scaler_stats(y_scaler)
 
     def xs(v):
         return None if v is None else torch.as_tensor(scaler.transform(v), dtype=torch.float32)
@@ -114,12 +74,13 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
                    None if y_val is None else _targets(y_val, task), xs(x_te), _targets(y_te, task),
                    input_shape=(bunch.data.shape[1],), image_shape=(8, 8) if name == "digits" else None,
                    num_classes=len(np.unique(bunch.target)) if task != "regression" else None,
-                   class_names=names, feature_stats=scaler_stats(scaler))
+                   class_names=names, feature_stats=scaler_stats(scaler), target_stats=y_stats)
 
 
 def scaler_stats(scaler) -> tuple[Tensor, Tensor]:
-    """A fitted StandardScaler's (mean, scale) as float32 tensors, for ``Dataset.feature_stats``."""
-    return torch.as_tensor(scaler.mean_, dtype=torch.float32), torch.as_tensor(scaler.scale_, dtype=torch.float32)
+    """A fitted StandardScaler's (mean, scale) as float64 tensors, for ``Dataset.feature_stats``: applied in
+    float64 by ``Dataset.standardize``, they reproduce its transform bit for bit."""
+    return torch.as_tensor(scaler.mean_, dtype=torch.float64), torch.as_tensor(scaler.scale_, dtype=torch.float64)
 
 
 def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:

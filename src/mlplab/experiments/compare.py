@@ -27,7 +27,9 @@ from mlplab.experiments import tables
 from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
 from mlplab.training.fit import resolve_device
-from mlplab.runs.run import Run, build_model, train
+from mlplab.models.build import build_model
+from mlplab.runs.run import Run
+from mlplab.runs.train import train
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
@@ -154,7 +156,7 @@ def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progres
         runs.append([])
         for config in row:
             folder = path / label(setting) / f"seed{config.seed}"
-            run = train(config.replace(out=str(folder)), progress=progress)
+            run = train(config=config.replace(out=str(folder)), write=True, progress=progress)
             runs[-1].append(run)
             members.append([label(setting), config.seed, str(run.path.relative_to(path))])
             done += 1

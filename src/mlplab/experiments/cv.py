@@ -27,7 +27,9 @@ from mlplab.experiments import tables
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.load import BUNDLED, Dataset, load_dataset, scaler_stats
 from mlplab.training.fit import History, fit, resolve_device
-from mlplab.runs.run import build_model, final_metrics, write_outputs
+from mlplab.data.schema import Schema
+from mlplab.models.build import build_model
+from mlplab.runs.run import Run, final_metrics, write_outputs
 from mlplab.runs.rundir import check_writable, new_run_dir, write_text
 
 
@@ -71,6 +73,10 @@ def fold_dataset(pool: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, stan
             y_scaler = StandardScaler().fit(parts["y_train"].numpy())
             for key in ("y_train", "y_val", "y_test"):
                 parts[key] = _standardize(y_scaler, parts[key])
+            mean, scale = scaler_stats(y_scaler)
+            if pool.target_stats is not None:
+                mean, scale = pool.target_stats[0] + mean * pool.target_stats[1], scale * pool.target_stats[1]
+            parts["target_stats"] = (mean, scale)
     return dataclasses.replace(pool, **parts)
 
 
@@ -96,17 +102,13 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
     for i, (train_idx, val_idx) in enumerate(splits, start=1):
         data = fold_dataset(pool, train_idx, val_idx, standardize=config.dataset in BUNDLED)
         model = build_model(config, data.input_shape, data.task, data.output_size)
-        history = fit(model, data, optimizer=config.optimizer, lr=config.lr, loss=config.loss,
-                      epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                      weight_decay=config.weight_decay, optimizer_args=config.optimizer_args(), impl=config.impl,
-                      schedule=config.schedule, augment=config.augment, compile=config.compile, amp=config.amp,
-                      backprop=config.backprop)
+        history = fit(model, data, config)
         m = final_metrics(history, model, config)
         histories.append(history)
         metrics.append(m)
         if path is not None:
             (path / f"fold{i}").mkdir()
-            write_outputs(path / f"fold{i}", config, history, m, model, data)
+            write_outputs(path / f"fold{i}", Run(model, config, history, m, Schema.of(data), data=data))
         if log is not None:
             log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([m])
                                                   if k.startswith(("train_", "val_")) and k != "train_seconds"))

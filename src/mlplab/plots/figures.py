@@ -1,45 +1,72 @@
-"""Headless PNG plots: learning curves and a gallery of test predictions."""
+"""Figures: learning curves, a gallery of test predictions, overlays of many runs, the activations.
+
+Every figure is a plain ``matplotlib.figure.Figure``, made without pyplot: mlplab never chooses or changes
+matplotlib's backend (not on import, not in the CLI). Files are written by Agg directly (``save``); a Figure
+returned to a notebook shows inline there.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from torch import nn
 
-matplotlib.use("Agg")  # files only: works without a display, in CI and over ssh
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mlplab.training.fit import History  # noqa: E402
+from mlplab.training.history import History
 
 
-def save(fig, path: str | Path) -> Path:
+def subplots(*args, **kwargs):
+    """``(fig, axes)`` as ``pyplot.subplots`` gives them, on a Figure pyplot does not manage."""
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG atomically (the Agg renderer, whatever the session's backend)."""
     from mlplab.runs.rundir import atomic_write
 
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
-    plt.close(fig)
     return Path(path)
 
 
-def learning_curves(history: History, path: str | Path, title: str = "") -> Path:
-    """Loss per epoch (train, validation, test) and, for classification, accuracy per epoch."""
+def epoch_axis(ax) -> None:
+    """Whole epochs on the x axis (no 2.5-epoch ticks)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+
+
+def draw_curves(axes, history: History) -> None:
+    """Loss (and accuracy) per epoch for every split into ``axes``; the best epoch marked when there is one."""
     epochs = history.column("epoch")
-    has_acc = bool(history.column("train_accuracy"))
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 3.8), squeeze=False)
     styles = {"train": "-", "val": "--", "test": ":"}
-    for ax, metric in zip(axes[0], ["loss", "accuracy"]):
+    for ax, metric in zip(axes, ["loss", "accuracy"]):
+        ax.clear()
         for split, style in styles.items():
             values = history.column(f"{split}_{metric}")
             if values:
                 ax.plot(epochs[-len(values):], values, style, marker="o", ms=3, label=f"{split} {metric}")
-        ax.set_xlabel("epoch")
+        if history.best_epoch is not None:
+            ax.axvline(history.best_epoch, color="gray", lw=0.8, ls="-.", label=f"best epoch {history.best_epoch}")
+        epoch_axis(ax)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
+
+
+def curves_figure(history: History, title: str = "") -> Figure:
+    """Loss per epoch (train, validation, test) and, for classification, accuracy per epoch."""
+    has_acc = bool(history.column("train_accuracy"))
+    fig, axes = subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 3.8), squeeze=False)
+    draw_curves(axes[0], history)
     if title:
-        fig.suptitle(title)
-    return save(fig, path)
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def learning_curves(history: History, path: str | Path, title: str = "") -> Path:
+    return save(curves_figure(history, title), path)
 
 
 @torch.no_grad()
@@ -54,7 +81,7 @@ def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_
     images, labels = images[:n], labels[:n]
     preds = model(images.to(device)).argmax(dim=1).cpu()
     rows = (len(images) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     pictures = (images if show is None else show(images)).cpu()
@@ -84,7 +111,7 @@ def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path,
 
     if band not in ("minmax", "std"):
         raise ValueError(f"band must be 'minmax' or 'std'; got {band!r}")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = subplots(figsize=(6.4, 4.2))
     for name, runs in curves.items():
         n = min(len(r) for r in runs)
         values = np.array([r[:n] for r in runs], dtype=float)          # (runs, epochs)
@@ -97,7 +124,7 @@ def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path,
             ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     if metric.endswith("loss") and all(v > 0 for runs in curves.values() for r in runs for v in r):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -114,7 +141,7 @@ def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: flo
     elementwise = [name for name in registry if name != "softmax"]
     cols = 6
     rows = -(-(2 * len(elementwise) + 2) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False)
     panels = iter(axes.flat)
     for name in elementwise:
         x = torch.linspace(lo, hi, 801, dtype=torch.float64, requires_grad=True)

@@ -20,7 +20,7 @@ from mlplab.models.activations import Activation, get_activation
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import activations as activation_plot
-from mlplab.plots.figures import plt, save
+from mlplab.plots.figures import save, subplots
 from mlplab.recipes import write_report
 from mlplab.recipes import fashion
 
@@ -75,7 +75,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         results[name] = {"test_accuracy": history.final["test_accuracy"],
                          "layers": unit_stats(name, pre_activations(model, x))}
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = subplots(figsize=(6.4, 3.8))
     labels, dead, sat = [], [], []
     for name, r in results.items():
         for i, s in enumerate(r["layers"], start=1):

@@ -13,7 +13,7 @@ from mlplab.experiments import tables
 from mlplab.training.fit import evaluate, fit
 from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
-from mlplab.plots.figures import plt, save
+from mlplab.plots.figures import save, subplots
 from mlplab.recipes import write_report
 from mlplab.recipes import fashion
 
@@ -39,7 +39,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
                          "test_accuracy": test_acc, "test_loss": history.final["test_loss"],
                          "gap": train["accuracy"] - test_acc}
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = subplots(1, 2, figsize=(11, 3.8))
     for name, r in results.items():
         h = r["history"]
         axes[0].plot(h.column("epoch"), h.column("train_loss"), label=f"{name}: train")
@@ -53,7 +53,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         ax.legend(fontsize=7)
     axes[0].set_title("loss (train: running, with dropout active)", fontsize=9)
     save(fig, out / "curves.png")
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = subplots(figsize=(6, 3.6))
     names = list(results)
     ax.bar([i - 0.2 for i in range(len(names))], [results[n]["train_accuracy"] for n in names], 0.4, label="train")
     ax.bar([i + 0.2 for i in range(len(names))], [results[n]["test_accuracy"] for n in names], 0.4, label="test")

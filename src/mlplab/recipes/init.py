@@ -20,7 +20,7 @@ from mlplab.data.load import load_dataset
 from mlplab.training.fit import NonFiniteLoss, fit
 from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
-from mlplab.plots.figures import plt, save
+from mlplab.plots.figures import save, subplots
 from mlplab.recipes import write_report
 
 TITLE = "init: how initialisation and activation decide whether signals survive depth"
@@ -67,7 +67,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
             results[(init_name, act)] = {"std": stds, "grad": grads, "val_loss": val_loss,
                                          "distinct": distinct_units(model)}
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = subplots(2, 3, figsize=(13, 6.5))
     for col, act in enumerate(ACTS):
         for init_name in INITS:
             r = results[(init_name, act)]

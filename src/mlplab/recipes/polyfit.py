@@ -16,7 +16,7 @@ from mlplab.experiments import tables
 from mlplab.data.load import Dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
-from mlplab.plots.figures import plt, save
+from mlplab.plots.figures import save, subplots
 from mlplab.recipes import write_report
 
 TITLE = "polyfit: under- and overfitting with polynomial features"
@@ -39,7 +39,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
                          "weights": model.linears()[0].weight.detach().ravel().tolist(),
                          "train_loss": history.final["train_loss"], "test_loss": history.final["test_loss"]}
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = subplots(1, 3, figsize=(13, 3.6))
     for ax, (name, r) in zip(axes, results.items()):
         h = r["history"]
         ax.plot(h.column("epoch"), h.column("train_loss"), label="train")
@@ -51,7 +51,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         ax.grid(alpha=0.3)
         ax.legend()
     save(fig, out / "loss_curves.png")
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = subplots(figsize=(8, 3.6))
     width = 0.2
     true = list(TRUE_W) + [0.0] * 16
     ax.bar([i - 1.5 * width for i in range(20)], true, width, label="true", color="black")

@@ -23,7 +23,7 @@ from mlplab.data.load import Dataset
 from mlplab.training.fit import History, epoch_seed, fit
 from mlplab.models.mlp import MLP
 from mlplab.training.optim import make_optimizer
-from mlplab.plots.figures import plt, save
+from mlplab.plots.figures import save, subplots
 from mlplab.scratch.losses import l2_penalty
 from mlplab.recipes import write_report
 
@@ -75,7 +75,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
                                      "train_loss": history.final["train_loss"],
                                      "test_loss": history.final["test_loss"]}
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, route in zip(axes, ("penalty", "optimizer")):
         for lam, color in zip(LAMBDAS, ("C0", "C3")):
             h = results[(route, lam)]["history"]

@@ -1,150 +1,210 @@
-"""One training run from a TrainConfig: load data, build the model, fit, and fill the run folder."""
+"""A trained run: the model with what it was trained on and how, and what it can do afterwards.
+
+``Run`` is what ``mlplab.train`` returns and what ``load_run(folder)`` gives back from any run folder:
+``.model``, ``.config``, ``.history``, ``.metrics``, ``.schema`` (input shape, classes, the scaling learned
+from the training rows), and ``predict`` / ``predict_proba`` / ``evaluate`` on raw rows, as scikit-learn's
+estimators take them. ``save(folder)`` writes the run folder::
+
+    config.toml            the settings (feed back with --config)
+    history.csv            per epoch: train/val/test loss and accuracy, seconds
+    metrics.json           final metrics, the training path (backprop, backprop_reason), early stopping
+    model.safetensors      the weights
+    data.json, preprocessing.safetensors   the Schema: what predict applies to raw rows
+    learning_curves.png    (and predictions.png for image data)
+"""
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from torch import nn
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
 
-from mlplab.plots import figures as plots
-from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
-from mlplab.config import TrainConfig, dump_config
-from mlplab.data.load import Dataset, load_dataset
-from mlplab.runs.failures import Interrupted, out_of_memory_hint
-from mlplab.training.fit import History, NonFiniteLoss, fit, resolve_device
-from mlplab.training.losses import OUTPUT_ACTIVATION, loss_for_task
-from mlplab.training.progress import EpochProgress
-from mlplab.runs.rundir import (new_run_dir, remove_run_dir, remove_stale_temporaries, save_weights, write_json, write_text)
+from mlplab.config import TrainConfig, dump_config, load_config
+from mlplab.data.dataset import Dataset
+from mlplab.data.schema import Schema
+from mlplab.models.build import build_model
+from mlplab.runs.rundir import atomic_write, load_weights, save_weights, write_json, write_text
+from mlplab.training.fit import resolve_device
+from mlplab.training.history import History
+from mlplab.training.losses import loss_for_task
+
+PREDICT_BATCH = 8192
 
 
 @dataclass
 class Run:
-    path: Path | None
+    model: nn.Module
     config: TrainConfig
     history: History
     metrics: dict
-    model: nn.Module
-    data: Dataset
+    schema: Schema
+    path: Path | None = None
+    data: Dataset | None = field(default=None, repr=False)  # what it trained on (None for a loaded run)
 
+    @torch.no_grad()
+    def outputs(self, x) -> Tensor:
+        """The model's raw outputs (N, C) for raw rows ``x``, in eval mode, without gradients."""
+        inputs = self.schema.inputs(x)
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outs = [self.model(inputs[i:i + PREDICT_BATCH].to(device)).cpu()
+                    for i in range(0, len(inputs), PREDICT_BATCH)]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(outs) if outs else torch.zeros(0, self.schema.output_size)
 
-def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, output_size: int) -> nn.Module:
-    """The MLP the config describes, torch.nn or scratch, with the output layer its loss expects."""
-    if config.impl == "scratch":
-        from mlplab.scratch.mlp import MLP
-    else:
-        from mlplab.models.mlp import MLP
-    loss = loss_for_task(config.loss, task)
-    with out_of_memory_hint(config, model_only=True):
-        return MLP(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
-                   dropout=list(config.dropout), init=list(config.init), bias=config.bias,
-                   output=OUTPUT_ACTIVATION.get(loss), seed=config.seed)
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities (N, C), columns in class order (binary: P(0), P(1))."""
+        if self.schema.task == "regression":
+            raise ValueError("predict_proba is for classification; this run is a regression: use predict")
+        out = self.outputs(x).double()
+        loss = loss_for_task(self.config.loss, self.schema.task)
+        if self.schema.task == "binary":
+            p = out[:, 0] if loss == "bce" else torch.sigmoid(out[:, 0])
+            return torch.stack([1 - p, p], dim=1).numpy()
+        return (out.exp() if loss == "nll" else torch.softmax(out, dim=1)).numpy()
 
+    def predict(self, x) -> np.ndarray:
+        """Class labels as given in training (indices 0..C−1, or names), or regression values in target units."""
+        if self.schema.task == "regression":
+            values = self.schema.target_units(self.outputs(x)).numpy()
+            return values[:, 0] if values.shape[1] == 1 else values
+        index = self.predict_proba(x).argmax(axis=1)
+        if self.schema.labels == "name":
+            return np.asarray(self.schema.class_names, dtype=object)[index]
+        return index
 
-def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:
-    """The last epoch's numbers plus what a reader needs to compare runs."""
-    last = history.final
-    metrics = {k: v for k, v in last.items() if k != "seconds"}
-    metrics["train_seconds"] = sum(history.column("seconds"))
-    metrics["parameters"] = sum(p.numel() for p in model.parameters())
-    metrics["device"] = str(resolve_device(config.device))
-    return metrics
+    def evaluate(self, x, y) -> dict[str, float]:
+        """Metrics on labelled raw rows: loss (cross entropy) and accuracy, or MSE/RMSE/MAE/R² in target units."""
+        y = np.asarray(y.detach().cpu() if isinstance(y, Tensor) else y)
+        if len(y) != len(x):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        if self.schema.task == "regression":
+            pred = self.predict(x).reshape(len(y), -1)
+            err = pred - y.reshape(len(y), -1).astype(np.float64)
+            total = ((y.reshape(len(y), -1) - y.reshape(len(y), -1).mean(0)) ** 2).sum()
+            mse = float((err ** 2).mean())
+            return {"mse": mse, "rmse": mse ** 0.5, "mae": float(np.abs(err).mean()),
+                    "r2": float(1 - (err ** 2).sum() / total) if total > 0 else float("nan")}
+        index = self._class_index(y)
+        p = self.predict_proba(x)
+        picked = np.clip(p[np.arange(len(index)), index], 1e-12, 1.0)
+        return {"loss": float(-np.log(picked).mean()), "accuracy": float((p.argmax(axis=1) == index).mean())}
 
+    def _class_index(self, y: np.ndarray) -> np.ndarray:
+        if self.schema.labels == "name":
+            lookup = {name: i for i, name in enumerate(self.schema.class_names)}
+            unseen = sorted({str(v) for v in y.tolist()} - set(lookup))
+            if unseen:
+                raise ValueError(f"labels {unseen[:5]} were never seen in training; classes: {list(lookup)}")
+            return np.array([lookup[str(v)] for v in y.tolist()])
+        y = y.reshape(-1)
+        if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+            raise ValueError("class labels must be whole numbers")
+        index = y.astype(np.int64)
+        n = 2 if self.schema.task == "binary" else self.schema.output_size
+        if len(index) and (index.min() < 0 or index.max() >= n):
+            raise ValueError(f"labels must be class indices 0..{n - 1} as in training; found {index.min()}..{index.max()}")
+        return index
 
-def build_optimizer(config: TrainConfig, model: nn.Module):
-    """The optimizer the config describes over ``model``'s parameters (torch's or scratch), as fit builds it."""
-    if config.impl == "scratch":
-        from mlplab.scratch import optim as optim_mod
-    else:
-        from mlplab.training import optim as optim_mod
-    return optim_mod.make_optimizer(config.optimizer, model, lr=config.lr, weight_decay=config.weight_decay,
-                                    registry=optim_mod.OPTIMIZERS, **config.optimizer_args())
-
-
-def train(config: TrainConfig, *, progress: str = "auto", write: bool = True,
-          resume: str | Path | None = None) -> Run:
-    """Train as ``config`` says. With ``write``, fill a new run folder under ``config.out``.
-
-    ``progress`` is ``auto`` (a bar in a terminal, else a line per epoch), ``bar``, ``lines`` or ``quiet``.
-    Everything that can fail on user input (names, data files, the output folder) fails before any file is
-    written. Every epoch ends with a checkpoint; ``resume`` (a run folder) continues that run where its last
-    checkpoint stopped, in the same folder, exactly as if it had never stopped (see mlplab.runs.checkpoint).
-    """
-    checkpoint = check_resume(resume, config) if resume is not None else None
-    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
-                        val_fraction=config.val_fraction)
-    model = build_model(config, data.input_shape, data.task, data.output_size)
-    history = None
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint.model)
-    opt = build_optimizer(config, model.to(resolve_device(config.device)))  # one path, fresh or resumed
-    if checkpoint is not None:
-        opt.load_state_dict(checkpoint.optimizer)
-        history = checkpoint.history
-        restore_rng(checkpoint.rng)
-    path = None
-    if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
-        path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset)
-    callbacks = []
-    if path is not None:
-        remove_stale_temporaries(path)
-        write_text(path / "config.toml", dump_config(config))
-        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
-        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
-    reporter = None
-    if progress != "quiet":
-        reporter = EpochProgress(config.epochs, mode=progress)
-        callbacks.append(reporter)
-        reporter.start(len(history.rows) if history else 0)
-    try:
-        with out_of_memory_hint(config):
-            history = fit(model, data, optimizer=config.optimizer, lr=config.lr, loss=config.loss,
-                          epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                          device=config.device, weight_decay=config.weight_decay,
-                          optimizer_args=config.optimizer_args(), impl=config.impl, callbacks=callbacks,
-                          history=history, opt=opt, schedule=config.schedule, augment=config.augment,
-                          compile=config.compile, amp=config.amp, backprop=config.backprop)
-    except KeyboardInterrupt:
-        if path is None:
-            raise
-        raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
-                          f"mlplab train --resume {path}") from None
-    except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
-        if path is not None and saver.epoch == 0 and resume is None:
-            remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
-        elif path is not None:
-            note = f"{path} keeps the last good checkpoint (epoch {saver.epoch})"
-            if not isinstance(e, NonFiniteLoss):  # resuming a diverged run would diverge again
-                note += f"; once fixed, continue with: mlplab train --resume {path}"
-            plain = type(e) in (ValueError, TypeError, NonFiniteLoss) or isinstance(e, OSError)
-            raise (type(e) if plain else ValueError)(f"{e}; {note}") from None
-        raise
-    finally:
-        if reporter is not None:
-            reporter.stop()
-    metrics = final_metrics(history, model, config)
-    if path is not None:
-        write_outputs(path, config, history, metrics, model, data)
-    return Run(path, config, history, metrics, model, data)
+    def save(self, folder: str | Path) -> Path:
+        """Write the run folder (see the module docstring); ``load_run(folder)`` gives this Run back."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / "config.toml", dump_config(self.config))
+        write_outputs(folder, self)
+        self.path = folder
+        return folder
 
 
 def history_csv(path: Path, history: History) -> None:
-    from mlplab.runs.rundir import atomic_write
-
     atomic_write(path / "history.csv", history.to_csv)
 
 
-def write_outputs(path: Path, config: TrainConfig, history: History, metrics: dict, model: nn.Module,
-                  data: Dataset) -> None:
-    """metrics.json, model.safetensors and the plots."""
-    history_csv(path, history)
-    write_json(path / "metrics.json", metrics)
-    save_weights(model, path / "model.safetensors", metadata={"config": json.dumps(config.to_dict())})
-    plots.learning_curves(history, path / "learning_curves.png",
-                          title=f"{config.dataset}: {'-'.join(map(str, config.hidden))} {config.optimizer} "
-                                f"lr={config.lr}")
-    if data.image_shape and data.class_names:
-        plots.gallery(model, data.x_test, data.y_test, data.class_names, path / "predictions.png",
-                      image_shape=data.image_shape, show=data.unstandardize)
+def write_outputs(path: Path, run: Run) -> None:
+    """history.csv, metrics.json, model.safetensors, the Schema and the plots."""
+    from mlplab.plots import figures
+
+    history_csv(path, run.history)
+    write_json(path / "metrics.json", run.metrics)
+    save_weights(run.model, path / "model.safetensors", metadata={"config": json.dumps(run.config.to_dict())})
+    meta, tensors = run.schema.to_files()
+    write_json(path / "data.json", meta)
+    atomic_write(path / "preprocessing.safetensors", lambda p: save_file(tensors, str(p), metadata={"format": "mlplab-schema-1"}))
+    c = run.config
+    figures.learning_curves(run.history, path / "learning_curves.png",
+                            title=f"{run.schema.name}: {c.impl} {'-'.join(map(str, c.hidden))} "
+                                  f"{','.join(c.activation)} init {','.join(c.init)}, {c.optimizer} lr={c.lr}")
+    data = run.data
+    if data is not None and data.image_shape and data.class_names and data.x_test is not None:
+        figures.gallery(run.model, data.x_test, data.y_test, data.class_names, path / "predictions.png",
+                        image_shape=data.image_shape, show=data.unstandardize)
+
+
+def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:
+    """The numbers of the epoch whose weights the model ends with, plus what a reader needs to compare runs."""
+    metrics = {k: v for k, v in history.final.items() if k != "seconds"}
+    metrics["train_seconds"] = sum(history.column("seconds"))
+    metrics["parameters"] = sum(p.numel() for p in model.parameters())
+    metrics["device"] = str(resolve_device(config.device))
+    metrics["backprop"], metrics["backprop_reason"] = history.backprop, history.backprop_reason
+    if config.early_stopping is not None:
+        metrics["early_stopping"] = {"monitor": config.monitor, "patience": config.early_stopping,
+                                     "best_epoch": history.best_epoch, "stopped_epoch": history.stopped_epoch,
+                                     "epochs_run": len(history.rows)}
+    return metrics
+
+
+def load_run(folder: str | Path) -> Run:
+    """The Run saved in ``folder`` (by ``Run.save`` or ``mlplab train``): model with its weights, config,
+    history, metrics and the Schema that ``predict`` applies to raw rows.
+
+    Folders written before the Schema was saved get it rebuilt from their dataset (bundled sets only).
+    """
+    folder = Path(folder)
+    if not (folder / "config.toml").is_file():
+        raise FileNotFoundError(f"{folder} is not a run folder (no config.toml); pass a folder written by "
+                                "mlplab train or Run.save")
+    config = load_config(folder / "config.toml")
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{folder} has no model.safetensors: the run did not finish; "
+                                f"continue it with: mlplab train --resume {folder}")
+    schema = read_schema(folder, config)
+    model = build_model(config, schema.input_shape, schema.task, schema.output_size)
+    try:
+        load_weights(model, weights)
+    except RuntimeError as e:
+        raise ValueError(f"{weights} does not fit the model in {folder / 'config.toml'}: "
+                         f"{str(e).splitlines()[0]}") from None
+    history = History.from_csv(folder / "history.csv") if (folder / "history.csv").is_file() else History()
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+    history.backprop, history.backprop_reason = metrics.get("backprop"), metrics.get("backprop_reason")
+    stopping = metrics.get("early_stopping") or {}
+    history.best_epoch, history.stopped_epoch = stopping.get("best_epoch"), stopping.get("stopped_epoch")
+    return Run(model, config, history, metrics, schema, folder)
+
+
+def read_schema(folder: Path, config: TrainConfig) -> Schema:
+    if (folder / "data.json").is_file():
+        meta = json.loads((folder / "data.json").read_text())
+        pre = folder / "preprocessing.safetensors"
+        try:
+            tensors = load_file(str(pre)) if pre.is_file() else {}
+        except Exception as e:  # safetensors' own error: not a safetensors file
+            raise ValueError(f"{pre} is not a safetensors file ({e}); mlplab never unpickles files") from None
+        return Schema.from_files(meta, tensors)
+    from mlplab.data.load import DATASETS, load_dataset
+
+    if config.dataset not in DATASETS:
+        raise FileNotFoundError(f"{folder} has no data.json, and its dataset {config.dataset!r} is not one "
+                                "mlplab can reload; the run folder is incomplete")
+    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, val_fraction=config.val_fraction)
+    return Schema.of(data)

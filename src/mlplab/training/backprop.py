@@ -64,21 +64,14 @@ class Layer:
 
 
 def layers_of(model: nn.Module) -> list[Layer] | str:
-    """``model`` as a list of Layers (Flatten, then Linear [→ Activation] [→ Dropout] … → Linear), or a reason
-    why it cannot be trained by hand (another module, a hook, an output activation, ...)."""
-    if not isinstance(model, nn.Sequential):
-        return f"the model is a {type(model).__name__}, not an nn.Sequential MLP"
-    from torch.nn.modules import module as module_globals
-    if any((module_globals._global_forward_hooks, module_globals._global_forward_pre_hooks,
-            module_globals._global_backward_hooks)):
-        return "global module hooks are registered"
+    """``model``'s modules as a list of Layers (Flatten, then Linear [→ Activation] [→ Dropout] … → Linear), or a
+    reason why they cannot be trained by hand (another module, an output activation, a frozen parameter, ...).
+    Whether the model as a whole qualifies (its class, hooks, device) is decided by mlplab.training.step.RULES."""
     mods = list(model)
     if mods and type(mods[0]) is nn.Flatten and (mods[0].start_dim, mods[0].end_dim) == (1, -1):
         mods = mods[1:]
     layers: list[Layer] = []
     for m in mods:
-        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
-            return f"a hook is registered on {m}"
         if type(m) is nn.Linear:
             layers.append(Layer(m))
         elif type(m) is Activation and m.name in FORWARD and m.fn is ACTIVATIONS[m.name] and layers \
@@ -115,7 +108,7 @@ class HandStep:
     """One training step of an MLP by hand: forward, cross-entropy gradient, backward, update.
 
     ``step(x, y)`` returns the batch's mean loss (0-dim) and the logits ``(B, C)``, both detached.
-    Build it with ``HandStep.build``, which says why when a model, loss or optimizer is not one it handles.
+    mlplab.training.step.choose_step builds it when every rule for it holds.
     """
 
     def __init__(self, layers: list[Layer], opt: torch.optim.Optimizer, amp: torch.dtype | None = None):
@@ -124,31 +117,19 @@ class HandStep:
         self.fold = plain_sgd(opt)
         # which param group's lr applies to p, by index: load_state_dict replaces the group dicts
         self.group = {p: i for i, g in enumerate(opt.param_groups) for p in g["params"]}
-        missing = [p for layer in layers for p in layer.linear.parameters() if p not in self.group]
-        if missing:
-            raise ValueError("the optimizer does not hold every parameter of the model")
 
-    @classmethod
-    def build(cls, model: nn.Module, loss: str, opt: torch.optim.Optimizer,
-              amp: torch.dtype | None = None) -> HandStep | str:
-        """A HandStep for ``model``, or a string saying why backprop by hand does not apply.
-
-        ``amp`` (torch.bfloat16) runs the matrix products and activations in that dtype, as autocast does:
-        a low-precision copy of each weight per step, softmax and loss in float32, gradients and the update
-        applied to the float32 weights.
-        """
-        if loss not in LOSSES:
-            return f"the loss is {loss}; by hand: {', '.join(LOSSES)}"
-        layers = layers_of(model)
-        if isinstance(layers, str):
-            return layers
-        try:
-            return cls(layers, opt, amp)
-        except ValueError as e:
-            return str(e)
+    @staticmethod
+    def check_optimizer(layers: list[Layer], opt: torch.optim.Optimizer) -> str | None:
+        """Why ``opt`` cannot drive these layers by hand (it misses a parameter), or None."""
+        held = {p for g in opt.param_groups for p in g["params"]}
+        if any(p not in held for layer in layers for p in layer.linear.parameters()):
+            return "the optimizer does not hold every parameter of the model"
+        return None
 
     @torch.no_grad()
-    def step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def step(self, x: Tensor, y: Tensor, share: float = 1.0) -> tuple[Tensor, Tensor]:
+        """One update on batch ``(x, y)``; returns its mean loss (0-dim) and the logits (B, C), detached.
+        ``share`` is for the DDP step's signature: by hand runs in one process only."""
         low = self.amp
         a = x.reshape(len(x), -1)                                # (B, D)
         if low is not None:

@@ -1,62 +1,41 @@
-"""The training loop: data resident on the device, a seeded permutation per epoch, batches by slicing.
+"""The training loop: data resident on the device, a seeded permutation per epoch, one step object per batch.
 
-Read it top to bottom: train mode, zero_grad, forward, loss, backward, step; then evaluate every split in
-eval mode without gradients. Each epoch's shuffling and dropout masks come from ``(seed, epoch)`` alone, so
-a run restarted at any epoch boundary continues exactly as an uninterrupted one would.
+Read it top to bottom: check the settings, choose the step (mlplab.training.step: by hand or autograd, and
+why), then per epoch shuffle, take batches with ``index_select``, step, record; evaluate every split in eval
+mode without gradients; call the callbacks. Each epoch's shuffling and dropout masks come from
+``(seed, epoch)`` alone, so a run restarted at any epoch boundary continues exactly as an uninterrupted one.
+
+After ``fit`` every parameter's ``.grad`` holds ∂ℓ/∂p of the mean training loss over the last training batch
+at the final weights, in eval mode (no dropout), by autograd — the same on both paths (by hand, plain SGD
+never forms a gradient tensor while training) and consistent with the weights early stopping restores.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import math
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from mlplab.training import backprop as hand_backprop
-from mlplab.training import distributed
-from mlplab.training import losses as torch_losses
-from mlplab.training import optim as torch_optim
+from mlplab.config import TrainConfig
 from mlplab.data.augment import get_augment
-from mlplab.data.load import Dataset
+from mlplab.data.dataset import Dataset
+from mlplab.registry import impl_module
+from mlplab.training import distributed
+from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
+from mlplab.training.history import History
+from mlplab.training.losses import loss_for_task
+from mlplab.training.optim import build_optimizer
 from mlplab.training.schedules import get_schedule, set_lr
+from mlplab.training.step import AMP, StepContext, choose_step
 
-AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
-BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies (mlplab.training.backprop), else autograd
-
-
-@dataclass
-class History:
-    """One row per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_*``/``test_*``, ``seconds``."""
-
-    rows: list[dict] = field(default_factory=list)
-
-    def column(self, key: str) -> list[float]:
-        return [row[key] for row in self.rows if key in row]
-
-    @property
-    def final(self) -> dict:
-        return dict(self.rows[-1]) if self.rows else {}
-
-    def to_csv(self, path: str | Path) -> None:
-        keys = list(dict.fromkeys(k for row in self.rows for k in row))
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
-
-    @classmethod
-    def from_csv(cls, path: str | Path) -> History:
-        with open(path, newline="") as f:
-            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                    for row in csv.DictReader(f)]
-        return cls(rows)
+# The TrainConfig keys fit reads; the others describe the data, the model or the run folder, which fit is given.
+FIT_KEYS = ("impl", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "loss", "epochs", "batch_size",
+            "schedule", "augment", "seed", "device", "compile", "amp", "backprop", "early_stopping", "monitor")
+OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -67,6 +46,8 @@ def resolve_device(device: str) -> torch.device:
         dev = torch.device(device)
     except RuntimeError:
         raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported by mlplab; use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
     return dev
@@ -86,7 +67,7 @@ def predictions_correct(out: Tensor, y: Tensor, loss: str) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, loss: str, classify: bool,
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, loss: str, classify: bool,
              batch_size: int = 8192) -> dict[str, float]:
     """Mean loss (and accuracy when ``classify``) over ``(x, y)``, always in eval mode without gradients."""
     was_training = model.training
@@ -107,7 +88,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, loss: st
 
 
 class NonFiniteLoss(ArithmeticError):
-    """The training loss became NaN or infinite."""
+    """The training (or validation/test) loss became NaN or infinite."""
 
 
 def non_finite(value: float, epoch: int, batch: int, n_batches: int, opt) -> NonFiniteLoss:
@@ -120,136 +101,116 @@ def non_finite(value: float, epoch: int, batch: int, n_batches: int, opt) -> Non
 def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
     """Class indices in [0, num_classes), binary targets in [0, 1]: else the loss fails or lies."""
     if data.task == "multiclass" and len(y) and (int(y.min()) < 0 or int(y.max()) >= data.num_classes):
-        raise ValueError(f"labels of {data.name} must be class indices in [0, {data.num_classes}) for {loss}; "
-                         f"found {int(y.min())}..{int(y.max())}; the label file is corrupt or of another dataset")
+        raise ValueError(f"the training labels of {data.name} must be class indices in [0, {data.num_classes}) "
+                         f"for {loss}; found {int(y.min())}..{int(y.max())}; check where the labels come from")
     if data.task == "binary" and len(y) and (float(y.min()) < 0 or float(y.max()) > 1):
-        raise ValueError(f"targets of {data.name} must be in [0, 1] for {loss}; found "
+        raise ValueError(f"the training targets of {data.name} must be in [0, 1] for {loss}; found "
                          f"{float(y.min())}..{float(y.max())}")
 
 
-def choose_backprop(backprop: str, model: nn.Module, loss: str, opt, *, impl: str, device: torch.device,
-                    world: int, compile: bool, amp: str | None) -> hand_backprop.HandStep | None:
-    """The HandStep to train with, or None for autograd; ``backprop="hand"`` where it cannot apply says why."""
-    if backprop not in BACKPROPS:
-        raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
-    if backprop == "autograd":
-        return None
-    reasons = [why for why, applies in (
-        ("impl is scratch (its point is its own modules under autograd)", impl != "torch"),
-        ("the device is not the CPU (on a GPU, compile and CUDA graphs are the fast path)", device.type != "cpu"),
-        ("it runs under torch.distributed (DDP)", world > 1), ("compile is on", compile)) if applies]
-    hand = reasons[0] if reasons else hand_backprop.HandStep.build(model, loss, opt, amp=AMP.get(amp))
-    if isinstance(hand, str):
-        if backprop == "hand":
-            raise ValueError(f"backprop 'hand' does not apply here: {hand}; use backprop 'auto' or 'autograd'")
-        return None
-    return hand
+def fit_config(config: TrainConfig | None, keys: dict, opt, optimizer_args) -> TrainConfig:
+    """``config`` (or the defaults) with ``keys`` applied; a key fit would not use is an error, never ignored."""
+    other = sorted(set(keys) - set(FIT_KEYS))
+    if other:
+        known = set(TrainConfig.__dataclass_fields__)
+        what = ("describe(s) the data, the model or the run folder, which fit is given; mlplab.train takes them"
+                if set(other) <= known else f"is/are not fit arguments; fit takes: {', '.join(FIT_KEYS)}")
+        raise TypeError(f"fit got {', '.join(other)}: {what}")
+    if opt is not None and (set(keys) & set(OPTIMIZER_KEYS) or optimizer_args):
+        given = sorted(set(keys) & set(OPTIMIZER_KEYS)) + (["optimizer_args"] if optimizer_args else [])
+        raise ValueError(f"fit got opt= and {', '.join(given)}: the optimizer object already fixes them; pass "
+                         "either opt or the optimizer settings")
+    return (config or TrainConfig()).replace(**keys)
 
 
-def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 0.1, loss: str | None = None,
-        epochs: int = 10, batch_size: int = 256, seed: int = 0, device: str = "auto", weight_decay: float = 0.0,
-        optimizer_args: dict | None = None, impl: str = "torch", history: History | None = None,
-        opt: torch.optim.Optimizer | None = None, callbacks: list[Callable] = (), schedule: str = "none",
-        augment: str = "none", compile: bool = False, amp: str | None = None, backprop: str = "auto") -> History:
-    """Train ``model`` on ``data`` and return its History.
+def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
+        opt: torch.optim.Optimizer | None = None, optimizer_args: dict | None = None,
+        history: History | None = None, callbacks: Sequence = (), **keys) -> History:
+    """Train ``model`` on ``data`` as ``config`` (a TrainConfig) and ``keys`` (its training keys) say.
 
-    ``optimizer`` and ``loss`` are names (torch's hyperparameter names in ``optimizer_args``); ``loss`` None
-    picks the task's default. ``weight_decay`` reaches weights only. ``impl="scratch"`` uses the
-    from-scratch optimizer and loss. To continue a run, pass its ``history`` (training starts after its last
-    epoch) and its optimizer ``opt``. After each epoch every ``callbacks`` entry is called with
-    ``(epoch, history, model, opt)``. ``schedule`` scales the lr per batch (mlplab.training.schedules), ``augment``
-    transforms image batches (mlplab.data.augment). ``compile`` trains through ``torch.compile`` (CUDA graphs on a
-    GPU: mode "reduce-overhead"); ``amp="bf16"`` runs forward and loss under bf16 autocast. In a torch.distributed
-    process group (torchrun) each rank trains on its share of every global batch (mlplab.training.distributed).
-    ``backprop``: ``auto`` computes each step by hand (mlplab.training.backprop: same gradients, fewer ops) where it
-    applies, else with autograd; ``hand`` insists (ValueError naming why not); ``autograd`` never hands.
+    ``keys`` are TrainConfig's training keys (``optimizer``, ``lr``, ``epochs``, ``batch_size``, ``seed``,
+    ``early_stopping``, ... see FIT_KEYS); ``optimizer_args`` passes further hyperparameters by torch's names.
+    To continue a run, pass its ``history`` (training starts after its last epoch) and its optimizer ``opt``
+    (then the optimizer keys come from it: giving both is an error). ``callbacks``: see
+    mlplab.training.callbacks. The History records the path the steps took (``backprop``: ``hand`` or
+    ``autograd``) and why.
 
     >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
-    >>> len(h.rows)
-    2
+    >>> len(h.rows), h.backprop
+    (2, 'hand')
     """
-    for key, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{key} must be a positive integer; got {value!r}")
-    if impl == "scratch":
-        from mlplab.scratch import losses as loss_mod
-        from mlplab.scratch import optim as optim_mod
-    elif impl == "torch":
-        loss_mod, optim_mod = torch_losses, torch_optim
-    else:
-        raise ValueError(f"impl must be 'torch' or 'scratch'; got {impl!r}")
-    loss = torch_losses.loss_for_task(loss, data.task)
-    loss_fn = loss_mod.get_loss(loss, loss_mod.LOSSES)
+    config = fit_config(config, keys, opt, optimizer_args)
+    losses, optim = impl_module(config.impl, "losses"), impl_module(config.impl, "optim")
+    loss = loss_for_task(config.loss, data.task)
+    loss_fn = losses.get_loss(loss, losses.LOSSES)
     classify = data.task != "regression"
-    dev = resolve_device(device)
+    dev = resolve_device(config.device)
     model.to(dev)
-    factor, augment_fn = get_schedule(schedule), get_augment(augment, data.input_shape)
-    if amp is not None and amp not in AMP:
-        raise ValueError(f"amp must be one of {', '.join(AMP)} or None; got {amp!r}")
+    factor, augment_fn = get_schedule(config.schedule), get_augment(config.augment, data.input_shape)
     rank, world = distributed.rank_and_world()
-    if batch_size < world:
-        raise ValueError(f"batch_size ({batch_size}) is the global batch and must be >= the {world} processes")
-    forward = distributed.data_parallel(model, dev) if world > 1 else model
-    if compile and dev.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
-        raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
-    if compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
-        forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
-    # a disabled torch.autocast still costs ~10 µs per batch on CPU: no context at all unless asked for
-    autocast = torch.autocast(dev.type, dtype=AMP[amp]) if amp is not None else contextlib.nullcontext()
+    if config.batch_size < world:
+        raise ValueError(f"batch_size ({config.batch_size}) is the global batch and must be >= the {world} processes")
     if opt is None:
-        opt = optim_mod.make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay,
-                                       registry=optim_mod.OPTIMIZERS, **(optimizer_args or {}))
-    hand = choose_backprop(backprop, model, loss, opt, impl=impl, device=dev, world=world, compile=compile, amp=amp)
+        opt = build_optimizer(config, model, **(optimizer_args or {}))
+    elif type(opt) is not optim.OPTIMIZERS[config.optimizer]:
+        raise ValueError(f"opt is a {type(opt).__name__} but the config says optimizer {config.optimizer!r}; "
+                         "pass the config the optimizer was built from")
+    forward = distributed.data_parallel(model, dev) if world > 1 else model
+    if config.compile and dev.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
+    if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
+        forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
+    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile)
+    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=loss_fn, amp=config.amp)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
-    if hand is not None and hand.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
-        x_train = x_train.to(hand.amp)
+    if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
+        x_train = x_train.to(AMP[config.amp])
     n = len(x_train)
     check_labels(data, y_train, loss)
-    on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
-    n_batches = -(-n // batch_size)
-    batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
+    callbacks = [as_callback(cb) for cb in callbacks]
     history = history if history is not None else History()
+    history.backprop, history.backprop_reason = choice.path, choice.reason
+    if config.early_stopping is not None:  # first, so the other callbacks see its verdict on this epoch
+        metrics = ("loss", "accuracy") if classify else ("loss",)
+        check_monitor(config.monitor, [f"{s}_{m}" for s in splits for m in metrics])
+        callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor))
+    on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
+    n_batches = -(-n // config.batch_size)
+    batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
     start = history.rows[-1]["epoch"] if history.rows else 0
+    perm = None
+    for cb in callbacks:
+        cb.on_train_begin(history, model, opt)
 
-    for epoch in range(start + 1, epochs + 1):
+    for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        g = torch.Generator(device=dev).manual_seed(epoch_seed(seed, epoch))
-        torch.manual_seed(epoch_seed(seed, epoch))  # dropout masks
+        g = torch.Generator(device=dev).manual_seed(epoch_seed(config.seed, epoch))
+        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
         perm = torch.randperm(n, generator=g, device=dev)
         loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
         loss_total = 0.0                                 # on the CPU, summed on the host (no extra op)
         correct = torch.zeros((), device=dev, dtype=torch.int64)
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]                 # the global batch
+        for i in range(0, n, config.batch_size):
+            idx = perm[i:i + config.batch_size]          # the global batch
             share = len(idx) / world                     # this rank's weight in the global mean
             idx = distributed.shard(idx, rank, world) if world > 1 else idx
             xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)  # (B, ...), (B,) or (B, 1)
             xb = augment_fn(xb, g)
-            if schedule != "none":
-                set_lr(opt, factor(((epoch - 1) * n_batches + i // batch_size) / (epochs * n_batches)))
-            if hand is not None:                         # forward, backward and update, by hand
-                batch_loss, out = hand.step(xb, yb)
-            else:
-                with autocast:
-                    out = forward(xb)                    # (B, C)
-                    # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
-                    batch_loss = loss_fn(out, yb) if world == 1 else loss_fn(out, yb, reduction="sum") / share
+            if config.schedule != "none":
+                set_lr(opt, factor(((epoch - 1) * n_batches + i // config.batch_size) / (config.epochs * n_batches)))
+            batch_loss, out = choice.step.step(xb, yb, share)
             if on_cpu:
                 if not math.isfinite(value := batch_loss.item()):
-                    raise non_finite(value, epoch, i // batch_size + 1, n_batches, opt)
+                    raise non_finite(value, epoch, i // config.batch_size + 1, n_batches, opt)
                 loss_total += value * share
             else:
-                batch_losses[i // batch_size] = batch_loss.detach()  # no host sync on the GPU
-                loss_sum.add_(batch_loss.detach(), alpha=share)
-            if hand is None:
-                opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                opt.step()
+                batch_losses[i // config.batch_size] = batch_loss  # no host sync on the GPU
+                loss_sum.add_(batch_loss, alpha=share)
             if classify:
-                correct += predictions_correct(out.detach(), yb, loss)
+                correct += predictions_correct(out, yb, loss)
         loss_sum += loss_total
         distributed.all_sum_(loss_sum, correct)
         train_loss = loss_sum.item() / n
@@ -263,8 +224,29 @@ def fit(model: nn.Module, data: Dataset, *, optimizer: str = "sgd", lr: float = 
             if name != "train":
                 for key, value in evaluate(model, x, y, loss_fn, loss, classify).items():
                     row[f"{name}_{key}"] = value
+                if not math.isfinite(row[f"{name}_loss"]):
+                    raise NonFiniteLoss(f"the {name} loss became {row[f'{name}_loss']} after epoch {epoch} "
+                                        "(the weights diverged); try a smaller learning rate")
         row["seconds"] = time.perf_counter() - t0
         history.rows.append(row)
-        for callback in callbacks:
-            callback(epoch, history, model, opt)
+        stop = False
+        for cb in callbacks:
+            stop = bool(cb.on_epoch_end(epoch, history, model, opt)) or stop
+        if stop:
+            break
+    for cb in callbacks:
+        cb.on_train_end(history, model)
+    if perm is not None:
+        last_batch_gradients(model, x_train, y_train, perm, config.batch_size, loss_fn)
     return history
+
+
+def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, batch_size: int, loss_fn) -> None:
+    """Leave ∂ℓ/∂p of the last training batch (at the final weights, eval mode) in every ``p.grad``."""
+    idx = perm[(len(perm) - 1) // batch_size * batch_size:]
+    was_training = model.training
+    model.eval()
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        loss_fn(model(x.index_select(0, idx).float()), y.index_select(0, idx)).backward()
+    model.train(was_training)

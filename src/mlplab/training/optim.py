@@ -61,3 +61,13 @@ def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float =
         hyper["fused"] = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in model.parameters())
     return cls(param_groups(model, weight_decay), lr=lr, **hyper)
 
+
+
+def build_optimizer(config, model: nn.Module, **extra) -> torch.optim.Optimizer:
+    """The optimizer a TrainConfig describes over ``model`` (``config.impl``'s: torch's or the scratch twin);
+    ``extra`` hyperparameters by torch's names. Fresh and resumed runs build it here, and so does ``fit``."""
+    from mlplab.registry import impl_module
+
+    optim = impl_module(config.impl, "optim")
+    return optim.make_optimizer(config.optimizer, model, lr=config.lr, weight_decay=config.weight_decay,
+                                registry=optim.OPTIMIZERS, **config.optimizer_args(), **extra)

@@ -6,6 +6,8 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mlplab.training.callbacks import Callback
+
 
 def format_row(row: dict, epochs: int) -> str:
     """``epoch  3/10  train_loss 0.4123  train_acc 0.853  test_loss 0.4410  test_acc 0.842  0.61s``."""
@@ -19,8 +21,8 @@ def format_row(row: dict, epochs: int) -> str:
     return "  ".join(parts)
 
 
-class EpochProgress:
-    """Callback for ``fit``: call with ``(epoch, history, model, opt)`` after each epoch."""
+class EpochProgress(Callback):
+    """A fit callback: a live bar in a terminal (``bar``), or one line per epoch (``lines``, for pipes and logs)."""
 
     def __init__(self, epochs: int, mode: str = "auto", stream=None):
         self.epochs = epochs
@@ -34,12 +36,12 @@ class EpochProgress:
                                 TextColumn("epochs"), TimeElapsedColumn(), transient=True)
             self.task = self.bar.add_task("train", total=epochs)
 
-    def start(self, done: int = 0) -> None:
+    def on_train_begin(self, history, model, opt) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, completed=done)
+            self.bar.update(self.task, completed=len(history.rows))
             self.bar.start()
 
-    def __call__(self, epoch, history, model, opt) -> None:
+    def on_epoch_end(self, epoch, history, model, opt) -> None:
         row = history.rows[-1]
         if self.mode == "lines":
             print(format_row(row, self.epochs), file=self.stream, flush=True)
@@ -47,6 +49,10 @@ class EpochProgress:
             self.bar.console.print(format_row(row, self.epochs), highlight=False, soft_wrap=True)
             self.bar.update(self.task, completed=epoch)
 
+    def on_train_end(self, history, model) -> None:
+        self.stop()
+
     def stop(self) -> None:
+        """End the live bar (also when training fails midway)."""
         if self.bar is not None:
             self.bar.stop()

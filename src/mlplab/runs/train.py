@@ -1,0 +1,135 @@
+"""``train(data, **config)``: one run from data to a trained ``Run`` (and, when asked, its run folder).
+
+Data (a Dataset, or a dataset name) → the model the config describes → ``fit`` with progress shown the way
+the place it runs in shows it (live curves in Jupyter, a bar in a terminal, a line per epoch in a pipe) →
+final metrics, the training path and why → a ``Run`` that predicts on raw rows. Everything that can fail on
+user input fails before a file is written; a run folder gets a checkpoint after every epoch and can be
+continued (``resume``) exactly as if it had never stopped (mlplab.runs.checkpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlplab.config import TrainConfig, dump_config
+from mlplab.data.dataset import Dataset
+from mlplab.data.schema import Schema
+from mlplab.models.build import build_model
+from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
+from mlplab.runs.failures import Interrupted, out_of_memory_hint
+from mlplab.runs.rundir import new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
+from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
+from mlplab.training.callbacks import Callback
+from mlplab.training.fit import NonFiniteLoss, fit, resolve_device
+from mlplab.training.optim import build_optimizer
+from mlplab.training.progress import EpochProgress
+
+PROGRESS = ("auto", "notebook", "bar", "lines", "quiet")
+
+
+class PathReport(Callback):
+    """``--verbose``: say which path the steps take, and why, before the first epoch."""
+
+    def on_train_begin(self, history, model, opt):
+        print(f"backprop: {history.backprop} ({history.backprop_reason})", flush=True)
+
+
+def progress_callback(progress: str, epochs: int, classify: bool, title: str) -> Callback | None:
+    """``auto``: live curves in a Jupyter notebook, a bar in a terminal, one line per epoch otherwise."""
+    from mlplab.plots.live import LiveCurves, in_notebook
+
+    if progress not in PROGRESS:
+        raise ValueError(f"progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
+    if progress == "quiet":
+        return None
+    if progress == "notebook" or (progress == "auto" and in_notebook()):
+        return LiveCurves(epochs, classify, title)
+    return EpochProgress(epochs, mode=progress)
+
+
+def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset, TrainConfig]:
+    """The Dataset to train on, and the config naming it."""
+    if isinstance(data, Dataset):
+        return data, config.replace(dataset=data.name)
+    if data is not None and not isinstance(data, str):
+        raise TypeError(f"data must be a Dataset (e.g. Dataset.from_arrays(x, y)) or a dataset name; got "
+                        f"{type(data).__name__}")
+    if data is not None:
+        config = config.replace(dataset=data)
+    from mlplab.data.load import load_dataset
+
+    return load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
+                        val_fraction=config.val_fraction), config
+
+
+def train(data: Dataset | str | None = None, *, config: TrainConfig | None = None, write: bool | None = None,
+          progress: str = "auto", callbacks: Sequence = (), resume: str | Path | None = None,
+          verbose: bool = False, **keys) -> Run:
+    """Train on ``data`` as ``config`` and ``keys`` (any TrainConfig key) say; return the trained Run.
+
+    ``data``: a Dataset (``Dataset.from_arrays(x, y)``), a dataset name, or None for ``config.dataset``.
+    ``write``: fill a new run folder under ``config.out`` (default: only when ``out=`` is given).
+    ``progress``: ``auto``, ``notebook``, ``bar``, ``lines`` or ``quiet``. ``callbacks``: extra fit callbacks.
+    ``resume`` (a run folder) continues that run where its last checkpoint stopped, in the same folder.
+
+    >>> import mlplab
+    >>> run = mlplab.train("iris", hidden=[16], epochs=3, progress="quiet", device="cpu")
+    >>> run.predict(run.data.unstandardize(run.data.x_test[:2])).shape
+    (2,)
+    """
+    if "dataset" in keys and data is not None:
+        raise ValueError("give the data either as train's first argument or as dataset=, not both")
+    write = "out" in keys if write is None else write
+    config = (config or TrainConfig()).replace(**keys)
+    checkpoint = check_resume(resume, config) if resume is not None else None
+    data, config = load_data(data, config)
+    with out_of_memory_hint(config, model_only=True):
+        model = build_model(config, data.input_shape, data.task, data.output_size)
+    history = None
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint.model)
+    opt = build_optimizer(config, model.to(resolve_device(config.device)))  # one path, fresh or resumed
+    if checkpoint is not None:
+        opt.load_state_dict(checkpoint.optimizer)
+        history = checkpoint.history
+        restore_rng(checkpoint.rng)
+    path = None
+    if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
+        path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset)
+    schema = Schema.of(data)
+    callbacks = list(callbacks) + ([PathReport()] if verbose else [])
+    if path is not None:
+        remove_stale_temporaries(path)
+        write_text(path / "config.toml", dump_config(config))
+        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
+        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
+    reporter = progress_callback(progress, config.epochs, data.task != "regression",
+                                 title=f"{data.name}: {'-'.join(map(str, config.hidden))} {config.optimizer} lr={config.lr}")
+    if reporter is not None:
+        callbacks.append(reporter)
+    try:
+        with out_of_memory_hint(config):
+            history = fit(model, data, config, opt=opt, history=history, callbacks=callbacks)
+    except KeyboardInterrupt:
+        if path is None:
+            raise
+        raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
+                          f"mlplab train --resume {path}") from None
+    except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
+        if path is not None and saver.epoch == 0 and resume is None:
+            remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
+        elif path is not None:
+            note = f"{path} keeps the last good checkpoint (epoch {saver.epoch})"
+            if not isinstance(e, NonFiniteLoss):  # resuming a diverged run would diverge again
+                note += f"; once fixed, continue with: mlplab train --resume {path}"
+            plain = type(e) in (ValueError, TypeError, NonFiniteLoss) or isinstance(e, OSError)
+            raise (type(e) if plain else ValueError)(f"{e}; {note}") from None
+        raise
+    finally:
+        if isinstance(reporter, EpochProgress):
+            reporter.stop()
+    run = Run(model, config, history, final_metrics(history, model, config), schema, path, data)
+    if path is not None:
+        write_outputs(path, run)
+    return run

@@ -1,0 +1,72 @@
+"""The per-epoch record of a run: one row per epoch, as Keras' ``History`` and d2l's curves show it."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class History:
+    """One row per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_*``/``test_*``, ``seconds``.
+
+    ``best_epoch`` and ``stopped_epoch`` are set by early stopping (mlplab.training.callbacks.EarlyStopping):
+    the epoch whose weights the model holds after training, and the epoch after which training stopped;
+    ``best_state`` holds the best epoch's weights while training runs (checkpoints carry them, so a resumed
+    run restores the same ones). ``backprop`` and ``backprop_reason``: the path fit's steps took, and why.
+
+    >>> h = History([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.25}])
+    >>> h.column("train_loss"), h.final["epoch"]
+    ([0.5, 0.25], 2)
+    """
+
+    rows: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+    best_state: dict | None = field(default=None, repr=False)
+    backprop: str | None = None
+    backprop_reason: str | None = None
+
+    def column(self, key: str) -> list[float]:
+        return [row[key] for row in self.rows if key in row]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(k for row in self.rows for k in row))
+
+    @property
+    def final(self) -> dict:
+        """The row of the epoch whose weights the model ends with: the best one after early stopping."""
+        if self.best_epoch is not None:
+            return next(dict(r) for r in self.rows if r["epoch"] == self.best_epoch)
+        return dict(self.rows[-1]) if self.rows else {}
+
+    def to_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, self.columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> History:
+        with open(path, newline="") as f:
+            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(f)]
+        return cls(rows)
+
+    def to_pandas(self):
+        """The rows as a pandas DataFrame indexed by epoch (pandas must be installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("History.to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows).set_index("epoch")
+
+    def plot(self, title: str = ""):
+        """Loss (and accuracy) per epoch as a matplotlib Figure; in a notebook it shows inline."""
+        import matplotlib.pyplot  # noqa: F401  (in Jupyter this loads the inline backend, which shows a Figure)
+
+        from mlplab.plots.figures import curves_figure
+
+        return curves_figure(self, title=title)

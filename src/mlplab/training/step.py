@@ -1,0 +1,139 @@
+"""One training step per batch, and the one place that decides how it is computed.
+
+A run trains through exactly one step object, chosen once by ``choose_step``:
+
+- ``HandStep`` (mlplab.training.backprop): forward, gradient and update written out, no autograd graph.
+  The fast path on the CPU, for mlplab's MLP with cross entropy.
+- ``AutogradStep``: zero_grad, forward, loss, backward, ``opt.step()`` — the textbook step, for everything
+  else: any model or loss, scratch modules, a GPU, ``torch.compile`` and DistributedDataParallel (each only
+  changes the ``forward`` it calls).
+
+``RULES`` lists every condition under which backprop by hand does not apply, in order; the first that holds
+is the reason a run takes autograd, and the chosen path and its reason go into the run's metrics.json
+(``backprop``, ``backprop_reason``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from mlplab.training import backprop as hand_backprop
+
+AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
+BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies, else autograd
+
+
+@dataclass
+class StepContext:
+    """What the choice depends on."""
+
+    model: nn.Module
+    loss: str
+    opt: torch.optim.Optimizer
+    impl: str
+    device: torch.device
+    world: int
+    compile: bool
+
+
+def _global_hooks() -> bool:
+    from torch.nn.modules import module as module_globals
+
+    return any((module_globals._global_forward_hooks, module_globals._global_forward_pre_hooks,
+                module_globals._global_backward_hooks))
+
+
+def _hooked(model: nn.Module) -> str | None:
+    """The first module (the model itself included) with a hook; by hand no hook would run."""
+    for name, m in model.named_modules():
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            return f"module {name}" if name else f"the model itself ({type(m).__name__})"
+    return None
+
+
+def _own_forward(model: nn.Module) -> bool:
+    """A Sequential subclass that overrides forward computes something other than its layers in order."""
+    return isinstance(model, nn.Sequential) and type(model).forward is not nn.Sequential.forward
+
+
+# Every reason backprop by hand does not apply: (why, does it hold for this run?). The first that holds wins;
+# its text may name {loss}, {model} (the model's class) and {hooked} (the first module with a hook).
+RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
+    ("impl is scratch (its point is its own modules under autograd)", lambda c: c.impl != "torch"),
+    ("the device is not the CPU (on a GPU, compile and CUDA graphs are the fast path)",
+     lambda c: c.device.type != "cpu"),
+    ("it runs under torch.distributed (DDP)", lambda c: c.world > 1),
+    ("compile is on", lambda c: c.compile),
+    ("the loss is {loss}; by hand: " + ", ".join(hand_backprop.LOSSES), lambda c: c.loss not in hand_backprop.LOSSES),
+    ("the model is a {model}, not an nn.Sequential MLP", lambda c: not isinstance(c.model, nn.Sequential)),
+    ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
+    ("global module hooks are registered", lambda c: _global_hooks()),
+    ("a hook is registered on {hooked}", lambda c: _hooked(c.model) is not None),
+]
+
+
+def why_not_hand(ctx: StepContext) -> str | None:
+    """The reason backprop by hand does not apply to this run, or None when it does."""
+    for why, holds in RULES:
+        if holds(ctx):
+            return why.format(loss=ctx.loss, model=type(ctx.model).__name__, hooked=_hooked(ctx.model))
+    layers = hand_backprop.layers_of(ctx.model)  # the model's own modules, layer by layer
+    if isinstance(layers, str):
+        return layers
+    return hand_backprop.HandStep.check_optimizer(layers, ctx.opt)
+
+
+class AutogradStep:
+    """zero_grad, forward, loss, backward, step: torch's own loop, through ``forward`` (the model, its DDP
+    wrapper or its compiled form) under ``autocast`` when mixed precision is on."""
+
+    def __init__(self, forward: Callable, loss_fn: Callable, opt: torch.optim.Optimizer, *, world: int = 1,
+                 amp: str | None = None, device: torch.device = torch.device("cpu"), check_now: bool = True):
+        self.forward, self.loss_fn, self.opt, self.world, self.check_now = forward, loss_fn, opt, world, check_now
+        # a disabled torch.autocast still costs ~10 µs per batch on CPU: no context at all unless asked for
+        self.autocast = (lambda: torch.autocast(device.type, dtype=AMP[amp])) if amp else contextlib.nullcontext
+
+    def step(self, x: Tensor, y: Tensor, share: float = 1.0) -> tuple[Tensor, Tensor]:
+        """One update; returns the batch's loss (0-dim) and the model's outputs, both detached."""
+        with self.autocast():
+            out = self.forward(x)                                # (B, C)
+            # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
+            loss = self.loss_fn(out, y) if self.world == 1 else self.loss_fn(out, y, reduction="sum") / share
+        if self.check_now and not math.isfinite(loss.item()):  # leave the weights as they were
+            return loss.detach(), out.detach()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), out.detach()
+
+
+@dataclass
+class Choice:
+    step: object          # HandStep or AutogradStep: ``step(x, y, share) -> (loss, outputs)``
+    path: str             # "hand" or "autograd"
+    reason: str
+
+
+def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: Callable,
+                amp: str | None) -> Choice:
+    """The step this run trains with, by the rules above; ``backprop="hand"`` where they forbid it says why."""
+    if backprop not in BACKPROPS:
+        raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
+    reason = "backprop 'autograd' was asked for" if backprop == "autograd" else why_not_hand(ctx)
+    if reason is None:
+        layers = hand_backprop.layers_of(ctx.model)
+        hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(amp))
+        how = "SGD folded into the weight GEMMs" if hand.fold else f"gradients by hand, then {type(ctx.opt).__name__}.step()"
+        return Choice(hand, "hand", f"mlplab's MLP with cross entropy on the CPU: forward and backward by hand ({how})")
+    if backprop == "hand":
+        raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
+    step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=amp, device=ctx.device,
+                        check_now=ctx.device.type == "cpu")
+    variant = " (DDP)" if ctx.world > 1 else " (torch.compile)" if ctx.compile else ""
+    return Choice(step, "autograd", reason + variant if backprop == "auto" else reason)
