@@ -247,6 +247,7 @@ def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, b
     was_training = model.training
     model.eval()
     model.zero_grad(set_to_none=True)
+    dtype = next(model.parameters()).dtype                    # a bf16 copy of the inputs goes back to the weights' dtype
     with torch.enable_grad():
-        loss_fn(model(x.index_select(0, idx).float()), y.index_select(0, idx)).backward()
+        loss_fn(model(x.index_select(0, idx).to(dtype)), y.index_select(0, idx)).backward()
     model.train(was_training)

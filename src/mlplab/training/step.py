@@ -135,5 +135,4 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
     step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=amp, device=ctx.device,
                         check_now=ctx.device.type == "cpu")
-    variant = " (DDP)" if ctx.world > 1 else " (torch.compile)" if ctx.compile else ""
-    return Choice(step, "autograd", reason + variant if backprop == "auto" else reason)
+    return Choice(step, "autograd", reason)
