@@ -220,8 +220,9 @@ def write_checked(run, format: str, path: str | Path, x: np.ndarray, checked_on:
         if got.shape != want.shape or not np.allclose(got, want, rtol=TOLERANCE, atol=TOLERANCE):
             diff = np.abs(got - want).max() if got.shape == want.shape else float("nan")
             raise ValueError(f"the exported {format} model differs from mlplab by up to {diff:.3g} "
-                             f"(tolerance {TOLERANCE:g}) on {checked_on}; nothing was written. Inputs far from "
-                             "their training mean lose precision in float32; report this with the run folder")
+                             f"(tolerance {TOLERANCE:g}) on {checked_on}; nothing was written. The file computes "
+                             "in float32, where inputs far from zero for their spread (e.g. 1e6 ± 1) lose the "
+                             "digits the model needs: subtract an offset from them before training")
         nonlocal max_diff
         max_diff = float(np.abs(got - want).max()) if len(want) else 0.0
 
