@@ -54,7 +54,9 @@ class Layer:
 
 
 def _bad(item: str, why: str) -> ValueError:
-    return ValueError(f"CNN spec item {item!r}: {why}; valid items: {GRAMMAR}; or a preset: {', '.join(PRESETS)}")
+    """The error for one spec item; an unknown item also lists every valid one."""
+    valid = f"; valid items: {GRAMMAR}; or a preset: {', '.join(PRESETS)}" if why == "not a layer" else ""
+    return ValueError(f"CNN spec item {item!r}: {why}{valid}")
 
 
 def _int(item: str, text: str, what: str, low: int) -> int:
@@ -128,17 +130,23 @@ def plan(input_shape: tuple[int, ...], output_size: int, spec: str) -> list[Laye
                 raise _bad(item, f"padding must be at most half the window ({k // 2}), as torch requires")
             shape = _spatial(item, shape, k, s, p)
             add(name, shape, kernel_size=k, stride=s, padding=p)
-        elif name == "bn" and not parts:
+        elif name in ("bn", "flatten") and parts:
+            raise _bad(item, f"{name} takes no arguments, write it as {name!r}")
+        elif name == "bn":
             add("bn", shape, num_features=shape[0])
-        elif name == "flatten" and not parts:
+        elif name == "flatten":
             if not flat:
                 shape = (shape[0] * shape[1] * shape[2],)
                 add("flatten", shape)
         elif name in ("fc", "output"):
-            n = output_size if name == "output" else _int(item, parts[0] if len(parts) == 1 else "", "width", 1)
+            if name == "fc" and len(parts) != 1:
+                raise _bad(item, "fc needs one width, e.g. fc:128")
+            n = output_size if name == "output" else _int(item, parts[0], "width", 1)
             add("fc", (n,), in_features=shape[0], out_features=n)
             shape = (n,)
-        elif name == "dropout" and len(parts) == 1:
+        elif name == "dropout":
+            if len(parts) != 1:
+                raise _bad(item, "dropout needs one probability, e.g. dropout:0.5")
             try:
                 p = float(parts[0])
             except ValueError:
