@@ -154,3 +154,11 @@ def test_one_sgd_training_step_matches_torch(spec):
     assert_close(ls, lt, atol=1e-6, rtol=0)
     for key, value in t.state_dict().items():  # parameters and batch norm's running statistics
         assert_close(s.state_dict()[key], value, atol=1e-6, rtol=0, msg=key)
+
+
+def test_the_registry_maps_cnn_and_rnn_to_both_sides():
+    from mlplab.registry import IMPLS, impl_module
+
+    assert list(IMPLS["torch"]) == list(IMPLS["scratch"])
+    assert impl_module("torch", "cnn").CNN is torch_cnn.CNN and impl_module("scratch", "cnn").CNN is scratch_cnn.CNN
+    assert impl_module("scratch", "rnn").RNNClassifier.__module__ == "mlplab.scratch.rnn"
