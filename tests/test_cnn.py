@@ -94,6 +94,7 @@ def test_default_init_is_torchs_reset_bound_and_other_inits_apply():
     ("dropout", ["dropout needs one probability"]),
     ("bn:4", ["bn takes no arguments"]),
     ("relu:2", ["'relu:2'", "not a layer"]),
+    ("output", ["'output'", "not a layer"]),
     ("conv:4:3,,relu", ["''", "not a layer"]),
 ])
 def test_spec_errors_name_the_item_and_list_the_valid_ones(spec, words):

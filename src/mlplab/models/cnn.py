@@ -106,12 +106,12 @@ def plan(input_shape: tuple[int, ...], output_size: int, spec: str) -> list[Laye
     def add(kind: str, shape_out: tuple, **kwargs) -> None:
         layers.append(Layer(kind, kwargs, shape_out))
 
-    for item in [*(i.strip() for i in spec.split(",")), "output"]:
+    for item in [*(i.strip() for i in spec.split(",")), f"fc:{output_size}"]:  # the output layer last
         name, *parts = item.split(":")
         flat = len(shape) == 1
         if flat and name in ("conv", "maxpool", "avgpool", "bn"):
             raise _bad(item, "comes after flatten or fc, where there are no channels or pixels left")
-        if not flat and name in ("fc", "output"):
+        if not flat and name == "fc":
             shape = (shape[0] * shape[1] * shape[2],)
             add("flatten", shape)
         if name == "conv":
@@ -138,10 +138,10 @@ def plan(input_shape: tuple[int, ...], output_size: int, spec: str) -> list[Laye
             if not flat:
                 shape = (shape[0] * shape[1] * shape[2],)
                 add("flatten", shape)
-        elif name in ("fc", "output"):
-            if name == "fc" and len(parts) != 1:
+        elif name == "fc":
+            if len(parts) != 1:
                 raise _bad(item, "fc needs one width, e.g. fc:128")
-            n = output_size if name == "output" else _int(item, parts[0], "width", 1)
+            n = _int(item, parts[0], "width", 1)
             add("fc", (n,), in_features=shape[0], out_features=n)
             shape = (n,)
         elif name == "dropout":
