@@ -69,7 +69,7 @@ class RNN(nn.Module):
         return tuple(getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def step(self, x: Tensor, state, layer: int):
-        """One time step of one layer: the new state, whose first part is the layer's output h."""
+        """One time step of one layer: the new state, h (N, H) here, (h, c) for the LSTM."""
         return rnn_cell(x, state, *self.weights(layer))
 
     def forward(self, x: Tensor):                          # (N, T, D)
