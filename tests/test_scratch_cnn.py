@@ -162,3 +162,14 @@ def test_the_registry_maps_cnn_and_rnn_to_both_sides():
     assert list(IMPLS["torch"]) == list(IMPLS["scratch"])
     assert impl_module("torch", "cnn").CNN is torch_cnn.CNN and impl_module("scratch", "cnn").CNN is scratch_cnn.CNN
     assert impl_module("scratch", "rnn").RNNClassifier.__module__ == "mlplab.scratch.rnn"
+
+
+def test_finite_differences_agree_with_autograd_through_the_scratch_layers():
+    torch.manual_seed(8)
+    x, weight, bias = leaf(2, 2, 5, 5), leaf(3, 2, 3, 3), leaf(3)
+    assert torch.autograd.gradcheck(lambda *a: conv2d(*a, stride=2, padding=1), (x, weight, bias), fast_mode=True)
+    assert torch.autograd.gradcheck(lambda x: max_pool2d(x, 3, 2, 1), (x,), fast_mode=True)
+    assert torch.autograd.gradcheck(lambda x: avg_pool2d(x, 2), (x,), fast_mode=True)
+    bn = BatchNorm2d(2).double()
+    assert torch.autograd.gradcheck(lambda x, w, b: bn(x) * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1),
+                                    (x, leaf(2), leaf(2)), fast_mode=True)

@@ -99,3 +99,14 @@ def test_one_sgd_training_step_matches_torch(cell):
                 p -= 0.5 * p.grad
     for key, value in t.state_dict().items():
         assert_close(s.state_dict()[key], value, atol=1e-6, rtol=0, msg=key)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_finite_differences_agree_with_autograd_through_the_scratch_stack(cell):
+    torch.manual_seed(9)
+    model = scratch_rnn.CELLS[cell](2, 2, num_layers=2).double()
+    for p in model.parameters():
+        torch.nn.init.uniform_(p, -0.5, 0.5)
+    x = torch.randn(2, 3, 2, **f64, requires_grad=True)
+    # fast mode: one random direction instead of the full Jacobian, the same check in seconds less
+    assert torch.autograd.gradcheck(lambda x, *ps: model(x)[0], (x, *model.parameters()), fast_mode=True)
