@@ -10,6 +10,10 @@ add time, so the minimum is the least-noisy estimate).
 - ``scratch``: the plain loop over the scratch twin (``mlplab.scratch.cnn`` / ``mlplab.scratch.rnn``).
 
     OMP_NUM_THREADS=2 python benchmarks/bench_nets.py [--samples 60000] [--repeats 3] [--only cnn]
+
+Measured with ``--samples 2048 --repeats 3``, 1 thread, on a loaded shared 2-core machine (best of 3, s):
+cnn: torch_loop 5.12, channels_last 3.43 (×0.67), mlplab 5.23 (×1.02), scratch 21.1 (×4.1);
+lstm (H = 128): torch_loop 1.57, mlplab 1.74 (×1.11), scratch 8.17 (×5.2).
 """
 
 from __future__ import annotations
