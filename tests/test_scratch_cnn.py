@@ -173,3 +173,11 @@ def test_finite_differences_agree_with_autograd_through_the_scratch_layers():
     bn = BatchNorm2d(2).double()
     assert torch.autograd.gradcheck(lambda x, w, b: bn(x) * w.view(1, -1, 1, 1) + b.view(1, -1, 1, 1),
                                     (x, leaf(2), leaf(2)), fast_mode=True)
+
+
+@pytest.mark.parametrize("init", ["kaiming_normal:nonlinearity=relu", "xavier_uniform", "normal:0.01"])
+def test_other_inits_draw_the_same_weights_on_both_sides(init):
+    t = torch_cnn.CNN((3, 8, 8), 4, spec="conv:4:3,bn,relu,fc:5", init=init, seed=2)
+    s = scratch_cnn.CNN((3, 8, 8), 4, spec="conv:4:3,bn,relu,fc:5", init=init, seed=2)
+    for key, value in t.state_dict().items():
+        assert_close(s.state_dict()[key], value, msg=key)
