@@ -30,8 +30,10 @@ class TrainConfig:
     data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
     val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
     # model
+    model: str = "mlp"                   # mlp, cnn, lenet, rnn, lstm (mlplab.models.build.MODELS)
+    spec: str | None = None              # CNN layers, e.g. "conv:32:3:pad1,bn,relu,maxpool:2"; None: the preset
     impl: str = "torch"                  # "torch" (torch.nn) or "scratch" (nn.Parameter, X @ W + b)
-    hidden: tuple[int, ...] = (256,)     # hidden widths
+    hidden: tuple[int, ...] = (256,)     # hidden widths (rnn/lstm: the state size, one entry per layer)
     activation: tuple[str, ...] = ("relu",)  # one, or one per hidden layer
     dropout: tuple[float, ...] = (0.0,)  # one, or one per hidden layer; in [0, 1)
     init: tuple[str, ...] = ("default",)  # one, or one per affine layer: "normal:0.01", "xavier_uniform", ...
@@ -96,6 +98,9 @@ class TrainConfig:
         from mlplab.training.optim import OPTIMIZERS
 
         lookup(IMPLS, self.impl, "impl")
+        from mlplab.models.build import MODELS
+
+        lookup(MODELS, self.model, "model")
         lookup(OPTIMIZERS, self.optimizer, "optimizer")
         for name in self.activation:
             lookup(ACTIVATIONS, name, "activation")

@@ -36,6 +36,10 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    "fashion-mnist, mnist, synthetic-linear, polynomial")
     g.add_argument("--data-dir", dest="data_dir", default=S, help="folder with the IDX files (else $MLPLAB_DATA, "
                    "else the user cache)")
+    g.add_argument("--model", default=S, help="mlp (default), cnn, lenet, rnn, lstm; each brings training defaults "
+                   "that suit it (flags override them)")
+    g.add_argument("--spec", default=S, help="CNN layers, e.g. conv:32:3:pad1,bn,relu,maxpool:2 (default: the "
+                   "--model preset)")
     g.add_argument("--impl", default=S, choices=["torch", "scratch"], help="torch.nn (default) or from scratch")
     g.add_argument("--hidden", type=_list(_int_width, "hidden widths"), default=S, help="hidden widths, e.g. 256,256")
     g.add_argument("--activation", type=_list(str, "activations"), default=S,
@@ -76,7 +80,12 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the --config file, then the flags given on the command line."""
-    config = load_config(args.config) if getattr(args, "config", None) else TrainConfig()
+    """Defaults (those of the model type asked for), then the --config file, then the flags given."""
+    from mlplab.models.build import with_model_defaults
+
     names = {f for f in TrainConfig.__dataclass_fields__}
-    return config.replace(**{k: v for k, v in vars(args).items() if k in names})
+    flags = {k: v for k, v in vars(args).items() if k in names}
+    path = getattr(args, "config", None)
+    model = flags.get("model", load_config(path).model if path else TrainConfig.model)
+    base = with_model_defaults(TrainConfig(), {"model": model})
+    return (load_config(path, base) if path else base).replace(**flags)

@@ -15,7 +15,7 @@ from pathlib import Path
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
-from mlplab.models.build import build_model
+from mlplab.models.build import build_model, with_model_defaults
 from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
 from mlplab.runs.rundir import new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
@@ -81,7 +81,7 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
     if "dataset" in keys and data is not None:
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
     write = "out" in keys if write is None else write
-    config = (config or TrainConfig()).replace(**keys)
+    config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
     checkpoint = check_resume(resume, config) if resume is not None else None
     data, config = load_data(data, config)
     with out_of_memory_hint(config, model_only=True):
