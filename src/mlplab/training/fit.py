@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -125,14 +125,16 @@ def fit_config(config: TrainConfig | None, keys: dict, opt, optimizer_args) -> T
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         opt: torch.optim.Optimizer | None = None, optimizer_args: dict | None = None,
-        history: History | None = None, callbacks: Sequence = (), **keys) -> History:
+        history: History | None = None, callbacks: Sequence = (), penalty: Callable | None = None,
+        **keys) -> History:
     """Train ``model`` on ``data`` as ``config`` (a TrainConfig) and ``keys`` (its training keys) say.
 
     ``keys`` are TrainConfig's training keys (``optimizer``, ``lr``, ``epochs``, ``batch_size``, ``seed``,
     ``early_stopping``, ... see FIT_KEYS); ``optimizer_args`` passes further hyperparameters by torch's names.
     To continue a run, pass its ``history`` (training starts after its last epoch) and its optimizer ``opt``
     (then the optimizer keys come from it: giving both is an error). ``callbacks``: see
-    mlplab.training.callbacks. The History records the path the steps took (``backprop``: ``hand`` or
+    mlplab.training.callbacks. ``penalty(model)`` is a term added to every batch's loss before backward
+    (e.g. ``lambda m: mlplab.scratch.losses.l2_penalty(m, 3.0)``); the history records the data loss alone. The History records the path the steps took (``backprop``: ``hand`` or
     ``autograd``) and why.
 
     >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
@@ -161,8 +163,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
     if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
-    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile)
-    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=loss_fn, amp=config.amp)
+    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None)
+    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=loss_fn, amp=config.amp, penalty=penalty)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
