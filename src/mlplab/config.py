@@ -81,6 +81,14 @@ class TrainConfig:
             raise ValueError(f"hidden widths must be below 2**31; got {list(self.hidden)}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
+        if not self.momentum < 1:  # torch accepts momentum >= 1, but the step then grows without bound
+            raise ValueError(f"momentum must be in [0, 1), e.g. --momentum 0.9; got {self.momentum!r}")
+        if self.nesterov and not self.momentum > 0:  # torch.optim.SGD refuses it too, but only at build time
+            raise ValueError(f"nesterov needs a momentum in (0, 1), e.g. --momentum 0.9 --nesterov; got "
+                             f"momentum {self.momentum!r}")
+        from mlplab.training.device import parse_device
+
+        parse_device(self.device)
 
     def _check_names(self) -> None:
         from mlplab.models.activations import ACTIVATIONS
@@ -181,7 +189,9 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
     """Read a TOML file of config keys on top of ``base`` (the defaults)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8 TOML") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path} not found; check the --config path") from None
     except tomllib.TOMLDecodeError as e:
