@@ -32,6 +32,7 @@ from mlplab.training.device import check_device
 from mlplab.runs.run import Run, build_model, build_optimizer, train
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 
+MAX_SEEDS = 10_000
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
 
 
@@ -150,6 +151,9 @@ def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[Tra
     """Every member's config, with the data, model spec, device and output folder checked before any file."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, e.g. --seeds 3; got {seeds!r}")
+    if seeds > MAX_SEEDS or base.seed + seeds > 2**32:
+        raise ValueError(f"seeds must be at most {MAX_SEEDS} and --seed + seeds - 1 at most 2**32 - 1; got seeds "
+                         f"{seeds} from --seed {base.seed}")
     configs = []
     for s in settings(grid):
         try:
