@@ -66,3 +66,27 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
     assert all((got[k] == want[k]).all() for k in got), f"killed at epochs {epochs}"
     strip = lambda path: [line.rsplit(",", 1)[0] for line in Path(path).read_text().splitlines()]  # noqa: E731
     assert strip(run / "history.csv") == strip(reference / "history.csv")
+
+
+def test_an_early_stopped_run_resumed_past_its_best_epoch_restores_the_same_best_weights(tmp_path):
+    """The best epoch's weights travel in the checkpoint, so a run stopped after it still ends with them."""
+    import numpy as np
+
+    import mlplab
+    from mlplab.config import load_config
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 40))
+    y = ((x[:, 0] + 0.8 * rng.normal(size=160)) > 0).astype(int)
+    data = mlplab.Dataset.from_arrays(x, y, task="multiclass", val_fraction=0.3)
+    keys = dict(hidden=[128], optimizer="adam", lr=0.01, batch_size=16, early_stopping=3, progress="quiet")
+    whole = mlplab.train(data, epochs=200, out=str(tmp_path / "whole"), **keys)
+    best, stopped = whole.history.best_epoch, whole.history.stopped_epoch
+    assert stopped == best + 3 < 200
+    part = mlplab.train(data, epochs=best + 1, out=str(tmp_path / "part"), **keys)   # past the best epoch
+    assert load_checkpoint(part.path).history.best_state is not None
+    config = load_config(part.path / "config.toml").replace(epochs=200)
+    resumed = mlplab.train(data, config=config, resume=part.path, write=True, progress="quiet")
+    assert (resumed.history.best_epoch, resumed.history.stopped_epoch) == (best, stopped)
+    got, want = load_file(str(part.path / "model.safetensors")), load_file(str(whole.path / "model.safetensors"))
+    assert all((got[k] == want[k]).all() for k in want)

@@ -6,6 +6,7 @@ Unknown keys and wrong types are errors that name the key, what it takes and wha
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -55,6 +56,7 @@ class TrainConfig:
     # stopping early
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
     monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
+    data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
 
     def __post_init__(self):
         for f in fields(self):
@@ -85,6 +87,14 @@ class TrainConfig:
                              f"got {self.early_stopping}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
+        if not self.momentum < 1:  # torch accepts momentum >= 1, but the step then grows without bound
+            raise ValueError(f"momentum must be in [0, 1), e.g. --momentum 0.9; got {self.momentum!r}")
+        if self.nesterov and not self.momentum > 0:  # torch.optim.SGD refuses it too, but only at build time
+            raise ValueError(f"nesterov needs a momentum in (0, 1), e.g. --momentum 0.9 --nesterov; got "
+                             f"momentum {self.momentum!r}")
+        from mlplab.training.device import parse_device
+
+        parse_device(self.device)
 
     def _check_names(self) -> None:
         from mlplab.models.activations import ACTIVATIONS
@@ -135,6 +145,7 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
 
+@functools.cache
 def _hints() -> dict:
     return typing.get_type_hints(TrainConfig)
 
@@ -187,7 +198,9 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
     """Read a TOML file of config keys on top of ``base`` (the defaults)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8 TOML") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path} not found; check the --config path") from None
     except tomllib.TOMLDecodeError as e:

@@ -25,6 +25,7 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
+from mlplab.training.device import check_device
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -39,18 +40,8 @@ OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; anything else must be a device torch knows."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported by mlplab; use auto, cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
-    return dev
+    """``auto`` is CUDA when available, else CPU; anything else must be a device that trains here."""
+    return check_device(device)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
