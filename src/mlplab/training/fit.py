@@ -82,11 +82,10 @@ class NonFiniteLoss(ArithmeticError):
     """The training (or validation/test) loss became NaN or infinite."""
 
 
-def non_finite(value: float, epoch: int, batch: int, n_batches: int, opt) -> NonFiniteLoss:
-    return NonFiniteLoss(f"the training loss became {value} in epoch {epoch}, batch {batch} of {n_batches}; "
-                         f"likely causes: a learning rate too high (lr={opt.param_groups[0]['lr']}, try 10x "
-                         "smaller), unscaled inputs (standardise them), or a loss that does not fit the "
-                         "model's output")
+def non_finite(value: float, where: str, opt) -> NonFiniteLoss:
+    return NonFiniteLoss(f"the {where.format(value=value)}; likely causes: a learning rate too high "
+                         f"(lr={opt.param_groups[0]['lr']}, try 10x smaller), unscaled inputs (standardise them), "
+                         "or a loss that does not fit the model's output")
 
 
 def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
@@ -197,7 +196,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             batch_loss, out = choice.step.step(xb, yb, share)
             if on_cpu:
                 if not math.isfinite(value := batch_loss.item()):
-                    raise non_finite(value, epoch, i // config.batch_size + 1, n_batches, opt)
+                    raise non_finite(value, f"training loss became {{value}} in epoch {epoch}, batch "
+                                            f"{i // config.batch_size + 1} of {n_batches}", opt)
                 loss_total += value * share
             else:
                 batch_losses[i // config.batch_size] = batch_loss  # no host sync on the GPU
@@ -209,7 +209,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
             bad = [] if batch_losses is None else (~torch.isfinite(batch_losses)).nonzero().flatten().tolist()
-            raise non_finite(train_loss, epoch, bad[0] + 1 if bad else n_batches, n_batches, opt)
+            raise non_finite(train_loss, f"training loss became {{value}} in epoch {epoch}, batch "
+                                         f"{bad[0] + 1 if bad else n_batches} of {n_batches}", opt)
         row = {"epoch": epoch, "train_loss": train_loss}
         if classify:
             row["train_accuracy"] = correct.item() / n
@@ -217,9 +218,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             if name != "train":
                 for key, value in evaluate(model, x, y, loss_fn, loss, classify).items():
                     row[f"{name}_{key}"] = value
-                if not math.isfinite(row[f"{name}_loss"]):
-                    raise NonFiniteLoss(f"the {name} loss became {row[f'{name}_loss']} after epoch {epoch} "
-                                        "(the weights diverged); try a smaller learning rate")
+                if not math.isfinite(row[f"{name}_loss"]):  # the weights diverged: keep the last good epoch
+                    raise non_finite(row[f"{name}_loss"], f"{name} loss became {{value}} after epoch {epoch}", opt)
         row["seconds"] = time.perf_counter() - t0
         history.rows.append(row)
         stop = False
