@@ -14,6 +14,10 @@ To see the vanishing gradient, the trained weights are unrolled step by step wit
 (``mlplab.scratch.rnn``): ∂ℓ/∂h_t (and the LSTM's ∂ℓ/∂c_t) for every t by autograd with ``retain_grad``.
 For the RNN, ∂h_T/∂h_t = ∏ diag(1 − h_s²) W_hh over the steps between: a product that shrinks geometrically;
 the LSTM's cell passes ∂c_{s}/∂c_{s−1} = f_s, which stays near 1 where the forget gate is open.
+
+Measured (CPU, ``--seed 0``): quick (T = 30) RNN 0.270, LSTM 0.988; full (T = 50) RNN 0.231, LSTM 1.000 (≥ 0.95
+from epoch 5), LSTM with torch's init 0.241. The RNN's failure depends on the seed: with ``--seed 1`` (full) it
+escapes its plateau at epoch 6 (0.997; LSTM 0.925), since Adam rescales even a vanishing gradient.
 """
 
 from __future__ import annotations
@@ -177,7 +181,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         f"on {size['n_train']} sequences, the tanh RNN ends at test accuracy {rnn['test_accuracy']:.3f} and the "
         f"LSTM (forget-gate bias {FORGET_BIAS:+.0f}) at {lstm['test_accuracy']:.3f}"
         + (f", above 0.95 from epoch {lstm['epoch_95']}" if lstm["epoch_95"] else "") + ". "
-        f"The gradient plot says why: at initialisation the RNN's ‖∂ℓ/∂h_1‖ is {ratio(rnn, 'init'):.1e} times "
+        f"The gradient plot shows the obstacle: at initialisation the RNN's ‖∂ℓ/∂h_1‖ is {ratio(rnn, 'init'):.1e} times "
         f"its ‖∂ℓ/∂h_T‖ — the signal that would teach it to keep the symbol has all but vanished over "
         f"{steps - 1} multiplications by diag(1 − h²) W_hh — while for the LSTM the ratio is "
         f"{ratio(lstm, 'init'):.1e}: its cell carries the gradient back through forget gates near 1. "
@@ -185,6 +189,10 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
            f"{results['lstm, default init']['test_accuracy']:.3f}: the gates can keep a memory only once they "
            "are open, and a gradient that must cross the gap to open them is itself vanishing. "
            if "lstm, default init" in results else "")
+        + (f"This time the RNN escaped its plateau anyway (≥ 0.95 from epoch {rnn['epoch_95']}): Adam divides "
+           "each weight's step by the running size of its own gradient, so even a vanishing signal moves the "
+           "weights, and whether and when a tanh RNN escapes depends on the seed; the LSTM's gradient does not "
+           "need that luck. " if rnn["epoch_95"] else "")
         + "The hidden-state norms show the states themselves stay bounded (tanh, |h| ≤ 1 per unit): what vanishes "
         "is the derivative, not the state.")
     write_report(out, "lstm-memory", TITLE, paragraph,
