@@ -7,7 +7,7 @@ each pattern is found.
 
 >>> from mlplab.models.cnn import CNN
 >>> fig = filters_figure(CNN((8, 8), 3, spec="conv:4:3,relu"), torch.rand(8, 8))
->>> len(fig.axes)
+>>> sum(len(ax.images) for ax in fig.axes)  # 4 kernels, the input, 4 feature maps
 9
 """
 

@@ -50,7 +50,7 @@ def first_symbol_task(n: int, steps: int, symbols: int, rng: np.random.Generator
     """``n`` sequences (n, T, K + 1) and their labels (n,): the symbol at step 1, noise after it.
 
     >>> x, y = first_symbol_task(3, 5, 4, np.random.default_rng(0))
-    >>> x.shape, (x[np.arange(3), 0, y] == 2).all(), x[:, :, 4].sum(axis=1).tolist()
+    >>> x.shape, bool((x[np.arange(3), 0, y] == 2).all()), x[:, :, 4].sum(axis=1).tolist()
     ((3, 5, 5), True, [1.0, 1.0, 1.0])
     """
     y = rng.integers(0, symbols, size=n)
