@@ -1,29 +1,61 @@
-"""``mlplab plot WHAT --out FILE.png``: figures that need no training run (activations and their derivatives)."""
+"""``mlplab plot WHAT --out FILE.png``: reference figures (activations and their derivatives) and, for a trained
+CNN run, its first layer's kernels and feature maps (``mlplab plot filters RUN_FOLDER``)."""
 
 from __future__ import annotations
 
 import argparse
 
 NAME = "plot"
-HELP = "draw a reference figure: 'activations' (each beside its autograd derivative; softmax on a batch)"
-PLOTS = ("activations",)
+HELP = ("draw a figure: 'activations' (each beside its autograd derivative; softmax on a batch) or "
+        "'filters RUN_FOLDER' (a CNN run's first-layer kernels and the feature maps of one test image)")
+PLOTS = ("activations", "filters")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=PLOTS, help="which figure")
-    p.add_argument("--out", metavar="FILE.png", default="activations.png", help="where to write the PNG")
+    p.add_argument("run_folder", nargs="?", metavar="RUN_FOLDER", default=None,
+                   help="filters only: a run folder written by mlplab train --model cnn")
+    p.add_argument("--out", metavar="FILE.png", default=None, help="where to write the PNG (default WHAT.png)")
     p.add_argument("--impl", choices=["torch", "scratch"], default="torch", help="whose activations to draw")
+    p.add_argument("--index", type=int, default=0, help="filters: which test image (default 0)")
+
+
+def filters(folder: str, out, index: int):
+    """Load the run, take test image ``index`` from the dataset it was trained on, draw its first conv layer."""
+    from mlplab.data.load import DATASETS, load_dataset
+    from mlplab.plots.filters import filters as draw, first_conv
+    from mlplab.runs.run import load_run
+
+    run = load_run(folder)
+    first_conv(run.model)  # not a CNN: one line, before any data is read
+    config = run.config
+    if config.dataset not in DATASETS:
+        raise ValueError(f"run {folder} was trained on arrays ({config.dataset!r}), not a named dataset, so there "
+                         "is no test image to load; draw it from Python with "
+                         "mlplab.plots.filters.filters(run.model, image, 'filters.png')")
+    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed)
+    if not 0 <= index < len(data.x_test):
+        raise ValueError(f"--index must be in [0, {len(data.x_test) - 1}]; got {index}")
+    label = data.class_names[int(data.y_test[index])] if data.class_names else int(data.y_test[index])
+    return draw(run.model, data.x_test[index], out, title=f"{folder}: test image {index} ({label})")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlplab.plots import figures as plots
-
-    out = Path(args.out)
+    if (args.what == "filters") != (args.run_folder is not None):
+        raise ValueError("mlplab plot filters needs a RUN_FOLDER (mlplab plot filters runs/<run> --out filters.png)"
+                         if args.what == "filters" else f"mlplab plot {args.what} takes no RUN_FOLDER; got "
+                         f"{args.run_folder!r}")
+    out = Path(args.out or f"{args.what}.png")
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out must name a .png file; got {args.out!r}")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"folder {out.parent} does not exist; create it or pass --out elsewhere")
+    if args.what == "filters":
+        print(f"wrote {filters(args.run_folder, out, args.index)}")
+        return 0
+    from mlplab.plots import figures as plots
+
     print(f"wrote {plots.activations(out, impl=args.impl)}")
     return 0

@@ -5,7 +5,7 @@ its plots and ``report.md`` (the numbers and one paragraph on what they show) in
 numbers. ``quick`` is a small version for tests (seconds); ``data_dir`` matters only to the Fashion-MNIST ones.
 
 >>> sorted(RECIPES)
-['activations', 'dropout', 'init', 'optimizers', 'polyfit', 'weight-decay']
+['activations', 'cnn-vs-mlp', 'dropout', 'init', 'lstm-memory', 'optimizers', 'polyfit', 'weight-decay']
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ RECIPES = {  # name -> module in this package
     "init": "init",
     "optimizers": "optimizers",
     "activations": "activations",
+    "lstm-memory": "lstm_memory",
+    "cnn-vs-mlp": "cnn_vs_mlp",
 }
 
 
