@@ -36,11 +36,8 @@ class Schema:
         A run trained on a table also takes a table (pyarrow Table or pandas DataFrame) and encodes its columns."""
         from mlplab.data.table import is_table, to_arrow
 
-        if self.columns is not None and is_table(x):
+        if self.columns is not None and is_table(x):  # else: rows already encoded, (N, columns.width)
             x = self.columns.transform(to_arrow(x))
-        elif self.columns is not None:
-            raise TypeError(f"this run was trained on a table: pass a pandas DataFrame or pyarrow Table with its "
-                            f"columns; got {type(x).__name__}")
         if isinstance(x, Tensor):
             x = x.detach().cpu()
         else:
@@ -51,7 +48,8 @@ class Schema:
         if tuple(x.shape[1:]) != self.input_shape:
             one = x.ndim == len(self.input_shape) and tuple(x.shape) == self.input_shape
             raise ValueError(f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}) as in training; "
-                             f"got {tuple(x.shape)}" + ("; for one sample use x[None]" if one else ""))
+                             f"got {tuple(x.shape)}" + ("; for one sample use x[None]" if one else "")
+                             + ("; or pass the table (a DataFrame or pyarrow Table)" if self.columns is not None else ""))
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise ValueError("inputs hold NaN or infinite values; impute or drop those rows first")
         if self.feature_stats is None:

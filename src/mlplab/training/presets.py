@@ -1,0 +1,34 @@
+"""Settings presets: config keys that a kind of data starts from, unless the user sets them.
+
+``TABLE`` is what ``mlplab train --data FILE`` and ``mlplab.train(Dataset.from_table(...))`` use. It follows
+RealMLP-TD (Holzmüller, Grinsztajn & Steinwart 2024, "Better by Default: Strong Pre-Tuned MLPs and Boosted
+Trees on Tabular Data": 3×256 hidden, dropout 0.15, Adam, lr ≈ 2e-3 annealed, batch 256, label smoothing 0.1)
+and Gorishniy et al. 2021 ("Revisiting Deep Learning Models for Tabular Data": early stopping with patience
+16 on the validation set, keeping the best epoch). What mlplab lacks from RealMLP (its numeric embeddings,
+parametric activations, per-feature scaling layer, AdamW with β₂ = 0.95) it leaves out; the choices kept were
+measured on four real tables (benchmarks/bench_tabular.py).
+"""
+
+from __future__ import annotations
+
+TABLE = {
+    "hidden": (256, 256, 256),
+    "activation": ("relu",),
+    "dropout": (0.15,),
+    "optimizer": "adam",
+    "lr": 2e-3,
+    "weight_decay": 0.0,
+    "schedule": "cosine",
+    "batch_size": 256,
+    "epochs": 100,
+    "early_stopping": 16,
+    "monitor": "val_loss",
+    "label_smoothing": 0.1,
+}
+
+
+def table_config(**overrides):
+    """The TrainConfig for a table: ``TABLE``, then ``overrides``."""
+    from mlplab.config import TrainConfig
+
+    return TrainConfig().replace(**{**TABLE, **overrides})
