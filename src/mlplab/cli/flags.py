@@ -25,7 +25,7 @@ def _int_width(text: str) -> int:
 
 
 EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
-            "init schemes": "normal:0.01"}
+            "init schemes": "normal:0.01", "column names": "id,name"}
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -75,8 +75,32 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss)")
 
 
+def add_table_flags(p: argparse.ArgumentParser) -> None:
+    """--data FILE --target COLUMN and the table options (mlplab.data.tabular); they start from the TABLE preset."""
+    S = argparse.SUPPRESS
+    g = p.add_argument_group("tables (train on your own CSV/TSV/Parquet file)")
+    g.add_argument("--data", default=S, metavar="FILE", help="a table: .csv/.tsv (delimiter sniffed), .parquet, "
+                   ".npy, .npz; settings then start from the table preset (3x256, dropout 0.15, adam, early stop)")
+    g.add_argument("--target", default=S, metavar="COLUMN", help="the column to predict")
+    g.add_argument("--task", default=S, choices=["auto", "multiclass", "binary", "regression"],
+                   help="default auto: from the target column (said in columns.md)")
+    for flag, what in (("drop", "columns not to use"), ("categorical", "columns to one-hot encode"),
+                       ("numeric", "columns to treat as numbers"), ("na-values", "more cell texts meaning missing"),
+                       ("allow-leak", "columns to keep although they restate the target")):
+        g.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=_list(str, "column names"), default=S,
+                       metavar="A,B", help=f"{what} (comma-separated)")
+    g.add_argument("--test", default=S, metavar="FILE", help="a labelled table to test on (else 20%% of --data)")
+    g.add_argument("--class-weight", dest="class_weight", default=S, choices=["balanced"],
+                   help="weigh class c by n / (C * n_c) in the training loss (imbalanced classes)")
+    g.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=S,
+                   help="classification: train on (1 - e) onehot + e / C (table default 0.1)")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the --config file, then the flags given on the command line."""
-    config = load_config(args.config) if getattr(args, "config", None) else TrainConfig()
+    """Defaults (the table preset with --data), then the --config file, then the flags given."""
+    from mlplab.training.presets import table_config
+
+    base = table_config() if getattr(args, "data", None) else TrainConfig()
+    config = load_config(args.config, base) if getattr(args, "config", None) else base
     names = {f for f in TrainConfig.__dataclass_fields__}
     return config.replace(**{k: v for k, v in vars(args).items() if k in names})
