@@ -6,6 +6,7 @@ Unknown keys and wrong types are errors that name the key, what it takes and wha
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import types
@@ -68,7 +69,7 @@ class TrainConfig:
     test: str | None = None              # a separate labelled table to test on (else 20% of --data's rows)
     allow_leak: tuple[str, ...] = ()     # columns kept although they restate the target (refused otherwise)
     class_weight: str | None = None      # "balanced": class c weighs n / (C · n_c) in the training loss
-    label_smoothing: float = 0.0         # classification: train on (1 − ε)·onehot + ε/C (cross entropy, BCE)
+    label_smoothing: float = 0.0         # classification only: train on (1 − ε)·onehot + ε/C (cross entropy, BCE)
 
     def __post_init__(self):
         for f in fields(self):
@@ -159,6 +160,7 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
 
+@functools.cache  # resolving the string annotations costs ~5 ms per field; every TrainConfig checks all
 def _hints() -> dict:
     return typing.get_type_hints(TrainConfig)
 

@@ -142,6 +142,7 @@ def _clean(column, nas: tuple[str, ...]):
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column
     column = pc.utf8_trim_whitespace(column)
+    column = pc.utf8_trim_whitespace(pc.replace_substring_regex(column, r'^"(.*)"$', r"\1"))  # `a, "b"`
     column = pc.if_else(pc.is_in(column, value_set=pa.array(list(nas), pa.string())), None, column)
     for kind in (pa.int64(), pa.float64()):
         try:

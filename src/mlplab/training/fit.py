@@ -246,7 +246,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
 def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig):
     """(loss function, its name) to train with: ``loss_fn`` itself, or with class weights and label smoothing
     (mlplab.training.losses.with_options; then the name says so, and the step takes autograd)."""
-    if config.class_weight is None and not config.label_smoothing:
+    smoothing = config.label_smoothing if data.task != "regression" else 0.0  # a classification option
+    if config.class_weight is None and not smoothing:
         return loss_fn, loss
     from mlplab.training.losses import with_options
 
@@ -255,10 +256,9 @@ def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig):
         y = data.y_train.reshape(-1).long()
         counts = torch.bincount(y, minlength=data.num_classes or 2).double()
         weight = (len(y) / (len(counts) * counts.clamp(min=1))).float()  # n / (C · n_c)
-    return (with_options(loss, weight, config.label_smoothing),
+    return (with_options(loss, weight, smoothing),
             f"{loss} with {'class weights' if weight is not None else ''}"
-            f"{' and ' if weight is not None and config.label_smoothing else ''}"
-            f"{'label smoothing' if config.label_smoothing else ''}")
+            f"{' and ' if weight is not None and smoothing else ''}{'label smoothing' if smoothing else ''}")
 
 
 def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, batch_size: int, loss_fn) -> None:
