@@ -83,7 +83,7 @@ def test_bank_train_predict_evaluate_in_subprocesses(tables, tmp_path, cli):
 def test_diamonds_reports_dollars_and_predicts_prices(tables, tmp_path, capsys, one_torch_thread):
     small = tmp_path / "diamonds.csv"  # the first 3000 rows: seconds, not minutes
     small.write_text("".join((tables / "diamonds.csv").read_text().splitlines(keepends=True)[:3001]))
-    assert main(["train", "--data", str(small), "--target", "price", "--epochs", "15", "--out",
+    assert main(["train", "--data", str(small), "--target", "price", "--epochs", "15", "--hidden", "64,64", "--out",
                  str(tmp_path / "runs"), "--quiet"]) == 0
     folder = Path(capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: "))
     m = json.loads((folder / "metrics.json").read_text())["test"]
