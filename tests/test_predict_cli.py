@@ -173,3 +173,15 @@ def test_malformed_tables_exit_2_with_one_line_and_no_run_folder(case, capsys):
         assert code == 2, (kind, data[:200], err)
         assert len(errors) == 1 and "Traceback" not in err, (kind, err)
         assert not (Path(tmp) / "runs").exists() or not any((Path(tmp) / "runs").iterdir()), kind
+
+
+def test_a_separate_test_file_and_notices(tables, tmp_path, capsys):
+    lines = (tables / "penguins.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "train.csv").write_text("".join(lines[:1] + lines[1::2]))
+    (tmp_path / "test.csv").write_text("".join(lines[:1] + lines[2::2]))
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--target",
+                 "species", "--epochs", "3", "--hidden", "16", "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "mlplab: note: task: multiclass (target species has 3 values: Adelie, Chinstrap, Gentoo)" in err
+    m = json.loads((Path(out.strip().splitlines()[-1].removeprefix("run folder: ")) / "metrics.json").read_text())
+    assert m["test"]["rows"] == len(lines[2::2])

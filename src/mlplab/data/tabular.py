@@ -110,6 +110,9 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
         tst_x_table, y_test = table.take(tst), y[tst]
     columns = Columns.fit(table.take(train), spec, categorical=categorical, numeric=numeric, drop=drop,
                           allow_leak=allow_leak, scaling=scaling)
+    for line in columns.report:  # what was chosen and dropped, now; every choice is in the run's columns.md
+        if line.startswith("task:") or ": dropped" in line or "kept although" in line:
+            log(line)
     quiet = lambda message: None  # rare categories in held-out rows are expected, not news
     x = {"train": columns.transform(table.take(train), quiet), "val": columns.transform(table.take(val), quiet),
          "test": columns.transform(tst_x_table, quiet)}
