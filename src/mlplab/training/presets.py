@@ -2,11 +2,13 @@
 
 ``TABLE`` is what ``mlplab train --data FILE`` and ``mlplab.train(Dataset.from_table(...))`` use. It follows
 RealMLP-TD (Holzmüller, Grinsztajn & Steinwart 2024, "Better by Default: Strong Pre-Tuned MLPs and Boosted
-Trees on Tabular Data": 3×256 hidden, dropout 0.15, Adam, lr ≈ 2e-3 annealed, batch 256, label smoothing 0.1)
+Trees on Tabular Data": 3×256 hidden, dropout 0.15, Adam, lr annealed, batch 256, label smoothing 0.1)
 and Gorishniy et al. 2021 ("Revisiting Deep Learning Models for Tabular Data": early stopping with patience
 16 on the validation set, keeping the best epoch). What mlplab lacks from RealMLP (its numeric embeddings,
 parametric activations, per-feature scaling layer, AdamW with β₂ = 0.95) it leaves out; the choices kept were
-measured on four real tables (benchmarks/bench_tabular.py).
+measured on four real tables (benchmarks/bench_tabular.py, seed 0): lr 5e-4 rather than RealMLP's 2e-3
+(bank-full ROC-AUC 0.9280 vs 0.9215, titanic accuracy 0.827 vs 0.810, penguins 0.986 vs 0.971; diamonds RMSE
+$558 vs $550), robust scaling rather than standard (mlplab.data.columns), cosine decay over 100 epochs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ TABLE = {
     "activation": ("relu",),
     "dropout": (0.15,),
     "optimizer": "adam",
-    "lr": 2e-3,
+    "lr": 5e-4,
     "weight_decay": 0.0,
     "schedule": "cosine",
     "batch_size": 256,
