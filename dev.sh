@@ -12,8 +12,8 @@ setup() {
     local stamp="$venv/.mlplab-stamp" want
     want="$(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -d' ' -f1)"
     if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
-    "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-        || { echo "dev.sh: Python 3.10+ is needed; set PYTHON=/path/to/python3.x" >&2; exit 2; }
+    "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || { echo "dev.sh: Python 3.11+ is needed; set PYTHON=/path/to/python3.x" >&2; exit 2; }
     echo "dev.sh: setting up $venv (first run or dependencies changed) ..." >&2
     "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 || true

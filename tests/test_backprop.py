@@ -155,13 +155,19 @@ def test_eval_mode_draws_no_mask(digits64):
 
 
 def test_plain_sgd_folds_the_update_into_the_gemm(digits64):
+    x, y = digits64.x_train[:64].double(), digits64.y_train[:64]
     model = MLP(64, [32], 10).double()
-    fit(model, digits64, optimizer="sgd", lr=0.1, epochs=1, device="cpu", backprop="hand")
+    before = [p.detach().clone() for p in model.parameters()]
+    step = hand_step(model, make_optimizer("sgd", model, lr=0.1))
+    assert step.fold
+    step.step(x, y)
     assert all(p.grad is None for p in model.parameters())    # no gradient tensors, no optimizer step
-    model = MLP(64, [32], 10).double()
-    fit(model, digits64, optimizer="sgd", lr=0.1, epochs=1, device="cpu", backprop="hand",
-        optimizer_args={"momentum": 0.9})
-    assert all(p.grad is not None for p in model.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # yet every tensor moved
+    momentum = MLP(64, [32], 10).double()
+    step = hand_step(momentum, make_optimizer("sgd", momentum, lr=0.1, momentum=0.9))
+    assert not step.fold
+    step.step(x, y)
+    assert all(p.grad is not None for p in momentum.parameters())
 
 
 def reason(model, loss="cross_entropy", **kw):
@@ -198,7 +204,7 @@ def test_auto_falls_back_and_hand_insists(digits64):
     with pytest.raises(ValueError, match="impl is scratch"):
         from mlplab.scratch.mlp import MLP as ScratchMLP
         fit(ScratchMLP(64, [16], 10).double(), digits64, epochs=1, device="cpu", impl="scratch", backprop="hand")
-    with pytest.raises(ValueError, match="backprop must be one of auto, hand, autograd"):
+    with pytest.raises(ValueError, match="unknown backprop 'fast'; valid backprops: auto, autograd, hand"):
         fit(MLP(64, [16], 10), digits64, epochs=1, device="cpu", backprop="fast")
 
 

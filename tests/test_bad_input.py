@@ -24,13 +24,17 @@ from mlplab.data.mnist import FILES
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_mnist(folder: Path, labels_max: int = 9) -> Path:
-    """A tiny MNIST-shaped IDX set (40 train, 20 test) in ``folder``."""
+def write_mnist(folder: Path, labels_max: int = 9, test_label: int = 9, train_shape=(40, 28, 28),
+                test_shape=(20, 28, 28)) -> Path:
+    """A tiny MNIST-shaped IDX set (40 train, 20 test) in ``folder`` (not the official files: tests that load
+    it set MLPLAB_ALLOW_MODIFIED_DATA=1)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    arrays = [rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), (np.arange(40) % 10).astype(np.uint8),
-              rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), (np.arange(20) % 10).astype(np.uint8)]
-    arrays[1][3] = labels_max
+    arrays = [rng.integers(0, 256, train_shape, dtype=np.uint8), (np.arange(train_shape[0]) % 10).astype(np.uint8),
+              rng.integers(0, 256, test_shape, dtype=np.uint8), (np.arange(test_shape[0]) % 10).astype(np.uint8)]
+    if len(arrays[1]) > 3:
+        arrays[1][3] = labels_max
+    arrays[3][2] = test_label
     for name, array in zip(FILES, arrays):
         (folder / name).write_bytes(gzip.compress(encode_idx(array)))
     return folder
@@ -53,6 +57,12 @@ def corrupt(kind: str):
     return make
 
 
+def idx_set(**kwargs):
+    def make(tmp: Path) -> list[str]:
+        return ["--dataset", "mnist", "--data-dir", str(write_mnist(tmp / "data", **kwargs))]
+    return make
+
+
 def config_file(text: str):
     def make(tmp: Path) -> list[str]:
         path = tmp / "data" / "bad.toml"
@@ -60,6 +70,13 @@ def config_file(text: str):
         path.write_text(text)
         return ["--config", str(path)]
     return make
+
+
+def config_bytes(tmp: Path, raw: bytes) -> list[str]:
+    path = tmp / "data" / "bad.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(raw)
+    return ["--config", str(path)]
 
 
 def a_file_as_parent(tmp: Path) -> list[str]:
@@ -98,6 +115,31 @@ CASES = {
     "config wrong type": (config_file('lr = "fast"\n'), ["lr", "number", "fast"]),
     "config wrong list type": (config_file("hidden = [32, \"x\"]\n"), ["hidden", "integers"]),
     "config not toml": (config_file("lr = = 1\n"), ["TOML"]),
+    "config not UTF-8": (lambda tmp: config_bytes(tmp, b"lr = 0.1\n# caf\xe9\n"), ["bad.toml", "UTF-8"]),
+    "empty config path": (flags("--config", ""), ["--config", "empty"]),
+    "empty data dir": (flags("--data-dir", ""), ["--data-dir", "empty"]),
+    "empty hidden": (flags("--hidden", ""), ["hidden", "empty", "none"]),
+    "empty hidden item": (flags("--hidden", "8,,8"), ["hidden", "8,,8"]),
+    "empty activation item": (flags("--activation", "relu,"), ["activation", "relu,"]),
+    "init std nan": (flags("--init", "normal:nan"), ["normal:nan", "std", "finite"]),
+    "init gain nan": (flags("--init", "xavier_normal:gain=nan"), ["gain", "finite"]),
+    "init a nan": (flags("--init", "kaiming_normal:a=nan"), ["kaiming_normal:a=nan", "finite"]),
+    "init uniform infinite": (flags("--init", "uniform:-inf:inf"), ["uniform", "finite"]),
+    "init std infinite": (flags("--init", "normal:0:inf"), ["std", "finite"]),
+    "init constant nan": (flags("--init", "constant:nan"), ["val", "finite"]),
+    "init std overflows": (flags("--init", "normal:1e400"), ["std", "finite"]),
+    "init uniform beyond float32": (flags("--init", "uniform:-1e308:1e308"), ["uniform", "float32"]),
+    "init too many arguments": (flags("--init", "normal:0.01:0.1:7"), ["normal takes at most 2", "got 3"]),
+    "init unknown mode": (flags("--init", "kaiming_normal:mode=sideways"), ["mode", "sideways"]),
+    "device meta": (flags("--device", "meta"), ["device", "meta", "cpu"]),
+    "device mps": (flags("--device", "mps"), ["device", "mps", "cpu"]),
+    "momentum 1": (flags("--momentum", "1"), ["momentum", "[0, 1)", "1.0"]),
+    "nesterov without momentum": (flags("--nesterov"), ["nesterov", "momentum"]),
+    "momentum for adam": (flags("--optimizer", "adam", "--momentum", "0.9"), ["adam", "momentum"]),
+    "bad label only in t10k": (idx_set(test_label=11), ["t10k-labels-idx1-ubyte.gz", "[0, 10)", "11"]),
+    "train and test images of two shapes": (idx_set(train_shape=(40, 28, 27)), ["28×27", "28×28",
+                                                                                 FILES[0], FILES[2]]),
+    "images without a row axis": (idx_set(train_shape=(0, 28)), [FILES[0], "(0, 28)", "(N, rows, cols)"]),
     "config missing": (lambda tmp: ["--config", str(tmp / "nowhere.toml")], ["nowhere.toml", "not found"]),
     "data folder without the files": (lambda tmp: ["--dataset", "mnist", "--data-dir", str(tmp / "data")],
                                       ["cannot download", "train-images-idx3-ubyte.gz", "data"]),
@@ -113,8 +155,9 @@ CASES = {
     "resume a folder that is not a run": (lambda tmp: ["--resume", str(tmp / "data")], ["not a run folder"]),
 }
 SUBPROCESS = ["unknown dataset", "data folder without the files", "truncated IDX", "labels out of range",
-              "out under a file"]
-NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
+              "out under a file", "init std nan", "device mps"]
+NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": "",
+              "MLPLAB_ALLOW_MODIFIED_DATA": "1"}  # the IDX files here are fakes; test_mnist checks the MD5s
 
 
 def snapshot(*folders: Path) -> dict[str, bytes]:

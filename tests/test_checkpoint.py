@@ -264,6 +264,60 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def finished_run(tmp_path, *extra: str) -> Path:
+    out = tmp_path / "runs"
+    assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--out", str(out), "--quiet",
+                 "--device", "cpu", *extra]) == 0
+    return next(out.iterdir())
+
+
+def test_resume_with_a_corrupted_checkpoint_exits_2_and_keeps_the_weights(tmp_path, capsys):
+    run = finished_run(tmp_path)
+    weights = (run / "model.safetensors").read_bytes()
+    raw = bytearray((run / FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0x10  # one bit, in the tensor data
+    (run / FILE).write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and str(run / FILE) in err and "corrupt" in err, err
+    assert (run / "model.safetensors").read_bytes() == weights
+
+
+def test_resume_restating_effective_defaults_is_not_a_conflict(tmp_path, capsys):
+    run = finished_run(tmp_path)
+    assert main(["train", "--resume", str(run), "--val-fraction", "0.2", "--loss", "cross_entropy", "--epochs", "3",
+                 "--quiet"]) == 0
+    assert main(["train", "--resume", str(run), "--val-fraction", "0.3", "--epochs", "3", "--quiet"]) == 2
+    assert "val_fraction: saved 0.2, given 0.3" in capsys.readouterr().err
+
+
+def test_resume_of_a_run_whose_checkpoint_was_deleted_is_refused(tmp_path, capsys):
+    run = finished_run(tmp_path)
+    (run / FILE).unlink()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.safetensors is missing" in err and "--config" in err and len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+@pytest.mark.parametrize("command,kind", [("cv", "cross-validation folder"), ("compare", "compare folder")])
+def test_resume_of_a_cv_or_compare_folder_is_refused(tmp_path, capsys, command, kind):
+    out = tmp_path / "out"
+    extra = ["--folds", "2"] if command == "cv" else []
+    assert main([command, "--dataset", "iris", "--hidden", "4", "--epochs", "1", "--quiet", "--out", str(out),
+                 *extra]) == 0
+    folder = next(out.iterdir())
+    before = sorted(p for p in folder.rglob("*"))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert kind in err and "not a run" in err, err
+    assert sorted(p for p in folder.rglob("*")) == before
+
+
 # ---- never unpickle ----------------------------------------------------------------------------------------
 
 class Payload:
@@ -326,12 +380,13 @@ def test_nan_stops_naming_epoch_and_batch_and_keeps_last_good_checkpoint(tmp_pat
     with pytest.raises(NonFiniteLoss) as e:
         train(config=config, write=True, progress="quiet")
     message = str(e.value)
-    assert re.search(r"epoch 5, batch 1 of \d+", message), message
+    # epoch 4 ends with finite training losses but weights whose validation loss is inf: they are not kept
+    assert "the val loss became inf after epoch 4" in message, message
     assert "learning rate too high" in message and "unscaled inputs" in message
     run = next(tmp_path.iterdir())
-    assert f"{run} keeps the last good checkpoint (epoch 4)" in message and "--resume" not in message
+    assert f"{run} keeps the last good checkpoint (epoch 3)" in message and "--resume" not in message
     ck = load_checkpoint(run)
-    assert ck.epoch == 4 and [r["epoch"] for r in ck.history.rows] == [1, 2, 3, 4]
+    assert ck.epoch == 3 and [r["epoch"] for r in ck.history.rows] == [1, 2, 3]
     assert all(torch.isfinite(v).all() for v in ck.model.values())
 
 

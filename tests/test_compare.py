@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import torch
 
 from mlplab.experiments.compare import compare, label, parse_grid, settings
 from mlplab.config import TrainConfig
@@ -102,3 +103,56 @@ def test_cli_train_seeds_reports_mean_std(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "| base | 3 |" in r.stdout and "±" in r.stdout
     assert len(list(tmp_path.glob("*-compare-iris/base/seed*/*-iris/metrics.json"))) == 3
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("lr=,", "--grid lr: empty value"),
+    ("lr=0.1,,0.2", "--grid lr: empty value"),
+    ("lr=0.1,0.10", "value\\(s\\) 0.1 given more than once"),
+    ("optimizer=sgd,sgd", "value\\(s\\) sgd given more than once"),
+])
+def test_parse_grid_refuses_empty_and_duplicate_values(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_grid([spec])
+
+
+@pytest.mark.parametrize("grid", [["optimizer=sgd,adam", "momentum=0.9"], ["lr=0.1,-1"],
+                                  ["init=normal:0.01,normal:nan"], ["device=cpu,meta"]])
+def test_a_member_that_cannot_train_fails_before_any_file(tmp_path, capsys, grid):
+    from mlplab.cli.main import main
+
+    out = tmp_path / "out"
+    argv = ["compare", "--dataset", "iris", "--hidden", "4", "--epochs", "1", "--quiet", "--out", str(out)]
+    assert main(argv + [a for g in grid for a in ("--grid", g)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "setting" in err, err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_grid_values_never_name_a_folder_outside_out(tmp_path):
+    from mlplab.experiments.compare import folder_names
+
+    names = folder_names([{"data_dir": "x/../../../ESCAPED"}, {"data_dir": "x_.._.._.._ESCAPED"},
+                          {"data_dir": ".."}, {"hidden": (256, 256)}, {"loss": "a\\b\x00c"}])
+    assert names[0] == "data_dir=x_______ESCAPED" and names[1] == "data_dir=x_______ESCAPED-2", names
+    assert names[3] == "hidden=256_256"
+    for name in names:
+        assert "/" not in name and "\\" not in name and ".." not in name and not name.startswith(".")
+    out = tmp_path / "out"
+    result = compare(TrainConfig(**{**TINY, "epochs": 1}, out=str(out)),
+                     {"data_dir": ["x/../../../ESCAPED", "y"]}, seeds=1)
+    assert not (tmp_path / "ESCAPED").exists() and not list(tmp_path.parent.glob("ESCAPED"))
+    for setting in result.runs:
+        assert setting[0].path.resolve().is_relative_to(result.path.resolve())
+
+
+def test_seeds_keep_one_data_split_and_vary_the_init(tmp_path):
+    from mlplab.config import TrainConfig
+    from mlplab.experiments.compare import compare
+
+    base = TrainConfig(dataset="wine", epochs=1, out=str(tmp_path), hidden=(8,))
+    result = compare(base, {}, seeds=2)
+    a, b = result.runs[0]
+    assert torch.equal(a.data.x_train, b.data.x_train) and torch.equal(a.data.x_test, b.data.x_test)
+    assert (a.config.seed, b.config.seed) == (0, 1) and a.config.data_seed == b.config.data_seed == 0
+    assert not torch.equal(a.model[1].weight, b.model[1].weight)

@@ -30,6 +30,8 @@ def test_bundled_metadata(name, task, classes, shape):
 
 
 def test_splits_are_60_20_20_and_disjoint(monkeypatch):
+    # train_test_split rounds the test share up: test ⌈0.2 · 1797⌉ = ⌈359.4⌉ = 360 of 1797, then validation
+    # ⌈0.25 · 1437⌉ = ⌈359.25⌉ = 360 of the remaining 1437, leaving 1077 to train on
     d = load_dataset("digits", seed=3)
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (1077, 360, 360)
     # tag every raw row with its index in an extra column, then check the splits share no index
@@ -46,13 +48,51 @@ def test_splits_are_60_20_20_and_disjoint(monkeypatch):
     assert sum(map(len, ids)) == 1797 and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
 
 
-def test_splits_are_stratified_and_seeded():
+def test_splits_are_seeded():
     a, b, c = load_dataset("iris", seed=1), load_dataset("iris", seed=1), load_dataset("iris", seed=2)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert not torch.equal(a.x_train, c.x_train)
-    for y in (a.y_train, a.y_val, a.y_test):
-        counts = torch.bincount(y, minlength=3)
-        assert counts.max() - counts.min() <= 1   # 50/50/50 classes stay balanced in every split
+
+
+# Stratified class counts (train, val, test), worked by hand. iris: 50 per class, so 10 of each in test (30) and
+# in validation (30 of the other 120). wine: classes 59/71/48; test 36 of 178 expects 11.93/14.36/9.71, floors
+# 11/14/9 plus the two largest remainders: 12/14/10; validation 36 of the remaining 47/57/38 expects 11.92/14.45/
+# 9.63: again 12/14/10; train keeps 35/43/28.
+CLASS_COUNTS = {"iris": ([30, 30, 30], [10, 10, 10], [10, 10, 10]),
+                "wine": ([35, 43, 28], [12, 14, 10], [12, 14, 10])}
+
+
+@pytest.mark.parametrize("name", list(CLASS_COUNTS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_splits_are_stratified_exactly(name, seed):
+    d = load_dataset(name, seed=seed)
+    counts = tuple(torch.bincount(y, minlength=3).tolist() for y in (d.y_train, d.y_val, d.y_test))
+    assert counts == CLASS_COUNTS[name]
+
+
+def test_digits_splits_keep_each_class_share():
+    """Stratified: each split holds each class in the whole set's proportion, to rounding (test: within 1 of
+    n_c · 360/1797; validation is drawn from the rest, so within 1 + ¼; train takes what is left). A plain shuffled
+    split misses by several rows per class."""
+    whole = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]   # sklearn's digits, rows per class
+    d = load_dataset("digits", seed=0)
+    for y, tolerance in ((d.y_test, 1.0), (d.y_val, 1.25), (d.y_train, 2.25)):
+        counts = torch.bincount(y, minlength=10).tolist()
+        for c, (got, n_c) in enumerate(zip(counts, whole)):
+            assert abs(got - n_c * len(y) / 1797) <= tolerance, (len(y), c, got)
+
+
+def test_digits_standardised_per_column_and_constant_columns_left_at_zero():
+    d = load_dataset("digits", seed=0)
+    raw = d.unstandardize(d.x_train)                          # (1077, 64) pixel values 0..16
+    varies = raw.std(0) > 1e-3                                # columns that are not constant in the training split
+    assert 56 <= int(varies.sum()) <= 61                      # pixels 0, 32 and 39 are blank in every digit
+    assert not varies[[0, 32, 39]].any()
+    mean, std = d.x_train.mean(0), d.x_train.std(0, unbiased=False)
+    torch.testing.assert_close(mean[varies], torch.zeros(int(varies.sum())), atol=1e-5, rtol=0)
+    torch.testing.assert_close(std[varies], torch.ones(int(varies.sum())), atol=1e-4, rtol=0)
+    assert torch.all(d.x_train[:, ~varies] == 0)              # constant: centred to 0, not divided by zero
+    assert torch.isfinite(d.x_val).all() and torch.isfinite(d.x_test).all()
 
 
 def test_standardised_with_training_statistics_only():
@@ -124,10 +164,15 @@ def test_polynomial_features_and_labels():
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["synthetic-linear", "polynomial"])
-def test_synthetic_datasets_load(name):
+@pytest.mark.parametrize("name, features", [("synthetic-linear", 2), ("polynomial", 20)])
+def test_synthetic_datasets_load(name, features):
+    # 2,000 rows: test ⌈0.5 · 2000⌉ = 1000, validation ⌈0.4 · 1000⌉ = 400 of the rest, train 600
     d = load_dataset(name, seed=0)
-    assert d.task == "regression" and d.output_size == 1 and len(d.x_train) > 0
+    assert d.task == "regression" and d.output_size == 1 and d.input_shape == (features,)
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (600, 400, 1000)
+    assert d.y_train.shape == (600, 1) and d.x_train.shape == (600, features)
+    rows = torch.cat([d.x_train, d.x_val, d.x_test])
+    assert len(torch.unique(rows, dim=0)) == 2000             # disjoint splits of 2,000 distinct rows
 
 
 def test_fashion_mnist_real_files(fashion_dir):

@@ -82,3 +82,17 @@ def test_a_fold_standardised_again_still_unstandardizes_to_pixels():
     fold = fold_dataset(pool, train_idx, val_idx, standardize=True)
     pixels = fold.unstandardize(fold.x_val)
     assert torch.allclose(pixels, pixels.round(), atol=1e-3) and -1e-3 < pixels.min() and pixels.max() < 16.001
+
+
+@pytest.mark.parametrize("flags, message", [(["--nesterov"], "nesterov needs a momentum"),
+                                            (["--optimizer", "adam", "--momentum", "0.5"], "takes no momentum"),
+                                            (["--val-fraction", "0.3"], "cv takes no --val-fraction")])
+def test_cli_cv_refuses_before_writing(tmp_path, capsys, flags, message):
+    from mlplab.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["cv", "--dataset", "iris", "--folds", "2", "--epochs", "1", "--quiet", "--out", str(out),
+                 *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists() or list(out.iterdir()) == []

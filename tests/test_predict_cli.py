@@ -38,7 +38,7 @@ def tables() -> Path:
 
 def test_bank_train_predict_evaluate_in_subprocesses(tables, tmp_path, cli):
     data = tables / "bank-full.csv"
-    r = cli("train", "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "64", "--out",
+    r = cli("train", "--data", str(data), "--target", "y", "--epochs", "2", "--lr", "0.002", "--hidden", "64", "--out",
             str(tmp_path / "runs"), "--quiet", cwd=tmp_path, env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     folder = Path(r.stdout.strip().splitlines()[-1].removeprefix("run folder: "))

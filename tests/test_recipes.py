@@ -77,6 +77,24 @@ def test_dropout_quick(tmp_path, fashion_dir):
     written(tmp_path, "curves.png", "gap.png")
 
 
+def test_dropout_gap_bars_start_at_zero_and_show_the_accuracies(tmp_path):
+    from mlplab.plots.figures import save
+    from mlplab.recipes.dropout import gap_figure
+
+    results = {"none": {"train_accuracy": 0.97, "test_accuracy": 0.88},
+               "0.5": {"train_accuracy": 0.91, "test_accuracy": 0.89}}
+    fig = gap_figure(results)
+    (ax,) = fig.axes
+    assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] >= 1.0        # not cut at 0.80, which magnified the gaps
+    heights = [round(p.get_height(), 6) for p in ax.patches]
+    assert heights == [0.97, 0.91, 0.88, 0.89]                       # train bars, then test bars
+    assert all(p.get_y() == 0 for p in ax.patches)
+    assert [t.get_text() for t in ax.texts] == ["0.970", "0.910", "0.880", "0.890"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["none", "0.5"]
+    path = save(fig, tmp_path / "gap.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_activations_quick(tmp_path, fashion_dir):
     r = run_recipe("activations", tmp_path, seed=0, quick=True, data_dir=fashion_dir)
     assert set(r) == {"relu", "sigmoid", "tanh"}

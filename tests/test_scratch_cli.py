@@ -35,9 +35,17 @@ def test_losses_prints_the_worked_examples_and_misuse_messages(cli):
     r = cli("losses")
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    for line_start, numbers in (("  l1 ", "1.0000   1.0000"), ("  smooth_l1", "0.6250   0.6250"),
-                                ("  mse", "1.5000   1.5000"), ("  cross_entropy", "2.0794   2.0794")):
-        assert any(line.startswith(line_start) and numbers in line for line in out.splitlines()), line_start
+    lines = out.splitlines()
+    table = [line.split()[:5] for line in lines[4:9]]
+    assert table == [["l1", "float", "1.0000", "1.0000", "1.0000"],
+                     ["smooth_l1", "float", "0.6250", "0.6250", "0.6250"],
+                     ["mse", "float", "1.5000", "1.5000", "1.5000"],
+                     ["cross_entropy", "float", "2.0794", "2.0794", "2.0794"],
+                     ["cross_entropy", "indices", "0.6931", "0.6931", "0.6931"]]
+    # the targets are named for what they are: [[0, 1], [2, 3]] is no distribution, [0, 1] are class indices
+    assert lines[1].startswith("  float   [[0.0, 1.0], [2.0, 3.0]]: ") and "not renormalised" in lines[1]
+    assert lines[2] == "  indices [0, 1] (int64): one class index per row, for cross_entropy"
+    assert "target rows as class probabilities" not in out
     assert out.count("loss 839.4167  bias after the step [-0.55, 0.2, 0.95]") == 2
     assert "total                            46" in out
     assert "use bce_with_logits" in out and "class index 3 but the output has 3 classes" in out

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
+from mlplab import worked_examples
 from mlplab.training import losses as torch_losses
 from mlplab.scratch import losses as scratch
 
@@ -106,17 +107,35 @@ def test_extreme_logits_stay_finite():
 
 PRED = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
 TARGET = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+# worked by hand; softmax([1, 1]) = [½, ½], so every −log softmax term is ln 2
+HAND = {("l1", "float"): 1.0,                          # (1 + 0 + 1 + 2) / 4
+        ("smooth_l1", "float"): 0.625,                 # (0.5 + 0 + 0.5 + 1.5) / 4
+        ("mse", "float"): 1.5,                         # (1 + 0 + 1 + 4) / 4
+        ("cross_entropy", "float"): 3 * math.log(2),   # rows weigh ln 2 by (0 + 1) and (2 + 3): 6 ln 2 / 2 rows
+        ("cross_entropy", "indices"): math.log(2)}     # class indices [0, 1]: ln 2 per row
 
 
 @pytest.mark.parametrize("registry", [torch_losses.LOSSES, scratch.LOSSES], ids=["torch", "scratch"])
 def test_golden_numbers(registry):
-    assert registry["l1"](PRED, TARGET).item() == pytest.approx(1.0)         # (1+0+1+2)/4
-    assert registry["smooth_l1"](PRED, TARGET).item() == pytest.approx(0.625)  # (0.5+0+0.5+1.5)/4
-    assert registry["mse"](PRED, TARGET).item() == pytest.approx(1.5)        # (1+0+1+4)/4
-    # Target rows read as (unnormalised) class probabilities: −Σ_c t_c log softmax(x)_c = (1 + 5) ln 2 over
-    # both rows, and mean divides by the batch size N = 2: 3 ln 2.
+    assert registry["l1"](PRED, TARGET).item() == pytest.approx(1.0)
+    assert registry["smooth_l1"](PRED, TARGET).item() == pytest.approx(0.625)
+    assert registry["mse"](PRED, TARGET).item() == pytest.approx(1.5)
     ce = registry["cross_entropy"](PRED, TARGET)
     assert ce.item() == pytest.approx(3 * math.log(2)) and round(ce.item(), 4) == 2.0794
+    assert registry["cross_entropy"](PRED, torch.tensor([0, 1])).item() == pytest.approx(math.log(2))
+    assert registry["cross_entropy"](PRED, TARGET, reduction="sum").item() == pytest.approx(6 * math.log(2))
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+def test_worked_examples_table_holds_the_hand_numbers(impl):
+    """``mlplab losses`` prints worked_examples.loss_examples: its expected column and each side's values."""
+    rows = worked_examples.loss_examples(impl)
+    assert [(name, target) for name, target, *_ in rows] == list(HAND)
+    assert worked_examples.TARGETS["indices"].dtype == torch.int64
+    assert worked_examples.TARGETS["float"].is_floating_point()
+    for name, target, value, expected, how in rows:
+        assert expected == round(HAND[name, target], 4), (name, target)
+        assert value == pytest.approx(HAND[name, target], abs=1e-6), (name, target)
 
 
 def test_l2_penalty_is_half_lambda_squared_norm_of_weights_only():
@@ -153,9 +172,18 @@ def test_misuse_is_caught_in_one_line(registry, name, input, target, message):
     assert "\n" not in str(info.value) and len(str(info.value)) < 300
 
 
-def test_correct_use_passes_the_checks_including_the_golden_example():
+TORCH_NAMES = {"l1": "l1_loss", "smooth_l1": "smooth_l1_loss", "mse": "mse_loss", "bce": "binary_cross_entropy",
+               "bce_with_logits": "binary_cross_entropy_with_logits", "nll": "nll_loss"}
+
+
+def test_correct_use_passes_the_checks_and_gives_torchs_value():
     for name in torch_losses.LOSSES:
         x, y = inputs(name)
-        torch_losses.LOSSES[name](x.float(), y if not y.is_floating_point() else y.float())
+        x, y = x.float(), (y.float() if y.is_floating_point() else y)
+        for registry in (torch_losses.LOSSES, scratch.LOSSES):
+            value = registry[name](x, y)
+            assert value.shape == () and torch.isfinite(value), name
+            assert_close(value, getattr(F, TORCH_NAMES.get(name, name))(x, y), msg=name)
     with pytest.raises(ValueError, match="reduction must be mean, sum or none"):
         scratch.LOSSES["mse"](PRED, TARGET, reduction="avg")
+

@@ -21,6 +21,7 @@ import mlplab.scratch.losses
 import mlplab.scratch.optim
 from mlplab import worked_examples
 from mlplab.config import TrainConfig
+from mlplab.registry import IMPLS, impl_module
 from mlplab.data.load import load_dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP as TorchMLP
@@ -33,9 +34,10 @@ REGISTRIES = {"activations": "ACTIVATIONS", "init": "INITS", "losses": "LOSSES",
 
 
 def test_all_four_registries_list_the_same_names_on_both_sides():
+    assert set(IMPLS["torch"]) == set(IMPLS["scratch"])       # every building block has its twin
     for module, registry in REGISTRIES.items():
-        ours = getattr(getattr(mlplab.scratch, module), registry)
-        theirs = getattr(getattr(mlplab, module), registry)
+        ours = getattr(impl_module("scratch", module), registry)
+        theirs = getattr(impl_module("torch", module), registry)
         assert list(ours) == list(theirs), registry
     assert inspect.signature(ScratchMLP.__init__) == inspect.signature(TorchMLP.__init__)
     assert inspect.signature(mlplab.scratch.optim.make_optimizer) == inspect.signature(mlplab.training.optim.make_optimizer)

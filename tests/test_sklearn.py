@@ -66,3 +66,23 @@ def test_string_labels_params_and_bad_values():
                           MLPRegressor(hidden=(8,), epochs=10, lr=0.05, batch_size=64)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_the_estimators_need_no_run_folder_machinery():
+    import subprocess
+    import sys
+
+    code = "import mlplab.sklearn, sys; print(sorted(m for m in sys.modules if m.startswith(('mlplab.runs', 'mlplab.plots', 'matplotlib'))))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_early_stopping_holds_out_a_validation_share_and_keeps_the_best_epoch():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier(hidden=(32,), epochs=300, lr=0.01, early_stopping=3, validation_fraction=0.2).fit(X / 16, y)
+    h = clf.history_
+    assert h.stopped_epoch is not None and h.stopped_epoch < 300 and h.best_epoch == h.stopped_epoch - 3
+    assert min(h.column("val_loss")) == h.final["val_loss"]
+    assert clf.score(X / 16, y) > 0.9

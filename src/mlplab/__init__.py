@@ -3,21 +3,34 @@
 >>> import numpy as np, mlplab
 >>> x = np.random.default_rng(0).normal(size=(300, 5)); y = (x[:, 0] + x[:, 1] > 0).astype(int)
 >>> run = mlplab.train(mlplab.Dataset.from_arrays(x, y), epochs=5, progress="quiet")
->>> run.predict(x[:3]).tolist(), run.metrics["backprop"]
-([1, 0, 0], 'autograd')
+>>> run.predict(x[:3]).shape
+(3,)
+
+The public names, each from the module that defines it; a module is imported when one of its names is
+first used, so ``import mlplab`` (and the CLI, and ``mlplab.sklearn``) loads only what it needs.
 """
 
-from mlplab.config import TrainConfig, load_config
-from mlplab.data.dataset import Dataset
-from mlplab.data.load import load_dataset
-from mlplab.models.build import build_model
-from mlplab.models.mlp import MLP
-from mlplab.runs.run import Run, load_run
-from mlplab.runs.train import train
-from mlplab.training.callbacks import Callback, EarlyStopping
-from mlplab.training.fit import evaluate, fit
-from mlplab.training.history import History
+import importlib
 
-__all__ = ["MLP", "Callback", "Dataset", "EarlyStopping", "History", "Run", "TrainConfig", "build_model",
-           "evaluate", "fit", "load_config", "load_dataset", "load_run", "train"]
+_EXPORTS = {
+    "TrainConfig": "mlplab.config", "load_config": "mlplab.config",
+    "Dataset": "mlplab.data.dataset", "load_dataset": "mlplab.data.load",
+    "MLP": "mlplab.models.mlp", "build_model": "mlplab.models.build",
+    "fit": "mlplab.training.fit", "evaluate": "mlplab.training.fit", "History": "mlplab.training.history",
+    "Callback": "mlplab.training.callbacks", "EarlyStopping": "mlplab.training.callbacks",
+    "train": "mlplab.runs.train", "Run": "mlplab.runs.run", "load_run": "mlplab.runs.run",
+}
+__all__ = sorted(_EXPORTS)
 __version__ = "0.2.0"
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # looked up once
+        return value
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import sys
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -18,10 +17,7 @@ import tomli_w
 
 from mlplab.registry import lookup
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 
 @dataclass(frozen=True)
@@ -31,8 +27,10 @@ class TrainConfig:
     data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
     val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
     # model
+    model: str = "mlp"                   # mlp, cnn, lenet, rnn, lstm (mlplab.models.build.MODELS)
+    spec: str | None = None              # CNN layers, e.g. "conv:32:3:pad1,bn,relu,maxpool:2"; None: the preset
     impl: str = "torch"                  # "torch" (torch.nn) or "scratch" (nn.Parameter, X @ W + b)
-    hidden: tuple[int, ...] = (256,)     # hidden widths
+    hidden: tuple[int, ...] = (256,)     # hidden widths (rnn/lstm: the state size, one entry per layer)
     activation: tuple[str, ...] = ("relu",)  # one, or one per hidden layer
     dropout: tuple[float, ...] = (0.0,)  # one, or one per hidden layer; in [0, 1)
     init: tuple[str, ...] = ("default",)  # one, or one per affine layer: "normal:0.01", "xavier_uniform", ...
@@ -58,6 +56,7 @@ class TrainConfig:
     # stopping early
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
     monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
+    data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
     # tables (mlplab train --data FILE --target COLUMN: mlplab.data.tabular); runs without --data ignore them
     data: str | None = None              # a CSV/TSV/Parquet/npy/npz file; the run folder is named after its stem
     target: str | None = None            # the column to predict
@@ -101,6 +100,14 @@ class TrainConfig:
         self._check_table()
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
+        if not self.momentum < 1:  # torch accepts momentum >= 1, but the step then grows without bound
+            raise ValueError(f"momentum must be in [0, 1), e.g. --momentum 0.9; got {self.momentum!r}")
+        if self.nesterov and not self.momentum > 0:  # torch.optim.SGD refuses it too, but only at build time
+            raise ValueError(f"nesterov needs a momentum in (0, 1), e.g. --momentum 0.9 --nesterov; got "
+                             f"momentum {self.momentum!r}")
+        from mlplab.training.device import parse_device
+
+        parse_device(self.device)
 
     def _check_names(self) -> None:
         from mlplab.models.activations import ACTIVATIONS
@@ -110,6 +117,9 @@ class TrainConfig:
         from mlplab.training.optim import OPTIMIZERS
 
         lookup(IMPLS, self.impl, "impl")
+        from mlplab.models.build import MODELS
+
+        lookup(MODELS, self.model, "model")
         lookup(OPTIMIZERS, self.optimizer, "optimizer")
         for name in self.activation:
             lookup(ACTIVATIONS, name, "activation")
@@ -160,7 +170,7 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
 
-@functools.cache  # resolving the string annotations costs ~5 ms per field; every TrainConfig checks all
+@functools.cache
 def _hints() -> dict:
     return typing.get_type_hints(TrainConfig)
 
@@ -213,7 +223,9 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
     """Read a TOML file of config keys on top of ``base`` (the defaults)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8 TOML") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path} not found; check the --config path") from None
     except tomllib.TOMLDecodeError as e:

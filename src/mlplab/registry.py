@@ -12,11 +12,11 @@ T = TypeVar("T")
 # Each building block twice: torch's built-in and the from-scratch twin, under the same names and signatures.
 IMPLS = {
     "torch": {"activations": "mlplab.models.activations", "init": "mlplab.models.init",
-              "dropout": "mlplab.models.dropout", "mlp": "mlplab.models.mlp",
-              "losses": "mlplab.training.losses", "optim": "mlplab.training.optim"},
+              "dropout": "mlplab.models.dropout", "mlp": "mlplab.models.mlp", "cnn": "mlplab.models.cnn",
+              "rnn": "mlplab.models.rnn", "losses": "mlplab.training.losses", "optim": "mlplab.training.optim"},
     "scratch": {"activations": "mlplab.scratch.activations", "init": "mlplab.scratch.init",
-                "dropout": "mlplab.scratch.dropout", "mlp": "mlplab.scratch.mlp",
-                "losses": "mlplab.scratch.losses", "optim": "mlplab.scratch.optim"},
+                "dropout": "mlplab.scratch.dropout", "mlp": "mlplab.scratch.mlp", "cnn": "mlplab.scratch.cnn",
+                "rnn": "mlplab.scratch.rnn", "losses": "mlplab.scratch.losses", "optim": "mlplab.scratch.optim"},
 }
 
 
@@ -34,7 +34,7 @@ def lookup(registry: dict[str, T], name: str, what: str) -> T:
 
 
 def impl_module(impl: str, part: str) -> ModuleType:
-    """The module of building block ``part`` (activations, init, dropout, mlp, losses, optim) for ``impl``.
+    """The module of building block ``part`` (activations, init, dropout, mlp, cnn, rnn, losses, optim) for ``impl``.
 
     >>> impl_module("scratch", "losses").__name__
     'mlplab.scratch.losses'

@@ -1,8 +1,10 @@
 """The tutorials' worked examples, computed by either implementation: golden numbers for tests and ``mlplab losses``.
 
-- Losses of prediction [[1, 1], [1, 1]] against target [[0, 1], [2, 3]]: L1 = 1, SmoothL1 = 0.625, MSE = 1.5,
-  and cross entropy reading the target rows as class probabilities = 3 ln 2 ≈ 2.0794 (torch's definition:
-  −Σ_c t_c log softmax(x)_c per row, rows not renormalised, ``mean`` divides by the batch size 2).
+- Losses of prediction [[1, 1], [1, 1]] against the float target [[0, 1], [2, 3]]: L1 = 1, SmoothL1 = 0.625,
+  MSE = 1.5, and cross entropy = 3 ln 2 ≈ 2.0794. A float target shaped like the input is what torch calls
+  "class probabilities": each row weights −log softmax(x)_c, −Σ_c t_c log softmax(x)_c, and it is not
+  renormalised, so [2, 3] (no distribution) weighs 5 ln 2; ``mean`` divides by the batch size 2. Against the
+  class indices [0, 1] (int64, one class per row) cross entropy is −log softmax(x)_y = ln 2 ≈ 0.6931.
 - One SGD step (lr 0.1) of Linear(5, 3), W = [[0.1, 0.2, 0.3], ..., [1.3, 1.4, 1.5]] (torch stores its
   transpose), b = [1, 2, 3], on inputs [[1..5], [6..10]] with zero targets: MSE with ``mean`` over all six
   outputs is 5036.5 / 6 = 839.4167, and b moves by −0.1 · (2 / 6) · Σ_rows output to [−0.55, 0.2, 0.95].
@@ -19,23 +21,27 @@ from torch import Tensor, nn
 from mlplab.registry import impl_module
 
 PREDICTION = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
-TARGET = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
-# (loss, expected value, how it comes about)
+TARGET = torch.tensor([[0.0, 1.0], [2.0, 3.0]])   # float, shaped like PREDICTION
+CLASS_INDICES = torch.tensor([0, 1])               # int64, one class index per row of PREDICTION
+TARGETS = {"float": TARGET, "indices": CLASS_INDICES}
+# (loss, which target, expected value to 4 decimals, how it comes about)
 LOSS_EXAMPLES = [
-    ("l1", 1.0, "(1 + 0 + 1 + 2) / 4"),
-    ("smooth_l1", 0.625, "(0.5 + 0 + 0.5 + 1.5) / 4, beta = 1"),
-    ("mse", 1.5, "(1 + 0 + 1 + 4) / 4"),
-    ("cross_entropy", 2.0794, "target rows as class probabilities: (1 + 5) ln 2 / 2 rows = 3 ln 2"),
+    ("l1", "float", 1.0, "(1 + 0 + 1 + 2) / 4"),
+    ("smooth_l1", "float", 0.625, "(0.5 + 0 + 0.5 + 1.5) / 4, beta = 1"),
+    ("mse", "float", 1.5, "(1 + 0 + 1 + 4) / 4"),
+    ("cross_entropy", "float", 2.0794, "rows weight −log softmax (not renormalised): (1 + 5) ln 2 / 2 rows = 3 ln 2"),
+    ("cross_entropy", "indices", 0.6931, "−log softmax(x)_y = ln 2 for each row, mean ln 2"),
 ]
 LINEAR_W = torch.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1.0, 1.1, 1.2], [1.3, 1.4, 1.5]])
 LINEAR_B = torch.tensor([1.0, 2.0, 3.0])
 LINEAR_X = torch.arange(1.0, 11.0).reshape(2, 5)
 
 
-def loss_examples(impl: str = "torch") -> list[tuple[str, float, float, str]]:
-    """(loss, value computed by ``impl``, expected, derivation) for the worked example."""
+def loss_examples(impl: str = "torch") -> list[tuple[str, str, float, float, str]]:
+    """(loss, which target, value computed by ``impl``, expected, derivation) for the worked example."""
     losses = impl_module(impl, "losses").LOSSES
-    return [(name, losses[name](PREDICTION, TARGET).item(), expected, how) for name, expected, how in LOSS_EXAMPLES]
+    return [(name, target, losses[name](PREDICTION, TARGETS[target]).item(), expected, how)
+            for name, target, expected, how in LOSS_EXAMPLES]
 
 
 def linear_layer(impl: str = "torch") -> nn.Module:

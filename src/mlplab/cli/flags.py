@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mlplab.config import TrainConfig, load_config
 
 
-def _list(kind, what: str):
+def _list(kind, what: str, allow_none: bool = False):
+    """A comma-separated list; an empty item (``--hidden ''``, ``256,,256``) is refused, never dropped.
+
+    With ``allow_none``, the one word ``none`` is the empty list: ``--hidden none`` asks for no hidden layer.
+    """
     def parse(text: str):
-        items = [t.strip() for t in text.split(",") if t.strip()]
+        if allow_none and text.strip().lower() == "none":
+            return []
+        items = [t.strip() for t in text.split(",")]
+        if not all(items):
+            none = "; for none at all write 'none'" if allow_none else ""
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list without empty items, e.g. "
+                                             f"{EXAMPLES[what]}{none}; got {text!r}")
         try:
             return [kind(t) for t in items]
         except ValueError:
@@ -24,6 +35,14 @@ def _int_width(text: str) -> int:
     return int(text)
 
 
+def _path(what: str):
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{what} must be a path; got an empty string")
+        return text
+    return parse
+
+
 EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
             "init schemes": "normal:0.01", "column names": "id,name"}
 
@@ -31,13 +50,18 @@ EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rat
 def add_model_flags(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS  # unset flags leave the config file's (or the default) value alone
     g = p.add_argument_group("data and model")
-    g.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file; flags override it")
+    g.add_argument("--config", metavar="FILE.toml", type=_path("--config"), help="read settings from a TOML file; flags override it")
     g.add_argument("--dataset", default=S, help="digits (default), iris, wine, breast-cancer, diabetes, "
                    "fashion-mnist, mnist, synthetic-linear, polynomial")
-    g.add_argument("--data-dir", dest="data_dir", default=S, help="folder with the IDX files (else $MLPLAB_DATA, "
-                   "else the user cache)")
+    g.add_argument("--data-dir", dest="data_dir", type=_path("--data-dir"), default=S,
+                   help="folder with the IDX files (else $MLPLAB_DATA, else the user cache); stored as an absolute path")
+    g.add_argument("--model", default=S, help="mlp (default), cnn, lenet, rnn, lstm; each brings training defaults "
+                   "that suit it (flags override them)")
+    g.add_argument("--spec", default=S, help="CNN layers, e.g. conv:32:3:pad1,bn,relu,maxpool:2 (default: the "
+                   "--model preset)")
     g.add_argument("--impl", default=S, choices=["torch", "scratch"], help="torch.nn (default) or from scratch")
-    g.add_argument("--hidden", type=_list(_int_width, "hidden widths"), default=S, help="hidden widths, e.g. 256,256")
+    g.add_argument("--hidden", type=_list(_int_width, "hidden widths", allow_none=True), default=S,
+                   help="hidden widths, e.g. 256,256; 'none' for no hidden layer (a linear model)")
     g.add_argument("--activation", type=_list(str, "activations"), default=S,
                    help="one, or one per hidden layer: relu, tanh, sigmoid, ...")
     g.add_argument("--dropout", type=_list(float, "dropout rates"), default=S, help="one, or one per hidden layer")
@@ -62,7 +86,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="validation share (default 0.2; 0 for the image sets)")
     g.add_argument("--seed", type=int, default=S)
     g.add_argument("--device", default=S, help="auto (default: CUDA when available), cpu, cuda, cuda:N")
-    g.add_argument("--out", default=S, help="parent folder of run folders (default runs/)")
+    g.add_argument("--out", type=_path("--out"), default=S, help="parent folder of run folders (default runs/)")
     g.add_argument("--schedule", default=S, help="learning rate per batch: none (default), cosine, onecycle")
     g.add_argument("--augment", default=S, help="image batches: none (default), flip, shift, flip-shift")
     g.add_argument("--compile", action="store_true", default=S,
@@ -97,10 +121,23 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults (the table preset with --data), then the --config file, then the flags given."""
-    from mlplab.training.presets import table_config
+    """Defaults (the table preset with --data; those of the model type asked for), then the --config file, then
+    the flags given.
 
-    base = table_config() if getattr(args, "data", None) else TrainConfig()
-    config = load_config(args.config, base) if getattr(args, "config", None) else base
+    A relative data_dir is stored resolved (absolute), so the run's config.toml works from any folder; the
+    device must exist on this machine.
+    """
+    from mlplab.models.build import with_model_defaults
+    from mlplab.training.presets import table_config
+    from mlplab.training.device import check_device
+
     names = {f for f in TrainConfig.__dataclass_fields__}
-    return config.replace(**{k: v for k, v in vars(args).items() if k in names})
+    flags = {k: v for k, v in vars(args).items() if k in names}
+    path = getattr(args, "config", None)
+    model = flags.get("model", load_config(path).model if path is not None else TrainConfig.model)
+    base = with_model_defaults(table_config() if flags.get("data") else TrainConfig(), {"model": model})
+    config = (load_config(path, base) if path is not None else base).replace(**flags)
+    if config.data_dir is not None:
+        config = config.replace(data_dir=str(Path(config.data_dir).expanduser().resolve()))
+    check_device(config.device)
+    return config

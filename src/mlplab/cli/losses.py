@@ -14,12 +14,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlplab.models.summary import render, summarize
-    from mlplab.worked_examples import (PREDICTION, TARGET, loss_examples, misuse_examples, sgd_step_example, tutorial_model)
+    from mlplab.worked_examples import (CLASS_INDICES, PREDICTION, TARGET, loss_examples, misuse_examples,
+                                        sgd_step_example, tutorial_model)
 
-    print(f"prediction {PREDICTION.tolist()} against target {TARGET.tolist()}:")
-    print(f"  {'loss':<14} {'torch':>8} {'scratch':>8} {'expected':>8}  how")
-    for (name, value, expected, how), (_, twin, _, _) in zip(loss_examples("torch"), loss_examples("scratch")):
-        print(f"  {name:<14} {value:>8.4f} {twin:>8.4f} {expected:>8.4f}  {how}")
+    print(f"prediction {PREDICTION.tolist()} (2 rows, 2 outputs each) against two targets:")
+    print(f"  float   {TARGET.tolist()}: values for l1/smooth_l1/mse; for cross_entropy per-class weights "
+          "(torch's \"class probabilities\" form, used as given, not renormalised)")
+    print(f"  indices {CLASS_INDICES.tolist()} (int64): one class index per row, for cross_entropy")
+    print(f"  {'loss':<14} {'target':<8} {'torch':>8} {'scratch':>8} {'expected':>8}  how")
+    for (name, target, value, expected, how), twin in zip(loss_examples("torch"), loss_examples("scratch")):
+        print(f"  {name:<14} {target:<8} {value:>8.4f} {twin[2]:>8.4f} {expected:>8.4f}  {how}")
     print("\nLinear(5, 3), W = [[0.1, 0.2, 0.3], ..., [1.3, 1.4, 1.5]], b = [1, 2, 3], x = [[1..5], [6..10]], "
           "zero targets, MSE (mean over all 6 outputs), one SGD step with lr 0.1:")
     for impl in ("torch", "scratch"):

@@ -22,6 +22,7 @@ COMMANDS = [
     "mlplab.cli.recipe",
     "mlplab.cli.losses",
     "mlplab.cli.plot",
+    "mlplab.cli.export",
 ]
 
 

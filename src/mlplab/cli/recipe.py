@@ -20,6 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.seed < 2**32:
+        raise ValueError(f"--seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {args.seed}")
+    for flag, value in (("--out", args.out), ("--data-dir", args.data_dir)):
+        if value is not None and not value.strip():
+            raise ValueError(f"{flag} must be a path; got an empty string")
     out = args.out or f"runs/recipe-{args.name}"
     run_recipe(args.name, out, seed=args.seed, quick=args.quick, data_dir=args.data_dir)
     print(open(f"{out}/report.md").read(), end="")

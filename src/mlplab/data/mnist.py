@@ -2,12 +2,16 @@
 
 The folder is, in order: the ``data_dir`` argument (``--data-dir``), ``$MLPLAB_DATA/<name>``, then the
 per-user cache ``<user cache>/mlplab/<name>``. Missing files are downloaded and MD5-checked; a file that fails
-its check is never kept.
+its check is never kept. Files already there are MD5-checked too (the published digests are of the ``.gz``
+files; uncompressed copies have none to check against); each digest is remembered in the user cache by
+(path, size, modification time), so the check costs nothing the second time. A modified copy is refused unless
+``MLPLAB_ALLOW_MODIFIED_DATA=1`` (or ``allow_modified=True``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import urllib.error
@@ -65,6 +69,77 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
+ALLOW_MODIFIED = "MLPLAB_ALLOW_MODIFIED_DATA"  # =1: use IDX files whose MD5 differs from the official one
+_VERIFIED: dict[str, str] = {}  # this process's share of the on-disk cache below
+
+
+def digest_cache() -> Path:
+    """The JSON file remembering the MD5s already computed: ``{"<path>|<size>|<mtime_ns>": md5}``."""
+    return Path(platformdirs.user_cache_dir("mlplab")) / "idx-md5.json"
+
+
+def _key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _remember(path: Path, digest: str) -> None:
+    key = _key(path)
+    _VERIFIED[key] = digest
+    cache_file = digest_cache()
+    try:
+        cache = json.loads(cache_file.read_text())
+        cache = cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        cache = {}
+    prefix = key.rsplit("|", 2)[0] + "|"
+    cache = {k: v for k, v in cache.items() if not k.startswith(prefix)}  # older versions of the same file
+    cache[key] = digest
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".idx-md5.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cache, f)
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass  # a read-only cache only costs the recomputation next time
+
+
+def cached_md5(path: Path) -> str:
+    """``md5sum(path)``, computed once per (path, size, modification time) and remembered in the user cache."""
+    key = _key(path)
+    if key not in _VERIFIED:
+        try:
+            cache = json.loads(digest_cache().read_text())
+        except (OSError, ValueError):
+            cache = {}
+        got = cache.get(key) if isinstance(cache, dict) else None
+        if isinstance(got, str):
+            _VERIFIED[key] = got
+        else:
+            _remember(path, md5sum(path))
+    return _VERIFIED[key]
+
+
+def allowed_modified(allow_modified: bool | None = None) -> bool:
+    """``allow_modified`` when given, else whether ``$MLPLAB_ALLOW_MODIFIED_DATA`` is 1."""
+    return os.environ.get(ALLOW_MODIFIED) == "1" if allow_modified is None else allow_modified
+
+
+def verify(name: str, paths: dict[str, Path], source: Source, allow_modified: bool | None = None) -> None:
+    """Each ``.gz`` file's MD5 is the published one; else ValueError naming the file and the expected digest."""
+    if allowed_modified(allow_modified):
+        return
+    for fname, path in paths.items():
+        if path.name != fname or fname not in source.md5:
+            continue  # an uncompressed copy: the published digests are of the .gz files
+        got, expected = cached_md5(path), source.md5[fname]
+        if got != expected:
+            raise ValueError(f"{path}: MD5 {got} differs from the official {expected} of {name}'s {fname}; the "
+                             "file is damaged or modified: delete it to download it again, or set "
+                             f"{ALLOW_MODIFIED}=1 to use a modified copy as it is")
+
+
 def download(url: str, dest: Path, md5: str, timeout: float = 10.0) -> Path:
     """Fetch ``url`` to ``dest`` through a temporary file; keep it only if its MD5 is ``md5``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +153,7 @@ def download(url: str, dest: Path, md5: str, timeout: float = 10.0) -> Path:
             raise ValueError(f"{url}: MD5 mismatch (expected {md5}, got {got}); the download is corrupt, "
                              "try again or fetch the file by hand")
         os.replace(tmp, dest)
+        _remember(dest, got)
         return dest
     finally:
         if os.path.exists(tmp):
@@ -109,16 +185,39 @@ def ensure_files(name: str, folder: Path, source: Source | None = None) -> dict[
     return {f: (p if p.exists() else p.with_suffix("")) for f, p in paths.items()}
 
 
-def load_idx_dataset(name: str, data_dir: str | Path | None = None,
-                     source: Source | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_test, y_test) as uint8 images (N, 28, 28) and int labels (N,)."""
+def check_arrays(paths: dict[str, Path], arrays: list[np.ndarray], classes: int) -> None:
+    """Images (N, rows, cols) with N > 0, train and test of one shape, labels (N,) in [0, classes) per file."""
+    x_tr, y_tr, x_te, y_te = arrays
+    images, labels = (FILES[0], FILES[2]), (FILES[1], FILES[3])
+    for fname, x in zip(images, (x_tr, x_te)):
+        if x.ndim != 3 or 0 in x.shape:
+            raise ValueError(f"{paths[fname]}: images must have shape (N, rows, cols) with none of them 0; got "
+                             f"{x.shape}; re-download the file")
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ValueError(f"{paths[FILES[0]]} holds {x_tr.shape[1]}×{x_tr.shape[2]} images but {paths[FILES[2]]} "
+                         f"holds {x_te.shape[1]}×{x_te.shape[2]} ones; both must be of one shape: re-download them")
+    for fname, x, y in zip(labels, (x_tr, x_te), (y_tr, y_te)):
+        if y.ndim != 1 or len(y) != len(x):
+            raise ValueError(f"{paths[fname]}: labels {y.shape} do not match its {len(x)} images; re-download it")
+        bad = y[(y < 0) | (y >= classes)]
+        if len(bad):
+            raise ValueError(f"{paths[fname]}: labels must be in [0, {classes}); found {int(bad[0])}; the file "
+                             "is damaged or of another dataset: re-download it")
+
+
+def load_idx_dataset(name: str, data_dir: str | Path | None = None, source: Source | None = None,
+                     allow_modified: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test) as uint8 images (N, 28, 28) and int labels (N,).
+
+    ``allow_modified`` (default: ``$MLPLAB_ALLOW_MODIFIED_DATA`` is 1) accepts files whose MD5 is not the
+    published one.
+    """
+    source = source or SOURCES[name]
     folder = data_folder(name, data_dir)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"data folder {folder} is a file; pass the folder that holds {FILES[0]} etc.")
     paths = ensure_files(name, folder, source)
-    x_tr, y_tr, x_te, y_te = (read_idx(paths[f]) for f in FILES)
-    for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"{folder}: {split} images {x.shape} and labels {y.shape} do not match; "
-                             "re-download the files")
-    return x_tr, y_tr, x_te, y_te
+    verify(name, paths, source, allow_modified)
+    arrays = [read_idx(paths[f]) for f in FILES]
+    check_arrays(paths, arrays, len(source.class_names))
+    return tuple(arrays)

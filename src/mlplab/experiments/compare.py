@@ -5,17 +5,20 @@ writes one folder::
 
     <out>/<time>-compare-<dataset>/
         optimizer=sgd,lr=0.01/seed0/<run folder>   ... every member run, as ``mlplab train`` writes it
+                                                   (folder names sanitised: see folder_names)
         compare_<metric>.png                       one per history column: mean over seeds, min–max band
         table.md, table.csv                        final metrics, mean ± std (sample std) over seeds
         members.csv, compare.json                  which run is which; the grid, seeds and base config
 
-Seeds are ``base.seed, base.seed + 1, ...``; a seed sets the split of the bundled sets, the init and the data
-order, so the spread is over all three.
+Seeds are ``base.seed, base.seed + 1, ...``; a seed sets the init, the data order and the dropout masks. The
+data split stays the same for every member (``data_seed`` = the base seed), so the ± std is the spread of
+training itself, not mixed with the luck of the split (``mlplab cv`` measures that).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -26,12 +29,14 @@ from mlplab.plots import figures as plots
 from mlplab.experiments import tables
 from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import resolve_device
+from mlplab.training.device import check_device
 from mlplab.models.build import build_model
 from mlplab.runs.run import Run
 from mlplab.runs.train import train
+from mlplab.training.optim import build_optimizer
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 
+MAX_SEEDS = 10_000
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
 
 
@@ -91,7 +96,15 @@ def parse_grid(specs: list[str]) -> dict[str, list]:
             raise ValueError(f"unknown config key {key!r} in --grid; valid keys: {', '.join(valid)}")
         if key in grid:
             raise ValueError(f"--grid {key} given twice; list all its values once: --grid {key}=V1,V2")
-        grid[key] = [parse_value(key, v.strip()) for v in values.split(",") if v.strip()]
+        texts = [v.strip() for v in values.split(",")]
+        if not all(texts):
+            raise ValueError(f"--grid {key}: empty value in {spec!r}; list values without empty items, e.g. "
+                             f"--grid {key}=V1,V2")
+        grid[key] = [parse_value(key, v) for v in texts]
+        twice = sorted({display(v) for v in grid[key] if grid[key].count(v) > 1})
+        if twice:
+            raise ValueError(f"--grid {key}: value(s) {', '.join(twice)} given more than once in {spec!r}; "
+                             "list each value once (use --seeds N to repeat a setting)")
     return grid
 
 
@@ -109,8 +122,24 @@ def settings(grid: dict[str, list]) -> list[dict]:
 
 
 def label(setting: dict) -> str:
-    """``optimizer=adam,lr=0.1`` (``base`` for the empty setting): the legend entry and folder name."""
+    """``optimizer=adam,lr=0.1`` (``base`` for the empty setting): the legend entry."""
     return ",".join(f"{k}={display(v)}" for k, v in setting.items()) or "base"
+
+
+def folder_names(points: list[dict]) -> list[str]:
+    """A folder name per setting: its label with anything but letters, digits and ``=,.+-`` made ``_``, no
+    ``..``, no leading dot, at most 100 characters, unique (``-2``, ``-3``, ...). ``hidden=256/256`` becomes
+    ``hidden=256_256``; a value like ``x/../../ESCAPED`` can never name a folder outside the compare folder.
+    """
+    names: list[str] = []
+    for setting in points:
+        name = re.sub(r"[^A-Za-z0-9=,.+-]", "_", label(setting))
+        name = re.sub(r"\.{2,}", "_", name).lstrip(".")[:100] or "setting"
+        unique, i = name, 2
+        while unique in names:
+            unique, i = f"{name}-{i}", i + 1
+        names.append(unique)
+    return names
 
 
 @dataclass
@@ -126,16 +155,29 @@ def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[Tra
     """Every member's config, with the data, model spec, device and output folder checked before any file."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, e.g. --seeds 3; got {seeds!r}")
-    configs = [[base.replace(**s, seed=base.seed + i) for i in range(seeds)] for s in settings(grid)]
+    if seeds > MAX_SEEDS or base.seed + seeds > 2**32:
+        raise ValueError(f"seeds must be at most {MAX_SEEDS} and --seed + seeds - 1 at most 2**32 - 1; got seeds "
+                         f"{seeds} from --seed {base.seed}")
+    configs = []
+    for s in settings(grid):
+        try:
+            configs.append([base.replace(**s, seed=base.seed + i,
+                                         data_seed=base.seed if base.data_seed is None else base.data_seed)
+                            for i in range(seeds)])
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"setting {label(s)}: {e}") from None
     loaded = {}
-    for row in configs:
+    for s, row in zip(settings(grid), configs):
         c = row[0]
-        key = (c.dataset, c.data_dir, c.val_fraction)
-        if key not in loaded:
-            loaded[key] = load_dataset(c.dataset, data_dir=c.data_dir, seed=c.seed, val_fraction=c.val_fraction)
-        data = loaded[key]
-        build_model(c, data.input_shape, data.task, data.output_size)
-        resolve_device(c.device)
+        try:  # everything train() builds before its first epoch: data, model, optimizer, device
+            key = (c.dataset, c.data_dir, c.val_fraction)
+            if key not in loaded:
+                loaded[key] = load_dataset(c.dataset, data_dir=c.data_dir, seed=c.seed, val_fraction=c.val_fraction)
+            data = loaded[key]
+            check_device(c.device)
+            build_optimizer(c, build_model(c, data.input_shape, data.task, data.output_size))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"setting {label(s)}: {e}") from None
     check_writable(base.out)
     return configs
 
@@ -152,10 +194,12 @@ def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progres
     runs: list[list[Run]] = []
     members = []
     total, done = len(points) * seeds, 0
-    for setting, row in zip(points, configs):
+    for setting, name, row in zip(points, folder_names(points), configs):
         runs.append([])
         for config in row:
-            folder = path / label(setting) / f"seed{config.seed}"
+            folder = path / name / f"seed{config.seed}"
+            if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
+                raise ValueError(f"setting {label(setting)} would write outside {path}")
             run = train(config=config.replace(out=str(folder)), write=True, progress=progress)
             runs[-1].append(run)
             members.append([label(setting), config.seed, str(run.path.relative_to(path))])

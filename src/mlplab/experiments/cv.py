@@ -26,11 +26,13 @@ from mlplab.plots import figures as plots
 from mlplab.experiments import tables
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.load import BUNDLED, Dataset, load_dataset, scaler_stats
-from mlplab.training.fit import History, fit, resolve_device
+from mlplab.training.device import check_device
+from mlplab.training.fit import History, fit
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model
 from mlplab.runs.run import Run, final_metrics, write_outputs
-from mlplab.runs.rundir import check_writable, new_run_dir, write_text
+from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.training.optim import build_optimizer
 
 
 def split_indices(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -93,10 +95,11 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
     """Train one model per fold with ``config``; with ``write``, fill ``<config.out>/<time>-cv-<dataset>``."""
     pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, val_fraction=0.0)
     splits = split_indices(pool, folds, config.seed)
-    build_model(config, pool.input_shape, pool.task, pool.output_size)  # a bad spec fails before any file
-    resolve_device(config.device)
+    check_device(config.device)  # a bad spec, optimizer setting or device fails before any file:
+    build_optimizer(config, build_model(config, pool.input_shape, pool.task, pool.output_size))
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     if path is not None:
+        write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config))
     histories, metrics = [], []
     for i, (train_idx, val_idx) in enumerate(splits, start=1):

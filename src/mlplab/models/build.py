@@ -1,4 +1,8 @@
-"""The model a config describes, torch.nn or scratch: one builder for both implementations."""
+"""The model a config describes, torch.nn or scratch: one builder for every model type and both implementations.
+
+``MODELS`` maps each ``model`` name to how it is built; ``MODEL_DEFAULTS`` holds the training settings each
+type brings (applied under whatever the user sets: ``mlplab train --model cnn`` alone trains well).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,62 @@ from mlplab.registry import impl_module
 from mlplab.training.losses import OUTPUT_ACTIVATION, loss_for_task
 
 
+def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+    mlp = impl_module(config.impl, "mlp").MLP
+    return mlp(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
+               dropout=list(config.dropout), init=list(config.init), bias=config.bias, output=output,
+               seed=config.seed)
+
+
+def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+    if len(input_shape) not in (2, 3):
+        raise ValueError(f"model {config.model!r} takes images (H, W) or (C, H, W); these inputs have shape "
+                         f"{tuple(input_shape)}; use --model mlp")
+    return impl_module(config.impl, "cnn").CNN(tuple(input_shape), output_size, spec=config.spec or config.model,
+                                               init=config.init[0], seed=config.seed)
+
+
+def _rnn(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+    if len(input_shape) != 2:
+        raise ValueError(f"model {config.model!r} reads sequences (T, D) (an image is read row by row); these "
+                         f"inputs have shape {tuple(input_shape)}")
+    if len(set(config.hidden)) != 1:
+        raise ValueError(f"model {config.model!r} takes one state size per layer, all equal (e.g. --hidden "
+                         f"128,128 for two layers); got {list(config.hidden)}")
+    return impl_module(config.impl, "rnn").RNNClassifier(input_shape[-1], config.hidden[0], output_size,
+                                                         cell=config.model, num_layers=len(config.hidden),
+                                                         seed=config.seed)
+
+
+MODELS = {"mlp": _mlp, "cnn": _cnn, "lenet": _cnn, "rnn": _rnn, "lstm": _rnn}
+
+# Training settings that suit each model type; flags and config files override them.
+MODEL_DEFAULTS = {
+    "mlp": {},
+    "cnn": dict(optimizer="adam", lr=1e-3, batch_size=128, epochs=3),
+    "lenet": dict(optimizer="sgd", lr=0.9, batch_size=256, epochs=10),          # d2l §6.6
+    "rnn": dict(optimizer="adam", lr=1e-3, batch_size=128, epochs=5, hidden=(128,)),
+    "lstm": dict(optimizer="adam", lr=2e-3, batch_size=128, epochs=5, hidden=(128,)),
+}
+
+
+def with_model_defaults(config: TrainConfig, keys: dict) -> TrainConfig:
+    """``config`` with ``keys`` applied over the defaults of the model type they (or it) name."""
+    model = keys.get("model", config.model)
+    defaults = {k: v for k, v in MODEL_DEFAULTS.get(model, {}).items()}
+    return config.replace(**{**defaults, **keys})
+
+
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, output_size: int) -> nn.Module:
-    """The MLP ``config`` describes (``config.impl``'s modules) with the output layer its loss expects.
+    """The model ``config`` describes (``config.impl``'s modules) with the output layer its loss expects.
 
     >>> from mlplab.config import TrainConfig
     >>> build_model(TrainConfig(hidden=(8,)), (4,), "multiclass", 3)[1]
     Linear(in_features=4, out_features=8, bias=True)
     """
-    mlp = impl_module(config.impl, "mlp").MLP
     loss = loss_for_task(config.loss, task)
-    return mlp(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
-               dropout=list(config.dropout), init=list(config.init), bias=config.bias,
-               output=OUTPUT_ACTIVATION.get(loss), seed=config.seed)
+    output = OUTPUT_ACTIVATION.get(loss)
+    if output is not None and config.model != "mlp":
+        raise ValueError(f"loss {loss!r} needs a {output} output layer, which only model 'mlp' appends; use "
+                         "cross_entropy (or bce_with_logits) with model " + repr(config.model))
+    return MODELS[config.model](config, input_shape, output_size, output)

@@ -119,8 +119,20 @@ def parse_init(spec: str, registry: dict | None = None) -> tuple[str, tuple, dic
     return name, tuple(args), kwargs
 
 
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
 def check_arguments(spec: str, name: str, args: list, kwargs: dict) -> None:
-    """The arguments fit the scheme's signature (shared by both sides) and its ranges: std ≥ 0, a ≤ b."""
+    """The arguments fit the scheme's signature (shared by both sides) and its ranges: numbers finite in
+    float32, std ≥ 0, a ≤ b. (A bad mode or nonlinearity is refused when the tensor is filled.)"""
+    params = [p for p in inspect.signature(INITS[name]).parameters if p not in ("w", "generator")]
+    if len(args) > len(params):
+        takes = f"at most {len(params)} argument(s) ({', '.join(params)})" if params else "no arguments"
+        raise ValueError(f"init {spec!r}: too many positional arguments: {name} takes {takes}; got {len(args)}")
+    unknown = [k for k in kwargs if k not in params]
+    if unknown:
+        raise ValueError(f"init {spec!r}: {name} has no argument {unknown[0]!r}; it takes: "
+                         f"{', '.join(params) or 'none'}")
     try:
         bound = inspect.signature(INITS[name]).bind(None, *args, **kwargs)
     except TypeError as e:
@@ -130,10 +142,16 @@ def check_arguments(spec: str, name: str, args: list, kwargs: dict) -> None:
     for key in ("mean", "std", "a", "b", "val", "gain"):
         if key in values and not isinstance(values[key], float):
             raise ValueError(f"init {spec!r}: {key} must be a number; got {values[key]!r}")
+        if key in values and not abs(values[key]) <= FLOAT32_MAX:  # also NaN; weights are float32
+            raise ValueError(f"init {spec!r}: {key} must be a finite number within float32's range "
+                             f"(|x| <= {FLOAT32_MAX:.3g}); got {values[key]!r}")
     if values.get("std", 0.0) < 0:
         raise ValueError(f"init {spec!r}: std must be >= 0; got {values['std']}")
     if name == "uniform" and values["a"] > values["b"]:
         raise ValueError(f"init {spec!r}: uniform needs a <= b; got a={values['a']}, b={values['b']}")
+    if name == "uniform" and values["b"] - values["a"] > FLOAT32_MAX:
+        raise ValueError(f"init {spec!r}: uniform needs b - a <= {FLOAT32_MAX:.3g} (float32); got "
+                         f"a={values['a']}, b={values['b']}")
 
 
 def init_tensor(w: Tensor, spec: str, generator: torch.Generator | None = None,

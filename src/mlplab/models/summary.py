@@ -27,25 +27,50 @@ class LayerRow:
     formula: str
 
 
+def _recurrent(own: dict) -> str:
+    """Per layer H·(D + H) + 2·H (torch's two biases), times 4 for an LSTM's gates; layers summed."""
+    terms = []
+    for layer in range(sum(name.startswith("weight_ih_l") for name in own)):
+        (gh, d), h = own[f"weight_ih_l{layer}"].shape, own[f"weight_hh_l{layer}"].shape[1]
+        term = f"{h}·({d} + {h}) + 2·{h}"
+        terms.append(term if gh == h else f"{gh // h}·({term})")
+    return " + ".join(terms)
+
+
 def formula(module: nn.Module) -> str:
-    """``in·out + out = total`` for an affine layer, from its own parameter shapes."""
+    """Each layer's parameter count as its formula, from its own parameter shapes, torch's or scratch's:
+
+    affine ``in·out + out``, conv ``k·k·C_in·C_out + C_out``, batch norm ``2·C``, RNN ``H·(D + H) + 2·H``
+    and LSTM ``4·(H·(D + H) + 2·H)`` per layer, each ``= total``.
+    """
     own = dict(module.named_parameters(recurse=False))
     if not own:
         return getattr(module, "name", "") if not list(module.children()) else ""
-    # nn.Linear keeps its weight as (out, in); print in·out, the order the equation X @ W reads
-    dims = [tuple(reversed(p.shape)) if isinstance(module, nn.Linear) and p.ndim == 2 else tuple(p.shape)
-            for p in own.values()]
-    terms = ["·".join(map(str, d)) if len(d) > 1 else str(d[0] if d else 1) for d in dims]
     total = sum(p.numel() for p in own.values())
-    return f"{' + '.join(terms)} = {total:,}"
+    weight = own.get("weight")
+    if "weight_ih_l0" in own:
+        text = _recurrent(own)
+    elif "running_mean" in dict(module.named_buffers(recurse=False)):
+        text = f"2·{own['weight'].shape[0]}"                          # γ and β per channel
+    elif weight is not None and weight.ndim == 4:
+        c_out, c_in, kh, kw = weight.shape                            # torch's conv layout
+        text = f"{kh}·{kw}·{c_in}·{c_out}" + (f" + {c_out}" if own.get("bias") is not None else "")
+    else:
+        # a 2-D ``weight`` is torch's (out, in): print in·out, the order the equation X @ W reads
+        dims = [tuple(reversed(p.shape)) if name == "weight" and p.ndim == 2 else tuple(p.shape)
+                for name, p in own.items()]
+        text = " + ".join("·".join(map(str, d)) if len(d) > 1 else str(d[0] if d else 1) for d in dims)
+    return f"{text} = {total:,}"
 
 
 def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow]:
     """Run one zero sample through ``model`` (eval mode, no grad) and record every leaf layer's output."""
     leaves = [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
     shapes: dict[str, tuple] = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
-             for name, m in leaves]
+    def record(name, out):  # an RNN returns (output, final state): record the output
+        shapes[name] = tuple((out[0] if isinstance(out, tuple) else out).shape)
+
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: record(name, out)) for name, m in leaves]
     was_training = model.training
     model.eval()
     try:

@@ -13,7 +13,7 @@ import torch
 
 from mlplab.data import synthetic
 from mlplab.experiments import tables
-from mlplab.data.load import Dataset
+from mlplab.data.dataset import Dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
@@ -30,8 +30,8 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     results = {}
     for name, (k, epochs) in CASES.items():
         epochs = QUICK_EPOCHS[k] if quick else epochs
-        data = Dataset("polynomial", "regression", feats[:100, :k], y[:100], None, None, feats[100:, :k], y[100:],
-                       input_shape=(k,))
+        data = Dataset.from_arrays(feats[:100, :k], y[:100], x_test=feats[100:, :k], y_test=y[100:], val_fraction=0.0,
+                                   standardize=False, name="polynomial")   # the features as d2l scales them
         model = MLP(k, [], 1, bias=False, seed=seed + 1)      # Linear(k, 1), no bias; init seed ≠ data seed
         history = fit(model, data, optimizer="sgd", lr=0.01, loss="mse", epochs=epochs, batch_size=10,
                       seed=seed, device="cpu")

@@ -15,14 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from mlplab.data import synthetic
 from mlplab.experiments import tables
-from mlplab.data.load import Dataset
-from mlplab.training.fit import History, epoch_seed, fit
+from mlplab.data.dataset import Dataset
+from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
-from mlplab.training.optim import make_optimizer
 from mlplab.plots.figures import save, subplots
 from mlplab.scratch.losses import l2_penalty
 from mlplab.recipes import write_report
@@ -32,44 +30,22 @@ LAMBDAS = (0.0, 3.0)
 LR, BATCH, EPOCHS = 0.003, 5, 100
 
 
-def fit_with_penalty(model: torch.nn.Module, data: Dataset, lam: float, seed: int) -> History:
-    """SGD on MSE + λ‖w‖²/2, with the same per-epoch batch order as ``mlplab.training.fit.fit``."""
-    opt = make_optimizer("sgd", model, lr=LR)
-    history, n = History(), len(data.x_train)
-    for epoch in range(1, EPOCHS + 1):
-        model.train()
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
-        loss_sum = 0.0
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            data_loss = F.mse_loss(model(data.x_train[idx]), data.y_train[idx])   # (B, 1) vs (B, 1)
-            loss = data_loss + l2_penalty(model, lam)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += data_loss.item() * len(idx)
-        model.eval()
-        with torch.no_grad():
-            test_loss = F.mse_loss(model(data.x_test), data.y_test).item()
-        history.rows.append({"epoch": epoch, "train_loss": loss_sum / n, "test_loss": test_loss})
-    return history
-
-
 def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     # Small already: --quick runs the full recipe (a few seconds).
     x, y = synthetic.linear(120, torch.full((200,), 0.01), 0.05, noise=0.01, seed=seed)   # (120, 200), (120, 1)
-    data = Dataset("synthetic-linear", "regression", x[:20], y[:20], None, None, x[20:], y[20:], input_shape=(200,))
+    data = Dataset.from_arrays(x[:20], y[:20], x_test=x[20:], y_test=y[20:], val_fraction=0.0, standardize=False,
+                               name="synthetic-linear")
     results = {}
     for route in ("penalty", "optimizer"):
         for lam in LAMBDAS:
             # w ~ N(0, 1), b = 0. The init has its own seed: with the data's seed, w would equal the first
             # training row (both are the first 200 draws of a generator seeded alike).
             model = MLP(200, [], 1, init="normal:1", seed=seed + 1)
-            if route == "penalty":
-                history = fit_with_penalty(model, data, lam, seed)
-            else:
-                history = fit(model, data, optimizer="sgd", lr=LR, loss="mse", epochs=EPOCHS, batch_size=BATCH,
-                              seed=seed, device="cpu", weight_decay=lam)
+            # the same step two ways: λw from the loss's gradient, or from SGD's decay of the weights
+            decay = (dict(penalty=lambda m, lam=lam: l2_penalty(m, lam)) if route == "penalty"
+                     else dict(weight_decay=lam))
+            history = fit(model, data, optimizer="sgd", lr=LR, loss="mse", epochs=EPOCHS, batch_size=BATCH,
+                          seed=seed, device="cpu", **decay)
             w = model.linears()[0].weight.detach()
             results[(route, lam)] = {"history": history, "w": w, "norm": w.norm(p=2).item(),
                                      "train_loss": history.final["train_loss"],

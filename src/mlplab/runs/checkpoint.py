@@ -17,17 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from mlplab.config import TrainConfig, load_config
 from mlplab.runs.failures import deferred_interrupt
 from mlplab.training.fit import History
-from mlplab.runs.rundir import atomic_write
+from mlplab.runs.rundir import write_bytes
+from mlplab.runs.sealed import CorruptFile, seal, unseal
 
 FILE = "checkpoint.safetensors"
-FORMAT = "mlplab-checkpoint-1"
+FORMAT = "mlplab-checkpoint-2"         # with digests of every tensor and of the metadata (mlplab.runs.sealed)
+LEGACY = "mlplab-checkpoint-1"         # before digests: read unchecked
+LEGACY_KEYS = {"format", "epoch", "config", "history", "optimizer", "rng"}
 
 
 @dataclass
@@ -96,12 +97,14 @@ def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: Histor
                     opt: torch.optim.Optimizer) -> Path:
     """Write ``run_dir/checkpoint.safetensors`` atomically; returns its path."""
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    for k, v in (history.best_state or {}).items():  # early stopping's best weights so far
+        tensors[f"best/{k}"] = v.detach().cpu().contiguous().clone()
     optimizer = _encode(opt.state_dict(), "optimizer", tensors)
     rng = _encode(capture_rng(), "rng", tensors)
     epoch = history.rows[-1]["epoch"] if history.rows else 0
     metadata = {"format": FORMAT, "epoch": str(epoch), "config": json.dumps(config.to_dict()),
                 "history": json.dumps(history.rows), "optimizer": json.dumps(optimizer), "rng": json.dumps(rng)}
-    return atomic_write(Path(run_dir) / FILE, lambda p: save_file(tensors, str(p), metadata=metadata))
+    return write_bytes(Path(run_dir) / FILE, seal(tensors, metadata))
 
 
 def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
@@ -112,27 +115,28 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     path = Path(run_dir) / FILE
     if not path.exists():
         return None
+    restart = "delete it to restart the run from scratch (or train a new run)"
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, meta = unseal(path, required=False)
+        if meta.get("format") == LEGACY and set(meta) == LEGACY_KEYS:
+            pass  # written before digests existed
+        elif meta.get("format") != FORMAT or "digests" not in meta:
+            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
         config = TrainConfig().replace(**json.loads(meta["config"]))
         rows = json.loads(meta["history"])
         rng = _decode(json.loads(meta["rng"]), tensors)
         optimizer = _decode(json.loads(meta["optimizer"]), tensors)
         epoch = int(meta["epoch"])
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except CorruptFile as e:
+        raise ValueError(f"{e}; {restart}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise ValueError(f"{path} is not a valid mlplab checkpoint ({e}); mlplab only reads its own safetensors "
-                         "checkpoints and never unpickles files; delete it to restart from scratch") from None
-    except Exception as e:  # safetensors' own error type for a file that is not safetensors (e.g. a pickle)
-        raise ValueError(f"{path} is not a safetensors file ({e}); mlplab never unpickles files; delete it "
-                         "to restart the run from scratch") from None
+                         f"checkpoints and never unpickles files; {restart}") from None
     kind, keys, pos, has_gauss, gauss = rng["numpy"]
     rng["numpy"] = (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
     model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
-    return Checkpoint(epoch, config, History(rows), model, optimizer, rng)
+    best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
+    return Checkpoint(epoch, config, History(rows, best_state=best or None), model, optimizer, rng)
 
 
 # ---- resuming: which settings may change -----------------------------------------------------------------
@@ -140,28 +144,65 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
 MAY_CHANGE = ("epochs", "device", "data_dir", "out")  # where and how long, never what is trained
 
 
+def effective(config: TrainConfig, key: str):
+    """The value ``key`` takes in training: an unset val_fraction or loss is the dataset's default."""
+    from mlplab.data.load import BUNDLED, IMAGES
+    from mlplab.training.losses import TASK_LOSSES
+
+    value = getattr(config, key)
+    if value is None and key == "val_fraction":
+        return 0.0 if config.dataset in IMAGES else 0.2
+    if value is None and key == "loss":
+        task = BUNDLED[config.dataset][1] if config.dataset in BUNDLED else (
+            "multiclass" if config.dataset in IMAGES else "regression")
+        return TASK_LOSSES[task][0]
+    return value
+
+
 def conflicts(saved: TrainConfig, config: TrainConfig) -> list[str]:
-    """The config keys whose values differ and may not change on resume."""
+    """The config keys whose effective values differ and may not change on resume."""
     return [k for k in TrainConfig.__dataclass_fields__
-            if k not in MAY_CHANGE and getattr(saved, k) != getattr(config, k)]
+            if k not in MAY_CHANGE and effective(saved, k) != effective(config, k)]
+
+
+def folder_kind(run_dir: Path) -> str | None:
+    """What a folder that is not a single run is (a compare or cv folder), else None."""
+    if (run_dir / "compare.json").is_file():
+        return "a compare folder (written by mlplab compare)"
+    if any((run_dir / name).exists() for name in ("cv.json", "folds.csv", "fold1")):
+        return "a cross-validation folder (written by mlplab cv)"
+    return None
 
 
 def saved_run(run_dir: str | Path) -> tuple[TrainConfig, Checkpoint | None]:
     """The config a run folder was trained with, and its checkpoint (None before its first epoch ended)."""
     run_dir = Path(run_dir)
+    kind = folder_kind(run_dir)
+    if kind is not None:
+        raise ValueError(f"cannot resume {run_dir}: it is {kind}, not a run; resume one of the run folders "
+                         "inside it, or run that command again")
     if not (run_dir / "config.toml").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml in it); pass the folder "
                                 "that `mlplab train` printed as 'run folder: ...'")
     checkpoint = load_checkpoint(run_dir)
+    if checkpoint is None:
+        trained = [n for n in ("history.csv", "model.safetensors") if (run_dir / n).exists()]
+        if trained:
+            raise ValueError(f"cannot resume {run_dir}: its {FILE} is missing but the run has trained "
+                             f"({' and '.join(trained)} exist), so it cannot continue where it stopped; train it "
+                             f"again as a new run: mlplab train --config {run_dir / 'config.toml'}")
     return (checkpoint.config if checkpoint else load_config(run_dir / "config.toml")), checkpoint
 
 
 def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
     """The checkpoint to continue ``run_dir`` with ``config``; ValueError naming any key that may not change."""
+    from mlplab.training.device import check_device
+
     saved, checkpoint = saved_run(run_dir)
+    check_device(config.device)
     differ = conflicts(saved, config)
     if differ:
-        detail = "; ".join(f"{k}: saved {getattr(saved, k)!r}, given {getattr(config, k)!r}" for k in differ)
+        detail = "; ".join(f"{k}: saved {effective(saved, k)!r}, given {effective(config, k)!r}" for k in differ)
         raise ValueError(f"cannot resume {run_dir}: {', '.join(differ)} differ from the saved run ({detail}); "
                          f"only {', '.join(MAY_CHANGE)} may change on resume; start a new run instead")
     if getattr(saved, "schedule", "none") != "none" and config.epochs != saved.epochs:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from mlplab.config import TrainConfig, dump_config, load_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model
-from mlplab.runs.rundir import atomic_write, load_weights, save_weights, write_json, write_text
+from mlplab.runs.rundir import atomic_write, load_weights, save_weights, write_bytes, write_json, write_text
+from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.fit import resolve_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -137,7 +137,7 @@ def write_outputs(path: Path, run: Run) -> None:
     save_weights(run.model, path / "model.safetensors", metadata={"config": json.dumps(run.config.to_dict())})
     meta, tensors = run.schema.to_files()
     write_json(path / "data.json", meta)
-    atomic_write(path / "preprocessing.safetensors", lambda p: save_file(tensors, str(p), metadata={"format": "mlplab-schema-1"}))
+    write_bytes(path / "preprocessing.safetensors", seal(tensors, {"format": "mlplab-schema-1"}))
     c = run.config
     figures.learning_curves(run.history, path / "learning_curves.png",
                             title=f"{run.schema.name}: {c.impl} {'-'.join(map(str, c.hidden))} "
@@ -197,9 +197,9 @@ def read_schema(folder: Path, config: TrainConfig) -> Schema:
         meta = json.loads((folder / "data.json").read_text())
         pre = folder / "preprocessing.safetensors"
         try:
-            tensors = load_file(str(pre)) if pre.is_file() else {}
-        except Exception as e:  # safetensors' own error: not a safetensors file
-            raise ValueError(f"{pre} is not a safetensors file ({e}); mlplab never unpickles files") from None
+            tensors = unseal(pre)[0] if pre.is_file() else {}
+        except CorruptFile as e:
+            raise ValueError(f"{e}; the run's input scaling cannot be trusted: retrain the run") from None
         return Schema.from_files(meta, tensors)
     from mlplab.data.load import DATASETS, load_dataset
 

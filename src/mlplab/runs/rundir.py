@@ -1,63 +1,148 @@
 """The run folder: one per run, every file written atomically (temporary file, fsync, rename).
 
 ``runs/<YYYYmmdd-HHMMSS>-<dataset>/`` holds config.toml, history.csv, metrics.json, model.safetensors and
-the plots. A crash while writing never leaves a half-written file under its final name.
+the plots. A crash while writing never leaves a half-written file under its final name, and a failed write
+(disk full, file size limit, permissions) raises ``WriteFailed``, an OSError naming the file and the cause,
+with the previous file intact and no temporary left behind. ``RunLock`` keeps two processes out of one folder.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
 from torch import nn
+
+from mlplab.runs.sealed import CorruptFile, seal, unseal
+
+WEIGHTS_FORMAT = "mlplab-weights-2"
+LOCK = ".lock"
+NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+class WriteFailed(OSError):
+    """Writing a run file failed; ``path`` is the file, ``errno`` the cause; the previous file is intact.
+
+    ``str(e)`` is one line, e.g. "no space left on device (or file size limit) writing RUN/checkpoint.safetensors".
+    """
+
+    def __init__(self, message: str, *, path: Path | None = None, code: int | None = None):
+        super().__init__(message)
+        self.message, self.path, self.errno = message, path, code
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def no_space(self) -> bool:
+        """Whether the disk (or the file size limit, or a quota) was full: freeing space and resuming helps."""
+        return self.errno in NO_SPACE
+
+
+def _cause(error: BaseException) -> tuple[str, int | None]:
+    """What went wrong, in words, and the errno when there is one (also from safetensors' "(os error N)")."""
+    code = getattr(error, "errno", None) if isinstance(error, OSError) else None
+    if code is None:
+        found = re.search(r"os error (\d+)", str(error))
+        code = int(found.group(1)) if found else None
+    if code in NO_SPACE:
+        return "no space left on device (or file size limit)", code
+    if code is not None:
+        return os.strerror(code).lower(), code
+    return " ".join(str(error).split())[:200] or type(error).__name__, None
+
+
+def _is_write_error(error: BaseException) -> bool:
+    return isinstance(error, OSError) or "os error" in str(error) or "I/O error" in str(error)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` for a temporary file beside ``path``, fsync it, then rename it to ``path``."""
+    """Call ``write(tmp)`` for a temporary file beside ``path``, fsync it, then rename it to ``path``.
+
+    Any I/O failure becomes ``WriteFailed`` naming ``path``; ``path`` keeps its previous content.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a run's files should read like any other file
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp (and safetensors) make 0600; a run's files read like any other
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        tmp = None
+    except Exception as e:
+        if not _is_write_error(e):
+            raise
+        cause, code = _cause(e)
+        raise WriteFailed(f"{cause} writing {path}", path=path, code=code) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text))
 
 
+def finite(obj):
+    """``obj`` with every NaN or infinite float replaced by None, so it is standard JSON (null)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Standard JSON (sorted keys, indented); a non-finite number is written as null, never NaN/Infinity."""
+    return write_text(path, json.dumps(finite(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """The model's state_dict as safetensors (tensors only: nothing in it can run code on load)."""
+    """The model's state_dict as safetensors with digests (tensors only: nothing in it can run code on load)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return atomic_write(path, lambda p: save_file(state, str(p), metadata=metadata))
+    return write_bytes(path, seal(state, {**(metadata or {}), "format": WEIGHTS_FORMAT}))
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load safetensors weights into ``model``; anything else (a pickle, say) is refused, never unpickled."""
+    """Load safetensors weights into ``model``, digests checked; a pickle or a damaged file is refused.
+
+    Files written before digests existed (metadata holding only ``config``) load unchecked.
+    """
     try:
-        state = load_file(str(path))
-    except OSError:
-        raise
-    except Exception as e:  # safetensors' own error type: not a safetensors file
-        raise ValueError(f"{path} is not a safetensors file ({e}); mlplab never unpickles files") from None
+        state, meta = unseal(path, required=False)
+        if "digests" not in meta and not set(meta) <= {"config"}:
+            raise CorruptFile(f"{path} is damaged: its metadata keys {sorted(meta)} carry no digests")
+    except CorruptFile as e:
+        raise ValueError(f"{e}; restore it from a copy or retrain the run") from None
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in state]
+    extra = [k for k in state if k not in ours]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(ours[k].shape)}" for k in ours
+              if k in state and state[k].shape != ours[k].shape]
+    if missing or extra or shapes:
+        parts = [f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else "",
+                 f"shapes differ (file vs model): {'; '.join(shapes)}" if shapes else ""]
+        raise ValueError(f"{path} does not fit the model: {'; '.join(p for p in parts if p)}")
     model.load_state_dict(state)
     return model
 
@@ -99,9 +184,50 @@ def remove_run_dir(path: str | Path) -> None:
     """Remove a run folder that ended before its first epoch: only the files a run writes, then the folder."""
     path = Path(path)
     remove_stale_temporaries(path)
-    for name in ("config.toml", "history.csv", "checkpoint.safetensors"):
+    for name in ("config.toml", "history.csv", "checkpoint.safetensors", LOCK):
         (path / name).unlink(missing_ok=True)
     try:
         path.rmdir()
     except OSError:
         pass  # something else is in it: leave it
+
+
+class RunLock:
+    """``with RunLock(folder):`` holds an exclusive lock on ``folder/.lock`` (fcntl.flock) for the block.
+
+    A second holder, in this or another process, gets BlockingIOError naming the holder's PID. The lock dies
+    with its process (even under SIGKILL), so a crashed run never leaves its folder locked.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / LOCK
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise BlockingIOError(f"{self.path.parent} is in use by process {holder} "
+                                      "(another mlplab command on the same run); wait for it to end, or stop "
+                                      f"it (kill {holder}) and try again") from None
+            try:  # the holder before us may have removed the file after we opened it: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # still holding the lock: nobody can lock this inode meanwhile
+            os.close(self.fd)
+            self.fd = None

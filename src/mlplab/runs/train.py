@@ -9,16 +9,18 @@ continued (``resume``) exactly as if it had never stopped (mlplab.runs.checkpoin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
-from mlplab.models.build import build_model
+from mlplab.models.build import build_model, with_model_defaults
 from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
-from mlplab.runs.rundir import new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
+from mlplab.runs.rundir import (RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries,
+                                 write_text)
 from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
 from mlplab.training.callbacks import Callback
 from mlplab.training.fit import NonFiniteLoss, fit, resolve_device
@@ -63,12 +65,12 @@ def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset,
         table = from_table(config.data, config.target, task=config.task, categorical=config.categorical,
                            numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
                            na_values=config.na_values, test=config.test, val_fraction=config.val_fraction,
-                           seed=config.seed)
+                           seed=config.seed if config.data_seed is None else config.data_seed)
         return table, config.replace(dataset=table.name)
     from mlplab.data.load import load_dataset
 
-    return load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed,
-                        val_fraction=config.val_fraction), config
+    seed = config.seed if config.data_seed is None else config.data_seed
+    return load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=config.val_fraction), config
 
 
 def train(data: Dataset | str | None = None, *, config: TrainConfig | None = None, write: bool | None = None,
@@ -92,64 +94,84 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
     if config is None and ("data" in keys or getattr(data, "columns", None) is not None):
         from mlplab.training.presets import table_config  # tables start from their own defaults
 
-        config = table_config()
-    config = (config or TrainConfig()).replace(**keys)
-    checkpoint = check_resume(resume, config) if resume is not None else None
-    data, config = load_data(data, config)
-    with out_of_memory_hint(config, model_only=True):
-        model = build_model(config, data.input_shape, data.task, data.output_size)
-    history = None
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint.model)
-    opt = build_optimizer(config, model.to(resolve_device(config.device)))  # one path, fresh or resumed
-    if checkpoint is not None:
-        opt.load_state_dict(checkpoint.optimizer)
-        history = checkpoint.history
-        restore_rng(checkpoint.rng)
-    path = None
-    if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
-        path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset)
-    schema = Schema.of(data)
-    callbacks = list(callbacks) + ([PathReport()] if verbose else [])
-    if path is not None:
-        remove_stale_temporaries(path)
-        write_text(path / "config.toml", dump_config(config))
-        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
-        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
-    reporter = progress_callback(progress, config.epochs, data.task != "regression",
-                                 title=f"{data.name}: {'-'.join(map(str, config.hidden))} {config.optimizer} lr={config.lr}")
-    if reporter is not None:
-        callbacks.append(reporter)
-    try:
-        with out_of_memory_hint(config):
-            history = fit(model, data, config, opt=opt, history=history, callbacks=callbacks)
-    except KeyboardInterrupt:
-        if path is None:
+        config = with_model_defaults(table_config(), keys)
+    config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
+    with contextlib.ExitStack() as held:
+        if write and resume is not None:  # one writer per run folder, from before it is read
+            held.enter_context(RunLock(resume))
+        checkpoint = check_resume(resume, config) if resume is not None else None
+        data, config = load_data(data, config)
+        with out_of_memory_hint(config, model_only=True):
+            model = build_model(config, data.input_shape, data.task, data.output_size)
+        history = None
+        if checkpoint is not None:
+            model.load_state_dict(checkpoint.model)
+        opt = build_optimizer(config, model.to(resolve_device(config.device)))  # one path, fresh or resumed
+        if checkpoint is not None:
+            opt.load_state_dict(checkpoint.optimizer)
+            history = checkpoint.history
+            restore_rng(checkpoint.rng)
+        path = saver = None
+        callbacks = list(callbacks) + ([PathReport()] if verbose else [])
+        if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
+            path = Path(resume) if resume is not None else new_run_dir(config.out, config.dataset)
+            if resume is None:
+                held.enter_context(RunLock(path))
+            saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
+            with written(path, saver, fresh=resume is None):
+                remove_stale_temporaries(path)
+                write_text(path / "config.toml", dump_config(config))
+            callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
+        reporter = progress_callback(progress, config.epochs, data.task != "regression",
+                                     title=f"{data.name}: {'-'.join(map(str, config.hidden))} {config.optimizer} "
+                                           f"lr={config.lr}")
+        if reporter is not None:
+            callbacks.append(reporter)
+        try:
+            with out_of_memory_hint(config):
+                history = fit(model, data, config, opt=opt, history=history, callbacks=callbacks)
+        except KeyboardInterrupt:
+            if path is None:
+                raise
+            raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
+                              f"mlplab train --resume {path}") from None
+        except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
+            if path is not None and saver.epoch == 0 and resume is None:
+                remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
+            elif path is not None:
+                note = f"{path} keeps the last good checkpoint (epoch {saver.epoch})"
+                if not isinstance(e, NonFiniteLoss):  # resuming a diverged run would diverge again
+                    note += f"; once fixed, continue with: mlplab train --resume {path}"
+                plain = type(e) in (ValueError, TypeError, NonFiniteLoss) or isinstance(e, OSError)
+                raise (type(e) if plain else ValueError)(f"{e}; {note}") from None
             raise
-        raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
-                          f"mlplab train --resume {path}") from None
-    except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
-        if path is not None and saver.epoch == 0 and resume is None:
-            remove_run_dir(path)  # a bad input met in the first epoch leaves nothing behind
-        elif path is not None:
-            note = f"{path} keeps the last good checkpoint (epoch {saver.epoch})"
-            if not isinstance(e, NonFiniteLoss):  # resuming a diverged run would diverge again
-                note += f"; once fixed, continue with: mlplab train --resume {path}"
-            plain = type(e) in (ValueError, TypeError, NonFiniteLoss) or isinstance(e, OSError)
-            raise (type(e) if plain else ValueError)(f"{e}; {note}") from None
-        raise
-    finally:
-        if isinstance(reporter, EpochProgress):
-            reporter.stop()
-    run = Run(model, config, history, final_metrics(history, model, config), schema, path, data)
-    if data.columns is not None:  # a table: the test metrics by name, columns.md, metrics.md, confusion.png
-        from mlplab.runs.metrics import add_table_metrics
+        finally:
+            if isinstance(reporter, EpochProgress):
+                reporter.stop()
+        run = Run(model, config, history, final_metrics(history, model, config), Schema.of(data), path, data)
+        if data.columns is not None:  # a table: the test metrics by name, columns.md, metrics.md, confusion.png
+            from mlplab.runs.metrics import add_table_metrics
 
-        add_table_metrics(run)
-    if path is not None:
-        write_outputs(path, run)
-        if data.columns is not None:
-            from mlplab.runs.metrics import write_table_report
+            add_table_metrics(run)
+        if path is not None:
+            with written(path, saver, fresh=False):
+                write_outputs(path, run)
+                if data.columns is not None:
+                    from mlplab.runs.metrics import write_table_report
 
-            write_table_report(path, run)
+                    write_table_report(path, run)
     return run
+
+
+@contextlib.contextmanager
+def written(path: Path, saver: Checkpointer, fresh: bool):
+    """A write that fails (a full disk, say) names the file; a fresh folder with no epoch saved is removed,
+    else the message says how to continue once there is room."""
+    try:
+        yield
+    except WriteFailed as e:
+        if fresh and saver.epoch == 0:
+            remove_run_dir(path)
+            raise
+        raise WriteFailed(f"{e}; {path} keeps epoch {saver.epoch}; free space, then continue with: "
+                          f"mlplab train --resume {path}", path=e.path, code=e.errno) from None

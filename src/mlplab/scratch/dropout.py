@@ -14,12 +14,19 @@ from mlplab.models.dropout import check_p
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: torch.Generator | None = None) -> Tensor:
-    """mask · x / (1 − p) in training; ``x`` itself when not training or p = 0; zeros when p = 1."""
+    """mask · x / (1 − p) in training; ``x`` itself when not training or p = 0; zeros when p = 1.
+
+    As torch's ``F.dropout``, an integer or bool ``x`` with 0 < p < 1 in training is a RuntimeError: the kept
+    values are scaled by 1 / (1 − p), which is not an integer.
+    """
     p = check_p(p)
     if not training or p == 0:
         return x
     if p == 1:
-        return x * 0.0  # keeps x's shape, dtype and graph
+        return x * torch.zeros_like(x)  # keeps x's shape, dtype (bool too) and graph, as torch
+    if not x.is_floating_point():
+        raise RuntimeError(f"dropout with 0 < p < 1 scales the kept values by 1/(1 − p), so it needs a floating "
+                           f"point tensor; got dtype {x.dtype} (p = {p}): convert with x.float() first")
     mask = torch.empty_like(x).bernoulli_(1 - p, generator=generator)  # (same shape as x), 1 = kept
     return mask * x / (1 - p)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +25,7 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
+from mlplab.training.device import check_device
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -40,18 +41,8 @@ OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; anything else must be a device torch knows."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported by mlplab; use auto, cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
-    return dev
+    """``auto`` is CUDA when available, else CPU; anything else must be a device that trains here."""
+    return check_device(device)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -92,11 +83,10 @@ class NonFiniteLoss(ArithmeticError):
     """The training (or validation/test) loss became NaN or infinite."""
 
 
-def non_finite(value: float, epoch: int, batch: int, n_batches: int, opt) -> NonFiniteLoss:
-    return NonFiniteLoss(f"the training loss became {value} in epoch {epoch}, batch {batch} of {n_batches}; "
-                         f"likely causes: a learning rate too high (lr={opt.param_groups[0]['lr']}, try 10x "
-                         "smaller), unscaled inputs (standardise them), or a loss that does not fit the "
-                         "model's output")
+def non_finite(value: float, where: str, opt) -> NonFiniteLoss:
+    return NonFiniteLoss(f"the {where.format(value=value)}; likely causes: a learning rate too high "
+                         f"(lr={opt.param_groups[0]['lr']}, try 10x smaller), unscaled inputs (standardise them), "
+                         "or a loss that does not fit the model's output")
 
 
 def check_labels(data: Dataset, y: Tensor, loss: str) -> None:
@@ -126,14 +116,16 @@ def fit_config(config: TrainConfig | None, keys: dict, opt, optimizer_args) -> T
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         opt: torch.optim.Optimizer | None = None, optimizer_args: dict | None = None,
-        history: History | None = None, callbacks: Sequence = (), **keys) -> History:
+        history: History | None = None, callbacks: Sequence = (), penalty: Callable | None = None,
+        **keys) -> History:
     """Train ``model`` on ``data`` as ``config`` (a TrainConfig) and ``keys`` (its training keys) say.
 
     ``keys`` are TrainConfig's training keys (``optimizer``, ``lr``, ``epochs``, ``batch_size``, ``seed``,
     ``early_stopping``, ... see FIT_KEYS); ``optimizer_args`` passes further hyperparameters by torch's names.
     To continue a run, pass its ``history`` (training starts after its last epoch) and its optimizer ``opt``
     (then the optimizer keys come from it: giving both is an error). ``callbacks``: see
-    mlplab.training.callbacks. The History records the path the steps took (``backprop``: ``hand`` or
+    mlplab.training.callbacks. ``penalty(model)`` is a term added to every batch's loss before backward
+    (e.g. ``lambda m: mlplab.scratch.losses.l2_penalty(m, 3.0)``); the history records the data loss alone. The History records the path the steps took (``backprop``: ``hand`` or
     ``autograd``) and why.
 
     >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
@@ -163,8 +155,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
     train_loss_fn, train_loss = training_loss(loss, loss_fn, data, config)
-    ctx = StepContext(model, train_loss, opt, config.impl, dev, world, config.compile)
-    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, amp=config.amp)
+    ctx = StepContext(model, train_loss, opt, config.impl, dev, world, config.compile, penalty is not None)
+    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, amp=config.amp, penalty=penalty)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
@@ -206,7 +198,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             batch_loss, out = choice.step.step(xb, yb, share)
             if on_cpu:
                 if not math.isfinite(value := batch_loss.item()):
-                    raise non_finite(value, epoch, i // config.batch_size + 1, n_batches, opt)
+                    raise non_finite(value, f"training loss became {{value}} in epoch {epoch}, batch "
+                                            f"{i // config.batch_size + 1} of {n_batches}", opt)
                 loss_total += value * share
             else:
                 batch_losses[i // config.batch_size] = batch_loss  # no host sync on the GPU
@@ -218,7 +211,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
             bad = [] if batch_losses is None else (~torch.isfinite(batch_losses)).nonzero().flatten().tolist()
-            raise non_finite(train_loss, epoch, bad[0] + 1 if bad else n_batches, n_batches, opt)
+            raise non_finite(train_loss, f"training loss became {{value}} in epoch {epoch}, batch "
+                                         f"{bad[0] + 1 if bad else n_batches} of {n_batches}", opt)
         row = {"epoch": epoch, "train_loss": train_loss}
         if classify:
             row["train_accuracy"] = correct.item() / n
@@ -226,9 +220,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             if name != "train":
                 for key, value in evaluate(model, x, y, loss_fn, loss, classify).items():
                     row[f"{name}_{key}"] = value
-                if not math.isfinite(row[f"{name}_loss"]):
-                    raise NonFiniteLoss(f"the {name} loss became {row[f'{name}_loss']} after epoch {epoch} "
-                                        "(the weights diverged); try a smaller learning rate")
+                if not math.isfinite(row[f"{name}_loss"]):  # the weights diverged: keep the last good epoch
+                    raise non_finite(row[f"{name}_loss"], f"{name} loss became {{value}} after epoch {epoch}", opt)
         row["seconds"] = time.perf_counter() - t0
         history.rows.append(row)
         stop = False
@@ -267,6 +260,7 @@ def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, b
     was_training = model.training
     model.eval()
     model.zero_grad(set_to_none=True)
+    dtype = next(model.parameters()).dtype                    # a bf16 copy of the inputs goes back to the weights' dtype
     with torch.enable_grad():
-        loss_fn(model(x.index_select(0, idx).float()), y.index_select(0, idx)).backward()
+        loss_fn(model(x.index_select(0, idx).to(dtype)), y.index_select(0, idx)).backward()
     model.train(was_training)

@@ -40,6 +40,7 @@ class StepContext:
     device: torch.device
     world: int
     compile: bool
+    penalty: bool = False
 
 
 def _global_hooks() -> bool:
@@ -71,6 +72,7 @@ RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
     ("it runs under torch.distributed (DDP)", lambda c: c.world > 1),
     ("compile is on", lambda c: c.compile),
     ("the loss is {loss}; by hand: " + ", ".join(hand_backprop.LOSSES), lambda c: c.loss not in hand_backprop.LOSSES),
+    ("a penalty term is added to the loss", lambda c: c.penalty),
     ("the model is a {model}, not an nn.Sequential MLP", lambda c: not isinstance(c.model, nn.Sequential)),
     ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
     ("global module hooks are registered", lambda c: _global_hooks()),
@@ -94,8 +96,10 @@ class AutogradStep:
     wrapper or its compiled form) under ``autocast`` when mixed precision is on."""
 
     def __init__(self, forward: Callable, loss_fn: Callable, opt: torch.optim.Optimizer, *, world: int = 1,
-                 amp: str | None = None, device: torch.device = torch.device("cpu"), check_now: bool = True):
+                 amp: str | None = None, device: torch.device = torch.device("cpu"), check_now: bool = True,
+                 penalty: Callable | None = None, model: nn.Module | None = None):
         self.forward, self.loss_fn, self.opt, self.world, self.check_now = forward, loss_fn, opt, world, check_now
+        self.penalty, self.model = penalty, model
         # a disabled torch.autocast still costs ~10 µs per batch on CPU: no context at all unless asked for
         self.autocast = (lambda: torch.autocast(device.type, dtype=AMP[amp])) if amp else contextlib.nullcontext
 
@@ -108,8 +112,8 @@ class AutogradStep:
         if self.check_now and not math.isfinite(loss.item()):  # leave the weights as they were
             return loss.detach(), out.detach()
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        (loss if self.penalty is None else loss + self.penalty(self.model)).backward()  # the penalty shapes the
+        self.opt.step()                                                                    # step, not the record
         return loss.detach(), out.detach()
 
 
@@ -121,7 +125,7 @@ class Choice:
 
 
 def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: Callable,
-                amp: str | None) -> Choice:
+                amp: str | None, penalty: Callable | None = None) -> Choice:
     """The step this run trains with, by the rules above; ``backprop="hand"`` where they forbid it says why."""
     if backprop not in BACKPROPS:
         raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
@@ -134,6 +138,5 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
     if backprop == "hand":
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
     step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=amp, device=ctx.device,
-                        check_now=ctx.device.type == "cpu")
-    variant = " (DDP)" if ctx.world > 1 else " (torch.compile)" if ctx.compile else ""
-    return Choice(step, "autograd", reason + variant if backprop == "auto" else reason)
+                        check_now=ctx.device.type == "cpu", penalty=penalty, model=ctx.model)
+    return Choice(step, "autograd", reason)

@@ -1,0 +1,257 @@
+"""``export(run, format, path)``: a run's model as one ONNX or TorchScript file that takes RAW rows.
+
+The graph holds everything ``Run.predict`` does with numbers, so a consumer needs no mlplab:
+
+* the input scaling z = (raw − mean) / scale is folded into the first Linear layer:
+  W' = W / scale (per input column), b' = b − W' · mean;
+* for regression, the target de-standardisation y = scale_y · out + mean_y is folded into the last one:
+  W'' = scale_y · W, b'' = scale_y · b + mean_y (both folds in float64, then cast to float32);
+* for classification, the probabilities are computed inside: softmax (multiclass) or sigmoid as
+  (P(0), P(1)) (binary).
+
+Input ``inputs``: float32 (batch, *input_shape), raw rows as ``Run.predict`` takes them (images (batch, 28, 28);
+flattened inside). Output ``probabilities`` (batch, classes), columns in class order, whose argmax is
+``Run.predict``'s class index; or ``values`` (batch, targets) in the target's own units. ``FILE.json`` beside
+the file says so, with the class names, the task and the mlplab version.
+
+After writing, the file is loaded back (onnxruntime / ``torch.jit.load``) and compared with ``run.predict_proba``
+(``run.predict`` for regression) on the run's test rows (else rows drawn from the training mean and scale);
+a difference above 1e-5 (atol and rtol) is a ValueError and leaves no file.
+
+>>> diff = export(run, "onnx", "model.onnx")                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mlplab.models import activations as torch_activations
+from mlplab.registry import lookup
+from mlplab.runs.rundir import atomic_write, write_json
+from mlplab.scratch import activations as scratch_activations
+from mlplab.scratch import dropout as scratch_dropout
+from mlplab.scratch import mlp as scratch_mlp
+from mlplab.training.losses import loss_for_task
+
+FORMATS = {"onnx": "onnxruntime", "torchscript": "torch.jit.load"}  # format -> what the check loads it with
+OPSET = 17
+TOLERANCE = 1e-5   # atol and rtol, as torch.testing.assert_close takes them
+MAX_CHECK_ROWS = 1000
+INPUT_NAME = "inputs"
+
+# Every activation mlplab has, as the torch module ONNX (opset 17) and TorchScript both take; all nine export.
+EXPORTABLE = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softmax": lambda: nn.Softmax(dim=-1),
+              "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": lambda: nn.ELU(1.0), "gelu": nn.GELU,
+              "silu": nn.SiLU, "identity": nn.Identity}
+OUTPUT_LAYERS = (nn.LogSoftmax, nn.Sigmoid, nn.Softmax)  # what a loss (nll, bce) appends; the head replaces it
+
+
+class TwoClassProbabilities(nn.Module):
+    """(N, 1) logits → (N, 2) = (1 − p, p), p = sigmoid(logit): the columns ``Run.predict_proba`` gives."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        p = torch.sigmoid(z)                  # (N, 1)
+        return torch.cat([1 - p, p], dim=1)   # (N, 2)
+
+
+def output_name(task: str) -> str:
+    return "values" if task == "regression" else "probabilities"
+
+
+def affine_layers(model: nn.Module) -> list[nn.Module]:
+    """The model's layers as plain torch modules, eval mode: Linear (float64, (out, in) weights), activations;
+    dropout (the identity in eval) and the loss's output layer left out."""
+    layers: list[nn.Module] = []
+    for m in model:
+        if m is model[-1] and (isinstance(m, OUTPUT_LAYERS) or (isinstance(m, torch_activations.Activation)
+                                                                and m.name in scratch_mlp.OUTPUTS)):
+            continue
+        elif isinstance(m, (nn.Flatten, scratch_mlp.Flatten)):
+            layers.append(nn.Flatten())
+        elif isinstance(m, (nn.Linear, scratch_mlp.Linear)):
+            weight, bias = (m.weight, m.bias) if isinstance(m, nn.Linear) else (m.W.T, m.b)  # scratch: W (in, out)
+            # skip_init: the weights are copied in, so draw nothing from the caller's global RNG
+            linear = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(weight.detach().cpu())
+                linear.bias.copy_(torch.zeros(weight.shape[0]) if bias is None else bias.detach().cpu())
+            layers.append(linear)
+        elif isinstance(m, (nn.Dropout, scratch_dropout.Dropout)):
+            continue
+        elif isinstance(m, torch_activations.Activation):
+            known = m.fn in (torch_activations.ACTIVATIONS.get(m.name), scratch_activations.ACTIVATIONS.get(m.name))
+            if not known or m.name not in EXPORTABLE:
+                raise ValueError(f"activation {m.name!r} cannot be exported: only mlplab's own activations can "
+                                 f"({', '.join(EXPORTABLE)}); retrain with one of them")
+            layers.append(EXPORTABLE[m.name]())
+        else:
+            raise ValueError(f"layer {type(m).__name__} cannot be exported: an mlplab MLP holds Flatten, Linear, "
+                             "activations and dropout only")
+    return layers
+
+
+def exportable_model(run) -> nn.Module:
+    """The float32 ``nn.Sequential`` that takes raw rows and returns what ``Run.predict`` sees before argmax."""
+    schema = run.schema
+    layers = affine_layers(run.model)
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        if schema.feature_stats is not None:  # z = (x − mean) / scale, so W z + b = (W / scale) x + (b − W' mean)
+            mean, scale = (s.double().cpu() for s in schema.feature_stats)
+            first = linears[0]
+            first.weight.div_(scale)               # (out, in) / (in,)
+            first.bias.sub_(first.weight @ mean)   # (out,)
+        if schema.task == "regression" and schema.target_stats is not None:  # y = scale_y · out + mean_y
+            mean_y, scale_y = (s.double().cpu().reshape(-1) for s in schema.target_stats)
+            last = linears[-1]
+            last.weight.mul_(scale_y[:, None])     # (out, in) · (out, 1)
+            last.bias.mul_(scale_y).add_(mean_y)
+    if schema.task == "multiclass":
+        layers.append(nn.Softmax(dim=1))
+    elif schema.task == "binary":
+        layers.append(TwoClassProbabilities())
+    return nn.Sequential(*layers).float().eval()
+
+
+def expected(run, x: np.ndarray) -> np.ndarray:
+    """What the exported graph must return for raw rows ``x``: mlplab's own answer, (N, C) or (N, T)."""
+    if run.schema.task == "regression":
+        return run.predict(x).reshape(len(x), -1)
+    return run.predict_proba(x)
+
+
+def check_rows(run) -> tuple[np.ndarray, str]:
+    """Raw rows to check the exported file on, and what they are: the run's test rows when it has them (a fresh
+    run, or a bundled/synthetic dataset reloaded with the run's seed), else 64 rows drawn around the training
+    mean with the training scale."""
+    from mlplab.data.load import BUNDLED, SYNTHETIC, load_dataset
+
+    data = run.data
+    if data is None and run.config.dataset in (*BUNDLED, *SYNTHETIC):
+        data = load_dataset(run.config.dataset, data_dir=run.config.data_dir, seed=run.config.seed,
+                            val_fraction=run.config.val_fraction)
+        if tuple(data.input_shape) != tuple(run.schema.input_shape):
+            data = None
+    if data is not None and data.x_test is not None and len(data.x_test):
+        rows = data.unstandardize(data.x_test[:MAX_CHECK_ROWS]).double().numpy()
+        return rows, f"{len(rows)} test rows"
+    shape = tuple(run.schema.input_shape)
+    z = np.random.default_rng(0).standard_normal((64, int(np.prod(shape))))
+    if run.schema.feature_stats is not None:
+        mean, scale = (s.double().cpu().numpy() for s in run.schema.feature_stats)
+        z = mean + scale * z
+    return z.reshape(64, *shape), "64 rows drawn from the training mean and scale"
+
+
+def write_onnx(model: nn.Module, example: Tensor, path: Path, output: str) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*feature will be removed.*")
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT_NAME], output_names=[output],
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}})
+
+
+def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {INPUT_NAME: x})[0]
+
+
+def write_torchscript(model: nn.Module, example: Tensor, path: Path, output: str) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated.*")
+        torch.jit.trace(model, (example,)).save(str(path))
+
+
+def run_torchscript(path: Path, x: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated.*")
+        return torch.jit.load(str(path), map_location="cpu")(torch.from_numpy(x)).numpy()
+
+
+def needs_packages(format: str) -> None:
+    """ONNX export needs onnx (torch's exporter) and onnxruntime (the check): one clear line when absent."""
+    if format == "onnx":
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError as e:
+            raise ImportError(f"export to onnx needs the onnx and onnxruntime packages ({e}); "
+                              "install them with: pip install 'mlplab[export]'") from None
+
+
+def export(run, format: str, path: str | Path, x=None) -> float:
+    """Write ``run``'s model with its preprocessing as ``format`` (onnx | torchscript) to ``path`` and
+    ``path`` + ".json"; check the file against mlplab on ``x`` (raw rows; default ``check_rows(run)``) and
+    return the largest absolute difference. See the module docstring for the graph's inputs and outputs."""
+    x, checked_on = check_rows(run) if x is None else (np.asarray(x), f"{len(x)} rows given")
+    return write_checked(run, format, path, x, checked_on)
+
+
+def write_checked(run, format: str, path: str | Path, x: np.ndarray, checked_on: str) -> float:
+    """``export`` on raw rows ``x`` described as ``checked_on`` (e.g. "36 test rows") in FILE.json."""
+    lookup(FORMATS, format, "format")
+    if getattr(run.schema, "columns", None) is not None:
+        raise ValueError("export of table runs needs their column preprocessing (imputation, one-hot encoding) "
+                         "applied before the model, which mlplab cannot export yet; export runs trained on "
+                         "numeric arrays or bundled datasets")
+    needs_packages(format)
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"--out must name a file; {path} is a folder (try {path / ('model.' + format)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = np.ascontiguousarray(x, dtype=np.float32)  # the graph's input dtype; Run.predict gets the same numbers
+    model = exportable_model(run)
+    output = output_name(run.schema.task)
+    example = torch.zeros(2, *run.schema.input_shape)
+    write, load = (write_onnx, run_onnx) if format == "onnx" else (write_torchscript, run_torchscript)
+    want = expected(run, x)
+
+    def write_and_check(tmp: Path) -> None:
+        write(model, example, tmp, output)
+        got = load(tmp, x).astype(np.float64)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=TOLERANCE, atol=TOLERANCE):
+            diff = np.abs(got - want).max() if got.shape == want.shape else float("nan")
+            raise ValueError(f"the exported {format} model differs from mlplab by up to {diff:.3g} "
+                             f"(tolerance {TOLERANCE:g}) on {checked_on}; nothing was written. The file computes "
+                             "in float32, where inputs far from zero for their spread (e.g. 1e6 ± 1) lose the "
+                             "digits the model needs: subtract an offset from them before training")
+        nonlocal max_diff
+        max_diff = float(np.abs(got - want).max()) if len(want) else 0.0
+
+    max_diff = float("nan")
+    atomic_write(path, write_and_check)
+    write_json(path.with_name(path.name + ".json"), sidecar(run, format, path, max_diff, checked_on))
+    return max_diff
+
+
+def sidecar(run, format: str, path: Path, max_diff: float, checked_on: str) -> dict:
+    """What a consumer of the file needs to know, as JSON."""
+    import mlplab
+
+    schema = run.schema
+    output = output_name(schema.task)
+    if schema.task == "regression":
+        meaning = "predicted values in the target's own units (mlplab's Run.predict)"
+    else:
+        meaning = ("class probabilities, one column per class in class order (binary: P(class 0), P(class 1)); "
+                   "argmax is the class index that Run.predict returns")
+    return {
+        "format": format, "file": path.name, "mlplab_version": mlplab.__version__, "torch_version": torch.__version__,
+        "opset": OPSET if format == "onnx" else None, "task": schema.task, "dataset": schema.name,
+        "run": None if run.path is None else str(run.path), "loss": loss_for_task(run.config.loss, schema.task),
+        "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", *schema.input_shape],
+                  "meaning": "raw rows as given to Run.predict; the training scaling is folded into the first layer"},
+        "output": {"name": output, "dtype": "float32", "shape": ["batch", 2 if schema.task == "binary" else
+                   schema.output_size], "meaning": meaning},
+        "class_names": None if schema.class_names is None else list(schema.class_names), "labels": schema.labels,
+        "check": {"loaded_with": FORMATS[format], "on": checked_on, "max_abs_difference": max_diff,
+                  "tolerance": TOLERANCE},
+    }

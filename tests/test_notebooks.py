@@ -1,0 +1,116 @@
+"""The notebooks in notebooks/ are documentation that runs: each is executed here in a real Jupyter kernel
+(nbclient + ipykernel, the python3 kernel of this interpreter) and checked for what a learner should see:
+no errors, inline figures, the live learning curves of the training cell, an accuracy above a threshold, and
+predictions that survive a save and a load. The committed copies must keep their outputs (rendered on GitHub).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import mlplab
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ("quickstart", "chapter4")
+CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def outputs(nb) -> list[dict]:
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+
+
+def images(outs: list[dict]) -> list[str]:
+    return [o["data"]["image/png"] for o in outs if "image/png" in o.get("data", {})]
+
+
+def text(outs: list[dict]) -> str:
+    return "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in outs)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """``executed(name)``: the notebook run top to bottom in a fresh kernel (once per test module)."""
+    nbformat = pytest.importorskip("nbformat", reason="executing the notebooks needs nbformat (pip install -e '.[dev]')")
+    nbclient = pytest.importorskip("nbclient", reason="executing the notebooks needs nbclient (pip install -e '.[dev]')")
+    pytest.importorskip("ipykernel", reason="executing the notebooks needs ipykernel (pip install -e '.[dev]')")
+    cache = {}
+
+    def run(name: str):
+        if name not in cache:
+            nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+            cwd = tmp_path_factory.mktemp(name)  # the notebook's files (a saved run) land here, not in the repo
+            # The kernel is a child process: it must import this mlplab (the checkout under test), use one
+            # thread, and pick matplotlib's inline backend itself (an empty MPLBACKEND from CI would stop it).
+            src = str(Path(mlplab.__file__).resolve().parents[1])
+            env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+            env.update(PYTHONPATH=os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])]),
+                       OMP_NUM_THREADS="1")
+            client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, startup_timeout=120,
+                                             resources={"metadata": {"path": str(cwd)}})
+            client.execute(env=env)  # raises CellExecutionError, with the cell and traceback, if a cell fails
+            cache[name] = (nb, cwd)
+        return cache[name]
+
+    return run
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_and_shows_figures(executed, name):
+    nb, _ = executed(name)
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    assert images(outs), f"{name}.ipynb showed no inline image/png figure"
+    for png in images(outs):
+        assert base64.b64decode(png).startswith(PNG_MAGIC)
+
+
+def test_quickstart_training_cell_shows_live_curves(executed):
+    nb, _ = executed("quickstart")
+    cells = [c for c in nb.cells if c.cell_type == "code" and "mlplab.train(" in c.source and "quiet" not in c.source]
+    assert len(cells) == 1, "expected one training cell that shows its progress"
+    outs = cells[0].outputs
+    # One figure updated in place through a display handle (not one per epoch), and the progress bar above it.
+    assert len(images(outs)) == 1
+    assert any("<progress" in o.get("data", {}).get("text/html", "") for o in outs)
+
+
+def test_quickstart_accuracy_and_reload(executed):
+    nb, cwd = executed("quickstart")
+    printed = text(outputs(nb))
+    accuracy = re.search(r"^test accuracy: ([0-9.]+)$", printed, re.M)
+    assert accuracy and float(accuracy.group(1)) > 0.85, printed
+    assert "identical: True" in printed
+    assert "backprop: hand" in printed
+    assert "initial first weights identical: True" in printed
+    assert not (cwd / "quickstart-run").exists(), "the notebook should clean up the run folder it saved"
+
+
+def test_chapter4_accuracy_and_figures(executed):
+    nb, _ = executed("chapter4")
+    outs = outputs(nb)
+    printed = text(outs)
+    accuracy = dict(re.findall(r"^test accuracy \((\w+)\): ([0-9.]+)$", printed, re.M))
+    assert set(accuracy) == {"relu", "sigmoid", "tanh"}, printed
+    assert float(accuracy["relu"]) > 0.9 and float(accuracy["tanh"]) > 0.9
+    assert len(images(outs)) >= 6  # activations, their curves, polyfit, weight decay, dropout, init
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_keeps_its_outputs(name):
+    nbformat = pytest.importorskip("nbformat", reason="reading the notebooks needs nbformat (pip install -e '.[dev]')")
+    path = NOTEBOOKS / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{path} has cells never run; save it executed"
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), f"{path}: run it top to bottom"
+    outs = outputs(nb)
+    assert not [o for o in outs if o["output_type"] == "error"]
+    assert images(outs) and all(base64.b64decode(p).startswith(PNG_MAGIC) for p in images(outs))
+    assert path.stat().st_size < 1_000_000, f"{path} is {path.stat().st_size:,} bytes; keep figures small"

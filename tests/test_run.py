@@ -1,0 +1,106 @@
+"""Run: what trained is what predicts, preprocessing included, after a save and a load in another process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import mlplab
+from mlplab.data.dataset import Dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def readme_snippet() -> str:
+    """The README's "Python API" code block, as a user would copy it."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Python API", 1)[1]
+    return section.split("```python", 1)[1].split("```", 1)[0]
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_the_readme_snippet_round_trips_through_a_fresh_process(tmp_path):
+    """float64 (N, 20) arrays with int32 labels 0..2 → train → predict → save → load_run elsewhere: identical."""
+    code = readme_snippet()
+    assert "Dataset.from_arrays" in code and "load_run" in code
+    first = run_python(code + "\nnp.save('x_new.npy', x_new)\nnp.save('pred.npy', run.predict(x_new))\n", tmp_path)
+    assert first.returncode == 0, first.stderr
+    x_new = np.load(tmp_path / "x_new.npy")
+    assert x_new.dtype == np.float64 and x_new.shape[1] == 20
+    second = run_python("import numpy as np, mlplab\n"
+                        "run = mlplab.load_run('my-run')\n"
+                        "np.save('pred2.npy', run.predict(np.load('x_new.npy')))\n", tmp_path)
+    assert second.returncode == 0, second.stderr
+    before, after = np.load(tmp_path / "pred.npy"), np.load(tmp_path / "pred2.npy")
+    assert before.dtype.kind == "i" and set(np.unique(before)) <= {0, 1, 2}
+    assert np.array_equal(before, after)
+
+
+def test_a_cli_run_folder_predicts_raw_rows_as_the_run_did(cli, tmp_path):
+    """`mlplab train --dataset wine` standardises with training statistics; load_run applies them to raw rows."""
+    r = cli("train", "--dataset", "wine", "--epochs", "15", "--out", str(tmp_path), env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    folder = Path(r.stdout.strip().splitlines()[-1].split("run folder: ")[1])
+    from sklearn.datasets import load_wine
+
+    from mlplab.data.load import load_dataset, split
+
+    bunch = load_wine()
+    raw_test = split(bunch.data, bunch.target, "multiclass", 0.2, 0.2, 0)[4]     # the run's test rows, unscaled
+    data = load_dataset("wine", seed=0)
+    run = mlplab.load_run(folder)
+    with torch.no_grad():
+        expected = run.model.eval()(data.x_test).argmax(1).numpy()       # the model on the run's own inputs
+    assert np.array_equal(run.predict(raw_test), expected)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert run.evaluate(raw_test, data.y_test.numpy())["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert metrics["test_accuracy"] > 0.9                             # and fed raw rows it is not at chance (0.33)
+
+
+def test_predict_proba_labels_by_name_and_regression_in_target_units():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 3.0, size=(400, 4))
+    names = np.where(x[:, 0] + x[:, 1] > 10, "high", "low")
+    run = mlplab.train(Dataset.from_arrays(x, names), epochs=30, lr=0.05, progress="quiet")
+    proba = run.predict_proba(x[:10])
+    assert proba.shape == (10, 2) and np.allclose(proba.sum(1), 1)
+    assert set(run.predict(x)) <= {"high", "low"} and (run.predict(x) == names).mean() > 0.9
+    assert run.evaluate(x, names)["accuracy"] > 0.9
+    with pytest.raises(ValueError, match="never seen in training"):
+        run.evaluate(x[:2], np.array(["high", "medium"]))
+    y = 100.0 * x[:, 0] + 7.0                                          # in "dollars", far from standardised
+    reg = mlplab.train(Dataset.from_arrays(x, y), epochs=60, lr=0.05, progress="quiet")
+    pred = reg.predict(x)
+    assert pred.shape == (400,) and np.abs(pred - y).mean() < 0.05 * y.std()
+    assert reg.evaluate(x, y)["r2"] > 0.99
+    with pytest.raises(ValueError, match="for classification"):
+        reg.predict_proba(x)
+
+
+def test_predict_refuses_rows_of_another_shape_in_one_line():
+    run = mlplab.train("iris", epochs=1, progress="quiet")
+    with pytest.raises(ValueError, match=r"inputs must have shape \(N, 4\) as in training; got \(4,\); for one sample"):
+        run.predict(np.zeros(4))
+
+
+def test_history_and_run_folder_round_trip(tmp_path):
+    run = mlplab.train("digits", epochs=3, early_stopping=1, progress="quiet")
+    run.save(tmp_path / "r")
+    back = mlplab.load_run(tmp_path / "r")
+    assert back.metrics == json.loads(json.dumps(run.metrics))
+    assert [r["epoch"] for r in back.history.rows] == [r["epoch"] for r in run.history.rows]
+    assert back.history.backprop == "hand" and back.schema == run.schema.__class__(**vars(back.schema))
+    fig = run.history.plot()
+    assert len(fig.axes) == 2
+    pytest.importorskip("pandas")
+    frame = run.history.to_pandas()
+    assert list(frame.index) == [r["epoch"] for r in run.history.rows] and "val_loss" in frame

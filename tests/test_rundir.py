@@ -1,0 +1,145 @@
+"""The run folder's files: a failed write (real RLIMIT_FSIZE, a real full tmpfs) names the file and keeps the
+previous one whole; JSON is standard; RunLock keeps a second process out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mlplab.runs.rundir import RunLock, WriteFailed, load_weights, save_weights, write_json, write_text
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+
+
+def python(code: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=ENV, timeout=120, **kwargs)
+
+
+def test_a_file_size_limit_names_the_file_and_keeps_the_previous_checkpoint(tmp_path):
+    """A real RLIMIT_FSIZE in a child process: safetensors' own error becomes WriteFailed (an OSError)."""
+    done = python(f"""
+        import resource, torch
+        from mlplab.config import TrainConfig
+        from mlplab.runs.checkpoint import save_checkpoint, load_checkpoint
+        from mlplab.runs.rundir import WriteFailed
+        from mlplab.training.fit import History
+        run = {str(tmp_path)!r}
+        model = torch.nn.Linear(64, 64)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = save_checkpoint(run, config=TrainConfig(), history=History([{{"epoch": 1}}]), model=model, opt=opt)
+        before = path.read_bytes()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, resource.RLIM_INFINITY))
+        try:
+            save_checkpoint(run, config=TrainConfig(), history=History([{{"epoch": 2}}]), model=model, opt=opt)
+        except WriteFailed as e:
+            assert isinstance(e, OSError) and e.no_space and e.path == path, e
+            print(e)
+        assert path.read_bytes() == before
+        assert load_checkpoint(run).epoch == 1
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"no space left on device (or file size limit) writing {tmp_path}/checkpoint.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]  # no temporary left
+
+
+def test_cli_under_a_file_size_limit_is_one_line_naming_the_file(tmp_path):
+    """The adversarial repro: ``ulimit -f 247`` during ``mlplab train``."""
+    out = tmp_path / "odf"
+    done = subprocess.run(["bash", "-c", f"ulimit -f 247; exec {sys.executable} -m mlplab train --dataset digits "
+                           f"--epochs 12 --optimizer adam --lr 0.001 --quiet --out {out}"],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "no space left on device (or file size limit) writing" in lines[0]
+    assert ".safetensors" in lines[0] or ".csv" in lines[0] or ".png" in lines[0], lines[0]
+    for run in out.iterdir():  # whatever the run kept is whole, and no temporary is left
+        assert not list(run.glob(".*.tmp"))
+        if (run / "checkpoint.safetensors").exists():
+            from mlplab.runs.checkpoint import load_checkpoint
+
+            assert load_checkpoint(run).epoch >= 1
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 64 KiB tmpfs (needs root and mount; skipped elsewhere), filled up but for a few KiB."""
+    mnt = tmp_path / "tmpfs"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_enospc_writing_config_or_weights_names_the_file(full_disk):
+    write_text(full_disk / "config.toml", "lr = 0.1\n")
+    with pytest.raises(WriteFailed, match=f"no space left on device .* writing {full_disk}/config.toml"):
+        write_text(full_disk / "config.toml", "x" * 200_000)
+    assert (full_disk / "config.toml").read_text() == "lr = 0.1\n"
+    with pytest.raises(OSError, match=f"writing {full_disk}/model.safetensors"):
+        save_weights(torch.nn.Linear(200, 200), full_disk / "model.safetensors")
+    assert sorted(p.name for p in full_disk.iterdir()) == ["config.toml"]
+
+
+def test_write_json_is_standard_json_with_null_for_non_finite(tmp_path):
+    path = write_json(tmp_path / "m.json", {"a": float("nan"), "b": [1.5, float("inf")], "c": {"d": -float("inf")}})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c)) == {"a": None, "b": [1.5, None],
+                                                                            "c": {"d": None}}
+
+
+def test_load_weights_names_the_keys_and_shapes_that_differ(tmp_path):
+    save_weights(torch.nn.Sequential(torch.nn.Linear(4, 3)), tmp_path / "model.safetensors")
+    other = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Linear(5, 2))
+    with pytest.raises(ValueError) as e:
+        load_weights(other, tmp_path / "model.safetensors")
+    msg = str(e.value)
+    assert "missing 1.weight, 1.bias" in msg and "0.weight (3, 4) vs (5, 4)" in msg, msg
+
+
+def test_saved_files_read_like_any_other_file(tmp_path):
+    path = save_weights(torch.nn.Linear(2, 2), tmp_path / "model.safetensors")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_second_process_is_refused_naming_the_holder(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from mlplab.runs.rundir import RunLock
+        with RunLock({str(tmp_path)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(BlockingIOError, match=f"in use by process {child.pid}"):
+            with RunLock(tmp_path):
+                pass
+    finally:
+        child.kill()
+        child.wait()
+    with RunLock(tmp_path):  # a killed holder leaves no lock behind
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_the_same_process_cannot_take_the_lock_twice(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(BlockingIOError, match=str(os.getpid())):
+            with RunLock(tmp_path):
+                pass

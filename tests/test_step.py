@@ -1,0 +1,110 @@
+"""The one place that decides how a run's steps are computed: every rule, the recorded path and reason, the
+gaps that used to train wrong models, and what a learner finds in .grad after fit on either path."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mlplab.data.load import load_dataset
+from mlplab.models.mlp import MLP
+from mlplab.training.fit import fit
+from mlplab.training.losses import LOSSES
+from mlplab.training.optim import make_optimizer
+from mlplab.training.step import RULES, StepContext, why_not_hand
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", seed=0)
+
+
+def ctx(model, **kw):
+    opt = make_optimizer("sgd", model, lr=0.1)
+    base = dict(model=model, loss="cross_entropy", opt=opt, impl="torch", device=torch.device("cpu"), world=1,
+                compile=False)
+    return StepContext(**{**base, **kw})
+
+
+def test_each_rule_names_its_reason():
+    m = MLP(4, [8], 3)
+    assert why_not_hand(ctx(m)) is None
+    assert why_not_hand(ctx(m, impl="scratch")).startswith("impl is scratch")
+    assert why_not_hand(ctx(m, device=torch.device("meta"))).startswith("the device is not the CPU")
+    assert why_not_hand(ctx(m, world=2)) == "it runs under torch.distributed (DDP)"
+    assert why_not_hand(ctx(m, compile=True)) == "compile is on"
+    assert why_not_hand(ctx(m, loss="mse")) == "the loss is mse; by hand: cross_entropy"
+    assert why_not_hand(ctx(nn.Linear(4, 3))) == "the model is a Linear, not an nn.Sequential MLP"
+    assert len(RULES) == 9
+
+
+class Doubled(nn.Sequential):
+    """A Sequential subclass whose forward is not its layers in order."""
+
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def test_a_sequential_subclass_that_overrides_forward_trains_through_its_own_forward(digits):
+    """Before: by hand it was trained through the plain Sequential forward, silently wrong."""
+    model = Doubled(*MLP(64, [16], 10, seed=0))
+    reference = copy.deepcopy(model)
+    history = fit(model, digits, epochs=2, batch_size=64, device="cpu", seed=0)
+    assert history.backprop == "autograd" and "Doubled overrides forward" in history.backprop_reason
+    fit(reference, digits, epochs=2, batch_size=64, device="cpu", seed=0, backprop="autograd")
+    for p, q in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_a_hook_on_the_model_itself_runs_and_moves_the_run_to_autograd(digits):
+    """Before: hooks were looked for on the children only, so a hook on the model was skipped by hand."""
+    calls = []
+    model = MLP(64, [16], 10, seed=0)
+    model.register_forward_hook(lambda mod, inp, out: calls.append(out.shape[0]))
+    history = fit(model, digits, epochs=1, batch_size=64, device="cpu")
+    assert history.backprop == "autograd" and history.backprop_reason == "a hook is registered on the model itself (MLP)"
+    assert sum(calls) >= len(digits.x_train)                   # every training batch went through the hook
+
+
+def test_the_path_and_reason_reach_metrics_json(cli, tmp_path):
+    r = cli("train", "--dataset", "iris", "--epochs", "1", "--out", str(tmp_path), "--verbose",
+            env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "backprop: hand (mlplab's MLP with cross entropy on the CPU" in r.stdout
+    folder = r.stdout.strip().splitlines()[-1].split("run folder: ")[1]
+    metrics = json.loads(Path(folder, "metrics.json").read_text())
+    assert metrics["backprop"] == "hand" and "by hand" in metrics["backprop_reason"]
+    r = cli("train", "--dataset", "iris", "--epochs", "1", "--out", str(tmp_path), "--impl", "scratch",
+            env={"OMP_NUM_THREADS": "1"})
+    folder = r.stdout.strip().splitlines()[-1].split("run folder: ")[1]
+    metrics = json.loads(Path(folder, "metrics.json").read_text())
+    assert metrics["backprop"] == "autograd" and metrics["backprop_reason"].startswith("impl is scratch")
+
+
+@pytest.mark.parametrize("optimizer, args", [("sgd", {}), ("adam", {})])
+def test_grad_after_fit_is_the_last_batch_gradient_at_the_final_weights_on_both_paths(digits, optimizer, args):
+    """A learner inspecting .grad after training finds the same thing whichever path trained the model."""
+    grads = {}
+    for backprop in ("hand", "autograd"):
+        model = MLP(64, [16], 10, seed=0).double()
+        data = copy.copy(digits)
+        data.x_train = digits.x_train[:250].double()           # 250 rows, batch 64: the last batch has 58
+        data.y_train = digits.y_train[:250]
+        data.x_val = data.x_val.double()
+        data.x_test = data.x_test.double()
+        fit(model, data, optimizer=optimizer, lr=0.05, epochs=2, batch_size=64, device="cpu", backprop=backprop)
+        grads[backprop] = [p.grad.clone() for p in model.parameters()]
+        # the reference, by autograd: the last batch of epoch 2's permutation, eval mode, final weights
+        g = torch.Generator().manual_seed((0 * 1_000_003 + 2 * 7_919) % (2**63 - 1))
+        last = torch.randperm(250, generator=g)[192:]
+        assert len(last) == 58
+        ref = copy.deepcopy(model).eval()
+        ref.zero_grad()
+        LOSSES["cross_entropy"](ref(data.x_train[last]), data.y_train[last]).backward()
+        for p, q in zip(model.parameters(), ref.parameters()):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads["hand"], grads["autograd"]):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)

@@ -1,0 +1,92 @@
+"""runs.train: a run of any model type from data to a run folder, and resumed after a SIGKILL exactly as if
+it had never stopped (here for a CNN with batch norm and dropout; the MLP case is in test_checkpoint)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from mlplab.runs.checkpoint import load_checkpoint
+
+SCRIPT = """
+import sys, numpy as np, mlplab
+from mlplab.config import load_config
+rng = np.random.default_rng(0)
+y = np.arange(600) % 4
+x = rng.normal(0, 0.5, size=(600, 12, 12)).astype(np.float32)
+for i, c in enumerate(y):
+    r, col = divmod(int(c), 2)
+    x[i, r * 6:(r + 1) * 6, col * 6:(col + 1) * 6] += 1.0
+data = mlplab.Dataset.from_arrays(x, y, name="quadrants")
+out, resume = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+if resume:
+    mlplab.train(data, config=load_config(resume + "/config.toml"), resume=resume, write=True, progress="quiet")
+else:
+    mlplab.train(data, model="cnn", spec="conv:8:3:pad1,bn,relu,maxpool:2,dropout:0.2,fc:16,relu", epochs=12,
+                 batch_size=32, out=out, progress="quiet")
+"""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
+    def launch(*args):
+        return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=ENV, stderr=subprocess.PIPE, text=True)
+
+    ref = launch(str(tmp_path / "ref"))
+    t0 = time.perf_counter()
+    assert ref.wait(timeout=600) == 0, ref.stderr.read()
+    seconds = time.perf_counter() - t0
+    reference = next((tmp_path / "ref").iterdir())
+    parent = tmp_path / "runs"
+    args = (str(parent),)
+    epochs = []
+    for delay in [random.uniform(0.3, 0.9) * seconds for _ in range(2)]:
+        p = launch(*args)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+        run = next(parent.iterdir(), None) if parent.exists() else None
+        if run is None:  # killed before its folder existed: start again
+            continue
+        checkpoint = load_checkpoint(run)
+        epochs.append(checkpoint.epoch if checkpoint else 0)
+        if checkpoint is not None:
+            args = (str(parent), str(run))
+    final = launch(*args)
+    assert final.wait(timeout=600) == 0, final.stderr.read()
+    run = next(parent.iterdir())
+    assert [p.name for p in parent.iterdir()] == [run.name]
+    got, want = load_file(str(run / "model.safetensors")), load_file(str(reference / "model.safetensors"))
+    assert got.keys() == want.keys() and any("running_mean" in k for k in got)
+    assert all((got[k] == want[k]).all() for k in got), f"killed at epochs {epochs}"
+    strip = lambda path: [line.rsplit(",", 1)[0] for line in Path(path).read_text().splitlines()]  # noqa: E731
+    assert strip(run / "history.csv") == strip(reference / "history.csv")
+
+
+def test_an_early_stopped_run_resumed_past_its_best_epoch_restores_the_same_best_weights(tmp_path):
+    """The best epoch's weights travel in the checkpoint, so a run stopped after it still ends with them."""
+    import numpy as np
+
+    import mlplab
+    from mlplab.config import load_config
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 40))
+    y = ((x[:, 0] + 0.8 * rng.normal(size=160)) > 0).astype(int)
+    data = mlplab.Dataset.from_arrays(x, y, task="multiclass", val_fraction=0.3)
+    keys = dict(hidden=[128], optimizer="adam", lr=0.01, batch_size=16, early_stopping=3, progress="quiet")
+    whole = mlplab.train(data, epochs=200, out=str(tmp_path / "whole"), **keys)
+    best, stopped = whole.history.best_epoch, whole.history.stopped_epoch
+    assert stopped == best + 3 < 200
+    part = mlplab.train(data, epochs=best + 1, out=str(tmp_path / "part"), **keys)   # past the best epoch
+    assert load_checkpoint(part.path).history.best_state is not None
+    config = load_config(part.path / "config.toml").replace(epochs=200)
+    resumed = mlplab.train(data, config=config, resume=part.path, write=True, progress="quiet")
+    assert (resumed.history.best_epoch, resumed.history.stopped_epoch) == (best, stopped)
+    got, want = load_file(str(part.path / "model.safetensors")), load_file(str(whole.path / "model.safetensors"))
+    assert all((got[k] == want[k]).all() for k in want)
