@@ -124,7 +124,7 @@ def test_save_and_load_round_trip_through_json_and_arrays():
     assert back.target == c.target and back.report == c.report
 
 
-def test_dataset_from_frame_fits_on_training_rows_and_predicts_names(one_torch_thread):
+def test_dataset_from_frame_fits_on_training_rows_and_predicts_names(one_torch_thread, tmp_path):
     pd = pytest.importorskip("pandas")
     import mlplab
     from mlplab.data.tabular import from_frame
@@ -141,3 +141,7 @@ def test_dataset_from_frame_fits_on_training_rows_and_predicts_names(one_torch_t
     run = mlplab.train(d, epochs=30, batch_size=32, hidden=[32], progress="quiet", device="cpu")
     pred = run.predict(df.iloc[:50])
     assert set(pred) <= {"neg", "pos"} and (pred == df["label"].iloc[:50].to_numpy()).mean() > 0.85
+    back = mlplab.load_run(run.save(tmp_path / "run"))  # the preprocessor travels with the run (JSON + safetensors)
+    assert back.predict(df.iloc[:50]).tolist() == pred.tolist()
+    np.testing.assert_allclose(back.predict_proba(pa.Table.from_pandas(df.iloc[:50])), run.predict_proba(df.iloc[:50]))
+    assert not list(tmp_path.glob("run/*.pkl")) and "columns" in json.loads((tmp_path / "run" / "data.json").read_text())

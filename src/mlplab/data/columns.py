@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab.data.target import Target, _strings, leaks
+from mlplab.data.target import Target, as_text, leaks
 
 MAX_CATEGORIES = 32
 MIN_COUNT = 3
@@ -123,7 +123,7 @@ class Columns:
                     report.append(f"{name}: numeric, median {stats[-1][0]:.4g}, {scaling} scaling"
                                   + (f", {len(x) - len(ok)} missing → median + indicator" if len(ok) < len(x) else ""))
             else:
-                text = _strings(col)
+                text = as_text(col)
                 counts = text.value_counts().to_pylist()
                 counts = sorted(((c["counts"], c["values"]) for c in counts if c["values"] is not None),
                                 key=lambda t: (-t[0], t[1]))
@@ -178,7 +178,7 @@ class Columns:
                     out[:, j + 1] = miss
                 k += 1
             else:
-                index = pc.index_in(_strings(col), value_set=pa.array(c.categories, pa.string()))
+                index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
                 unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
                 if unseen:
                     other[c.name] = unseen

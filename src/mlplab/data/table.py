@@ -13,6 +13,7 @@ UTF-8, a row with too many or too few cells.
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -189,22 +190,24 @@ def _read_numpy(path: Path):
     return pa.table(arrays)
 
 
+def is_table(x) -> bool:
+    """A pyarrow Table or a pandas DataFrame (what Schema.inputs sends through a run's column preprocessor)."""
+    import pyarrow as pa
+
+    pd = sys.modules.get("pandas")  # never imported here: a DataFrame means pandas is loaded already
+    return isinstance(x, pa.Table) or (pd is not None and isinstance(x, pd.DataFrame))
+
+
 def to_arrow(frame):
     """A pyarrow Table from a pyarrow Table or a pandas DataFrame (the index is not a column)."""
     import pyarrow as pa
 
+    if not is_table(frame):
+        raise TypeError(f"expected a pyarrow Table or a pandas DataFrame; got {type(frame).__name__}")
     if isinstance(frame, pa.Table):
         return frame
-    if type(frame).__name__ == "DataFrame" and hasattr(frame, "columns"):
-        names = [str(c) for c in frame.columns]
-        if len(set(names)) != len(names):
-            raise ValueError(f"the DataFrame has duplicated column names {sorted({n for n in names if names.count(n) > 1})}")
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        return pa.table([_clean(c, NA_VALUES) for c in table.columns], names=names)
-    raise TypeError(f"expected a pyarrow Table or a pandas DataFrame; got {type(frame).__name__}")
-
-
-def is_table(x) -> bool:
-    """A pyarrow Table or a pandas DataFrame (what Schema.inputs sends through a run's column preprocessor)."""
-    return type(x).__name__ in ("Table", "DataFrame") and hasattr(x, "column_names" if type(x).__name__ == "Table" else "columns")
-
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the DataFrame has duplicated column names {sorted({n for n in names if names.count(n) > 1})}")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return pa.table([_clean(c, NA_VALUES) for c in table.columns], names=names)

@@ -17,7 +17,7 @@ TASKS = ("auto", "multiclass", "binary", "regression")
 MAX_INT_CLASSES = 10  # an integer target with at most this many distinct values is a class label
 
 
-def _strings(column):
+def as_text(column):
     """The column as text; whole floats (1.0) as integers (1), so 1.0 and 1 are one class."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -61,7 +61,7 @@ class Target:
         if numeric:
             names = tuple(str(int(v)) if whole else str(v) for v in sorted(distinct.to_pylist()))
         else:
-            names = tuple(sorted(str(v) for v in pc.unique(_strings(values)).to_pylist()))
+            names = tuple(sorted(str(v) for v in pc.unique(as_text(values)).to_pylist()))
         if len(names) < 2:
             raise ValueError(f"target {name!r} holds one value only ({names[0]!r}); a classifier needs at least "
                              "two classes among the rows")
@@ -81,7 +81,7 @@ class Target:
                 return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
             except pa.ArrowInvalid:
                 raise ValueError(f"target {self.name!r} in the {what} holds text; this run predicts numbers") from None
-        text = _strings(values)
+        text = as_text(values)
         index = pc.index_in(text, value_set=pa.array(self.class_names, pa.string()))
         unseen = pc.unique(pc.filter(text, pc.is_null(index))).to_pylist()
         if unseen:
@@ -120,7 +120,7 @@ def leaks(table, target: Target) -> list[tuple[str, str]]:
             elif a.std() > 0 and b.std() > 0 and abs(np.corrcoef(a, b)[0, 1]) > 1 - 1e-9:
                 found.append((name, "is a linear function of the target"))
             continue
-        f, t = pc.fill_null(_strings(col), "\x00missing"), _strings(y)
+        f, t = pc.fill_null(as_text(col), "\x00missing"), as_text(y)
         k_f, k_t = pc.count_distinct(f).as_py(), pc.count_distinct(t).as_py()
         pairs = pc.count_distinct(pc.binary_join_element_wise(f, t, "\x1f")).as_py()
         if k_f == k_t == pairs:
