@@ -134,12 +134,18 @@ def test_dropout_backward_through_the_same_masks(digits64):
 
 
 def test_dropout_masks_keep_one_minus_p_scaled():
+    """The step's own logits are the forward pass through the mask draw_mask gives for the same seed."""
+    model = MLP(100, [1000], 2, dropout=0.3, seed=0).double()
+    w1, b1, w2, b2 = (p.detach().clone() for p in model.parameters())
+    hand = hand_step(model, make_optimizer("sgd", model, lr=0.1))
+    x = torch.randn(200, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     torch.manual_seed(0)
-    model = MLP(100, [1000], 2, dropout=0.3, init="ones").double()
-    hand = hand_step(model, make_optimizer("sgd", model, lr=1e-9))
-    hand.step(torch.ones(200, 100, dtype=torch.float64), torch.zeros(200, dtype=torch.int64))
+    loss, out = hand.step(x, torch.zeros(200, dtype=torch.int64))
     torch.manual_seed(0)
     mask, _ = draw_mask(torch.empty(200, 1000, dtype=torch.float64), 0.3)
+    expected = (torch.relu(x @ w1.T + b1) * mask) @ w2.T + b2                  # (200, 2), weights before the step
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(expected, torch.zeros(200, dtype=torch.int64)))
     kept = (mask > 0).double().mean().item()
     assert abs(kept - 0.7) < 4 * (0.7 * 0.3 / mask.numel()) ** 0.5
     assert set(mask.unique().tolist()) == {0.0, 1 / 0.7}
@@ -177,7 +183,7 @@ def reason(model, loss="cross_entropy", **kw):
 
 def test_what_it_does_not_handle_says_why():
     assert "nll" in reason(MLP(4, [8], 3, output="log_softmax"), loss="nll")
-    assert "log_softmax" not in (reason(MLP(4, [8], 3)) or "")
+    assert reason(MLP(4, [8], 3)) is None                      # the plain MLP is trained by hand
     assert "LogSoftmax" in reason(MLP(4, [8], 3, output="log_softmax"))
     assert "gelu" in reason(MLP(4, [8], 3, activation="gelu"))
     own = MLP(4, [8], 3)
@@ -229,8 +235,9 @@ def test_bf16_by_hand_tracks_autograd_under_autocast():
                          backprop=backprop, seed=0)
         assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32
     for key in ("train_loss", "val_loss", "test_loss"):
-        assert runs["hand"].column(key) == pytest.approx(runs["autograd"].column(key), rel=0.05), key
-        assert runs["hand"].column(key) == pytest.approx(runs["fp32"].column(key), rel=0.05), key
+        # observed within 1.1 % of each other on digits (bf16 rounds at other places than autocast does)
+        assert runs["hand"].column(key) == pytest.approx(runs["autograd"].column(key), rel=0.025), key
+        assert runs["hand"].column(key) == pytest.approx(runs["fp32"].column(key), rel=0.025), key
     assert runs["hand"].final["test_accuracy"] > 0.9
     assert abs(runs["hand"].final["test_accuracy"] - runs["autograd"].final["test_accuracy"]) < 0.03
 

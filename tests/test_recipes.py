@@ -124,3 +124,11 @@ def test_cli_recipe_weight_decay(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "‖w‖₂" in r.stdout and (tmp_path / "report.md").exists()
     assert "--seed 1 --quick" in (tmp_path / "report.md").read_text()
+
+
+def test_a_recipe_says_what_it_is_doing_as_it_goes(tmp_path, capsys):
+    run_recipe("polyfit", tmp_path, seed=0, quick=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == ["right (4 features)", "underfit (2 features)",
+                                                             "overfit (20 features)"]
+    assert all("epoch(s), train_loss" in line and "test_loss" in line for line in lines)

@@ -90,3 +90,31 @@ def test_an_early_stopped_run_resumed_past_its_best_epoch_restores_the_same_best
     assert (resumed.history.best_epoch, resumed.history.stopped_epoch) == (best, stopped)
     got, want = load_file(str(part.path / "model.safetensors")), load_file(str(whole.path / "model.safetensors"))
     assert all((got[k] == want[k]).all() for k in want)
+
+
+def test_a_disk_that_fills_mid_training_names_the_file_and_resumes_bit_identical(tmp_path, cli):
+    """RLIMIT_FSIZE stands in for a full disk: the checkpoint grows a little each epoch (its history), so a limit
+    just under the last epoch's size stops the run near its end with one line; resuming with room finishes it."""
+    import resource
+
+    args = ["train", "--dataset", "digits", "--epochs", "12", "--optimizer", "adam", "--lr", "0.001", "--quiet"]
+    r = cli(*args, "--out", str(tmp_path / "ref"), env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    reference = next((tmp_path / "ref").iterdir())
+    limit = (reference / "checkpoint.safetensors").stat().st_size - 400          # ~2 history rows short
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run([sys.executable, "-m", "mlplab", *args, "--out", str(tmp_path / "runs")], env=ENV,
+                          capture_output=True, text=True, preexec_fn=cap, timeout=600)
+    run = next((tmp_path / "runs").iterdir())
+    lines = full.stderr.strip().splitlines()
+    assert full.returncode == 2 and len(lines) == 1, full.stderr
+    assert "checkpoint.safetensors" in lines[0] and f"mlplab train --resume {run}" in lines[0]
+    stopped = load_checkpoint(run).epoch
+    assert 1 <= stopped < 12 and not (run / "model.safetensors").exists()
+    r = cli("train", "--resume", str(run), "--quiet", env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    got, want = load_file(str(run / "model.safetensors")), load_file(str(reference / "model.safetensors"))
+    assert all((got[k] == want[k]).all() for k in want), f"stopped at epoch {stopped}"

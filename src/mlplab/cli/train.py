@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mlplab.config import TrainConfig
 from mlplab.training.distributed import is_main, process_group
@@ -53,6 +54,8 @@ def resume(args: argparse.Namespace) -> int:
         raise ValueError("--resume takes its settings from the run folder; it cannot be combined with "
                          f"{'--config' if args.config else '--seeds'}")
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    if overrides.get("data_dir") is not None:  # stored absolute, as a fresh run stores it
+        overrides["data_dir"] = str(Path(overrides["data_dir"]).expanduser().resolve())
     config = resume_config(args.resume, overrides)
     with process_group(config.device):
         main = is_main()

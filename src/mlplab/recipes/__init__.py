@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlplab.registry import lookup
 from mlplab.runs.rundir import check_writable, write_text
+from mlplab.training.callbacks import Callback
 
 RECIPES = {  # name -> module in this package
     "polyfit": "polyfit",
@@ -33,6 +34,20 @@ def run_recipe(name: str, out: str | Path, seed: int = 0, quick: bool = False,
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an integer; got {seed!r}")
     return module.run(check_writable(out), seed=seed, quick=quick, data_dir=data_dir)
+
+
+class Narrate(Callback):
+    """One line as each of a recipe's training runs ends (its final numbers and seconds): a recipe that runs for
+    minutes says what it is doing."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def on_train_end(self, history, model):
+        final = history.final
+        shown = "  ".join(f"{k} {final[k]:.4g}" for k in ("train_loss", "test_loss", "test_accuracy") if k in final)
+        seconds = sum(history.column("seconds"))
+        print(f"  {self.label}: {len(history.rows)} epoch(s), {shown} ({seconds:.1f}s)", flush=True)
 
 
 def write_report(out: Path, name: str, title: str, paragraph: str, sections: list[tuple[str, str]],

@@ -21,7 +21,7 @@ from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import activations as activation_plot
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 from mlplab.recipes import fashion
 
 TITLE = "activations: shapes, derivatives, dead relu and saturated sigmoid/tanh units"
@@ -70,7 +70,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     for name in ACTS:
         model = MLP(784, [256, 256], 10, activation=name, seed=seed + 1)
         history = fit(model, data, optimizer="sgd", lr=lr, epochs=epochs, batch_size=batch, seed=seed,
-                      device="auto")
+                      device="auto", callbacks=[Narrate(name)])
         x = data.x_train[:probe].to(next(model.parameters()).device)
         results[name] = {"test_accuracy": history.final["test_accuracy"],
                          "layers": unit_stats(name, pre_activations(model, x))}

@@ -14,7 +14,7 @@ from mlplab.training.fit import evaluate, fit
 from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 from mlplab.recipes import fashion
 
 TITLE = "dropout: regularising a 784-256-256-10 MLP on Fashion-MNIST"
@@ -48,7 +48,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     for name, drops in settings.items():
         model = MLP(784, [256, 256], 10, dropout=list(drops), init="normal:0.01", seed=seed)
         history = fit(model, data, optimizer="sgd", lr=0.5, loss="cross_entropy", epochs=epochs, batch_size=batch,
-                      seed=seed, device="auto")
+                      seed=seed, device="auto", callbacks=[Narrate(f"dropout {name}")])
         x, y = data.x_train.to(next(model.parameters()).device), data.y_train
         train = evaluate(model, x, y.to(x.device), get_loss("cross_entropy"), "cross_entropy", classify=True)
         test_acc = history.final["test_accuracy"]

@@ -21,7 +21,7 @@ from mlplab.training.fit import NonFiniteLoss, fit
 from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 
 TITLE = "init: how initialisation and activation decide whether signals survive depth"
 INITS = {"normal 0.01": "normal:0.01", "xavier": "xavier_normal", "kaiming": "kaiming_normal", "zeros": "zeros"}
@@ -60,7 +60,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
             stds, grads = at_init(model, *batch)
             try:
                 history = fit(model, data, optimizer="sgd", lr=0.05, epochs=1, batch_size=64, seed=seed,
-                              device="cpu")
+                              device="cpu", callbacks=[Narrate(f"{init_name} init, {act}")])
                 val_loss = history.final["val_loss"]
             except NonFiniteLoss:
                 val_loss = math.nan

@@ -14,7 +14,7 @@ from mlplab.data.load import load_dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import overlay
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 
 TITLE = "optimizers: SGD, momentum, RMSprop, Adagrad, Adadelta, Adam, Adamax on one problem"
 # name -> (registry name, lr, extra hyperparameters): the usual starting points (torch's defaults where it
@@ -37,7 +37,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
     for name, (opt, lr, extra) in OPTIMIZERS.items():
         model = MLP(64, [128], 10, seed=seed + 1)
         history = fit(model, data, optimizer=opt, lr=lr, epochs=epochs, batch_size=64, seed=seed, device="cpu",
-                      optimizer_args=extra)
+                      optimizer_args=extra, callbacks=[Narrate(name)])
         results[name] = {"lr": lr, "extra": extra, "history": history, **{
             k: history.final[k] for k in ("train_loss", "val_loss", "val_accuracy", "test_accuracy")}}
     for metric in ("train_loss", "val_loss", "val_accuracy"):

@@ -17,7 +17,7 @@ from mlplab.data.dataset import Dataset
 from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 
 TITLE = "polyfit: under- and overfitting with polynomial features"
 TRUE_W = (5.0, 1.2, -3.4, 5.6)
@@ -34,7 +34,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
                                    standardize=False, name="polynomial")   # the features as d2l scales them
         model = MLP(k, [], 1, bias=False, seed=seed + 1)      # Linear(k, 1), no bias; init seed ≠ data seed
         history = fit(model, data, optimizer="sgd", lr=0.01, loss="mse", epochs=epochs, batch_size=10,
-                      seed=seed, device="cpu")
+                      seed=seed, device="cpu", callbacks=[Narrate(name)])
         results[name] = {"features": k, "epochs": epochs, "history": history,
                          "weights": model.linears()[0].weight.detach().ravel().tolist(),
                          "train_loss": history.final["train_loss"], "test_loss": history.final["test_loss"]}

@@ -23,7 +23,7 @@ from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
 from mlplab.scratch.losses import l2_penalty
-from mlplab.recipes import write_report
+from mlplab.recipes import Narrate, write_report
 
 TITLE = "weight-decay: L2 regularisation on high-dimensional linear regression"
 LAMBDAS = (0.0, 3.0)
@@ -45,7 +45,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
             decay = (dict(penalty=lambda m, lam=lam: l2_penalty(m, lam)) if route == "penalty"
                      else dict(weight_decay=lam))
             history = fit(model, data, optimizer="sgd", lr=LR, loss="mse", epochs=EPOCHS, batch_size=BATCH,
-                          seed=seed, device="cpu", **decay)
+                          seed=seed, device="cpu", callbacks=[Narrate(f"{route} route, λ={lam:g}")], **decay)
             w = model.linears()[0].weight.detach()
             results[(route, lam)] = {"history": history, "w": w, "norm": w.norm(p=2).item(),
                                      "train_loss": history.final["train_loss"],

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from mlplab.cli.flags import config_from_args
 from mlplab.cli.main import UsageError, build_parser, main
 from mlplab.config import TrainConfig, dump_config, load_config
-from mlplab.data.idx import encode_idx, parse_idx, read_idx
+from mlplab.data.idx import encode_idx, read_idx
 
 def fast(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None,
@@ -241,6 +241,9 @@ def idx_bytes(draw):
     return bytes(raw), mutation
 
 
+SPEC_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32, 0x0E: np.float64}
+
+
 @fast(300)
 @given(idx_bytes(), st.booleans())
 def test_random_idx_bytes(case, gzipped):
@@ -253,7 +256,13 @@ def test_random_idx_bytes(case, gzipped):
         except ValueError as e:
             assert str(path) in str(e)
             return
-    assert isinstance(array, np.ndarray)
+    # what was read is exactly what the bytes say by the IDX spec, decoded here independently of mlplab.data.idx
+    assert raw[:2] == b"\x00\x00" and raw[2] in SPEC_TYPES, (mutation, raw[:4])
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dtype = np.dtype(SPEC_TYPES[raw[2]]).newbyteorder(">")
+    body = raw[4 + 4 * ndim:]
+    assert array.shape == dims and len(body) == int(np.prod(dims)) * dtype.itemsize
+    assert np.array_equal(array, np.frombuffer(body, dtype=dtype).reshape(dims), equal_nan=True)
     if mutation == "none":
         assert array.size == 0 or not array.any()
-    assert parse_idx(raw).shape == array.shape
