@@ -9,6 +9,8 @@ parametric activations, per-feature scaling layer, AdamW with β₂ = 0.95) it l
 measured on four real tables (benchmarks/bench_tabular.py, seed 0): lr 5e-4 rather than RealMLP's 2e-3
 (bank-full ROC-AUC 0.9280 vs 0.9215, titanic accuracy 0.827 vs 0.810, penguins 0.986 vs 0.971; diamonds RMSE
 $558 vs $550), robust scaling rather than standard (mlplab.data.columns), cosine decay over 100 epochs.
+Dropout 0 measured better for regression (diamonds $552/$557 vs $558/$564, seeds 0-1) and worse for
+classification (titanic accuracy 0.819 vs 0.832, 3 seeds): a per-task preset is the next step.
 """
 
 from __future__ import annotations
