@@ -57,6 +57,18 @@ class TrainConfig:
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
     monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
     data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
+    # tables (mlplab train --data FILE --target COLUMN: mlplab.data.tabular); runs without --data ignore them
+    data: str | None = None              # a CSV/TSV/Parquet/npy/npz file; the run folder is named after its stem
+    target: str | None = None            # the column to predict
+    task: str = "auto"                   # auto (from the target column), multiclass, binary, regression
+    drop: tuple[str, ...] = ()           # columns not to use
+    categorical: tuple[str, ...] = ()    # columns one-hot encoded whatever they hold
+    numeric: tuple[str, ...] = ()        # columns scaled as numbers
+    na_values: tuple[str, ...] = ()      # more cell texts that mean "missing" (besides "", NA, NaN, null, ?, ...)
+    test: str | None = None              # a separate labelled table to test on (else 20% of --data's rows)
+    allow_leak: tuple[str, ...] = ()     # columns kept although they restate the target (refused otherwise)
+    class_weight: str | None = None      # "balanced": class c weighs n / (C · n_c) in the training loss
+    label_smoothing: float = 0.0         # classification only: train on (1 − ε)·onehot + ε/C (cross entropy, BCE)
 
     def __post_init__(self):
         for f in fields(self):
@@ -85,6 +97,7 @@ class TrainConfig:
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping is a patience in epochs and must be >= 1, e.g. --early-stop 5; "
                              f"got {self.early_stopping}")
+        self._check_table()
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
         if not self.momentum < 1:  # torch accepts momentum >= 1, but the step then grows without bound
@@ -123,6 +136,18 @@ class TrainConfig:
         if self.amp is not None:
             lookup(AMP, self.amp, "amp")
         lookup(dict.fromkeys(BACKPROPS), self.backprop, "backprop")
+
+    def _check_table(self) -> None:
+        from mlplab.data.target import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be 'balanced' (or unset); got {self.class_weight!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), e.g. 0.1; got {self.label_smoothing!r}")
+        if self.data is not None and not self.target:
+            raise ValueError(f"--data {self.data} needs --target COLUMN: the column to predict")
 
     def optimizer_args(self) -> dict:
         """The optimizer hyperparameters the user set away from their defaults, by torch's names."""

@@ -44,7 +44,7 @@ def _path(what: str):
 
 
 EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
-            "init schemes": "normal:0.01"}
+            "init schemes": "normal:0.01", "column names": "id,name"}
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -99,20 +99,43 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss)")
 
 
+def add_table_flags(p: argparse.ArgumentParser) -> None:
+    """--data FILE --target COLUMN and the table options (mlplab.data.tabular); they start from the TABLE preset."""
+    S = argparse.SUPPRESS
+    g = p.add_argument_group("tables (train on your own CSV/TSV/Parquet file)")
+    g.add_argument("--data", default=S, metavar="FILE", help="a table: .csv/.tsv (delimiter sniffed), .parquet, "
+                   ".npy, .npz; settings then start from the table preset (3x256, dropout 0.15, adam, early stop)")
+    g.add_argument("--target", default=S, metavar="COLUMN", help="the column to predict")
+    g.add_argument("--task", default=S, choices=["auto", "multiclass", "binary", "regression"],
+                   help="default auto: from the target column (said in columns.md)")
+    for flag, what in (("drop", "columns not to use"), ("categorical", "columns to one-hot encode"),
+                       ("numeric", "columns to treat as numbers"), ("na-values", "more cell texts meaning missing"),
+                       ("allow-leak", "columns to keep although they restate the target")):
+        g.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=_list(str, "column names"), default=S,
+                       metavar="A,B", help=f"{what} (comma-separated)")
+    g.add_argument("--test", default=S, metavar="FILE", help="a labelled table to test on (else 20%% of --data)")
+    g.add_argument("--class-weight", dest="class_weight", default=S, choices=["balanced"],
+                   help="weigh class c by n / (C * n_c) in the training loss (imbalanced classes)")
+    g.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=S,
+                   help="classification: train on (1 - e) onehot + e / C (table default 0.1)")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults (those of the model type asked for), then the --config file, then the flags given.
+    """Defaults (the table preset with --data; those of the model type asked for), then the --config file, then
+    the flags given.
 
     A relative data_dir is stored resolved (absolute), so the run's config.toml works from any folder; the
     device must exist on this machine.
     """
     from mlplab.models.build import with_model_defaults
+    from mlplab.training.presets import table_config
     from mlplab.training.device import check_device
 
     names = {f for f in TrainConfig.__dataclass_fields__}
     flags = {k: v for k, v in vars(args).items() if k in names}
     path = getattr(args, "config", None)
     model = flags.get("model", load_config(path).model if path is not None else TrainConfig.model)
-    base = with_model_defaults(TrainConfig(), {"model": model})
+    base = with_model_defaults(table_config() if flags.get("data") else TrainConfig(), {"model": model})
     config = (load_config(path, base) if path is not None else base).replace(**flags)
     if config.data_dir is not None:
         config = config.replace(data_dir=str(Path(config.data_dir).expanduser().resolve()))

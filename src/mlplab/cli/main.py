@@ -14,6 +14,8 @@ import sys
 # Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = [
     "mlplab.cli.train",
+    "mlplab.cli.predict",
+    "mlplab.cli.evaluate",
     "mlplab.cli.summary",
     "mlplab.cli.compare",
     "mlplab.cli.cv",

@@ -10,7 +10,7 @@ from mlplab.config import TrainConfig
 from mlplab.training.distributed import is_main, process_group
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.train import train
-from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, config_from_args
 
 NAME = "train"
 HELP = "train an MLP and write a run folder (config, history, metrics, weights, plots)"
@@ -19,6 +19,7 @@ HELP = "train an MLP and write a run folder (config, history, metrics, weights, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     add_train_flags(p)
+    add_table_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--verbose", action="store_true", help="also say which path training takes (backprop by hand or "
                    "autograd) and why")
@@ -72,6 +73,10 @@ def report(args: argparse.Namespace, run_training) -> int:
         return 0
     m = result.metrics
     summary = "  ".join(f"{k} {m[k]:.4f}" for k in ("test_accuracy", "test_loss") if k in m)
+    if "test" in m:  # a table run: its test metrics by name, in target units
+        from mlplab.runs.metrics import headline
+
+        summary = "test: " + headline(m["test"])
     if m.get("early_stopping") and m["early_stopping"]["stopped_epoch"] is not None:
         e = m["early_stopping"]
         summary += f"  (stopped after epoch {e['stopped_epoch']}; weights of epoch {e['best_epoch']})"

@@ -41,6 +41,7 @@ class Dataset:
     feature_stats: tuple[Tensor, Tensor] | None = None  # (mean, scale), float64: inputs are (raw − mean) / scale
     target_stats: tuple[Tensor, Tensor] | None = None   # the same for regression targets
     labels: str = "index"          # the labels the user gave: class "index" 0..C−1, or class "name" (strings)
+    columns: object | None = None  # a table's fitted column preprocessor (mlplab.data.columns.Columns)
 
     @property
     def output_size(self) -> int:
@@ -128,6 +129,21 @@ class Dataset:
             setattr(data, f"x_{split}", data.standardize(torch.as_tensor(xs)))
             setattr(data, f"y_{split}", targets(ys, task, y_stats))
         return data
+
+
+    @classmethod
+    def from_table(cls, path, target: str, **options) -> Dataset:
+        """A Dataset from a CSV/TSV/Parquet/npy/npz file and its target column: see mlplab.data.tabular."""
+        from mlplab.data.tabular import from_table
+
+        return from_table(path, target, **options)
+
+    @classmethod
+    def from_frame(cls, frame, target: str, **options) -> Dataset:
+        """A Dataset from a pandas DataFrame or pyarrow Table and its target column: see mlplab.data.tabular."""
+        from mlplab.data.tabular import from_frame
+
+        return from_frame(frame, target, **options)
 
 
 def fit_stats(x: np.ndarray) -> tuple[Tensor, Tensor]:

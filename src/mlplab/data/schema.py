@@ -24,14 +24,20 @@ class Schema:
     image_shape: tuple[int, ...] | None = None
     feature_stats: tuple[Tensor, Tensor] | None = None   # float64 (mean, scale): inputs = (raw − mean) / scale
     target_stats: tuple[Tensor, Tensor] | None = None    # regression targets likewise
+    columns: object | None = None                        # a table's column preprocessor (mlplab.data.columns)
 
     @classmethod
     def of(cls, data: Dataset) -> Schema:
         return cls(data.name, data.task, tuple(data.input_shape), data.output_size, data.class_names,
-                   data.labels, data.image_shape, data.feature_stats, data.target_stats)
+                   data.labels, data.image_shape, data.feature_stats, data.target_stats, data.columns)
 
     def inputs(self, x) -> Tensor:
-        """Raw rows (array, tensor or list) as the model takes them: float32, standardised as in training."""
+        """Raw rows (array, tensor or list) as the model takes them: float32, standardised as in training.
+        A run trained on a table also takes a table (pyarrow Table or pandas DataFrame) and encodes its columns."""
+        from mlplab.data.table import is_table, to_arrow
+
+        if self.columns is not None and is_table(x):  # else: rows already encoded, (N, columns.width)
+            x = self.columns.transform(to_arrow(x))
         if isinstance(x, Tensor):
             x = x.detach().cpu()
         else:
@@ -42,7 +48,8 @@ class Schema:
         if tuple(x.shape[1:]) != self.input_shape:
             one = x.ndim == len(self.input_shape) and tuple(x.shape) == self.input_shape
             raise ValueError(f"inputs must have shape (N, {', '.join(map(str, self.input_shape))}) as in training; "
-                             f"got {tuple(x.shape)}" + ("; for one sample use x[None]" if one else ""))
+                             f"got {tuple(x.shape)}" + ("; for one sample use x[None]" if one else "")
+                             + ("; or pass the table (a DataFrame or pyarrow Table)" if self.columns is not None else ""))
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise ValueError("inputs hold NaN or infinite values; impute or drop those rows first")
         if self.feature_stats is None:
@@ -65,6 +72,9 @@ class Schema:
         for key, stats in (("feature", self.feature_stats), ("target", self.target_stats)):
             if stats is not None:
                 tensors[f"{key}_mean"], tensors[f"{key}_scale"] = (s.double().contiguous() for s in stats)
+        if self.columns is not None:  # JSON in data.json, numeric statistics beside the scalers
+            meta["columns"], arrays = self.columns.to_files()
+            tensors.update({f"columns.{k}": torch.as_tensor(v).double().contiguous() for k, v in arrays.items()})
         return meta, tensors
 
     @classmethod
@@ -72,7 +82,13 @@ class Schema:
         def stats(key):
             return (tensors[f"{key}_mean"], tensors[f"{key}_scale"]) if f"{key}_mean" in tensors else None
 
+        columns = None
+        if meta.get("columns") is not None:
+            from mlplab.data.columns import Columns
+
+            arrays = {k[len("columns."):]: v.numpy() for k, v in tensors.items() if k.startswith("columns.")}
+            columns = Columns.from_files(meta["columns"], arrays)
         return cls(meta["name"], meta["task"], tuple(meta["input_shape"]), int(meta["output_size"]),
                    None if meta.get("class_names") is None else tuple(meta["class_names"]),
                    meta.get("labels", "index"), None if meta.get("image_shape") is None else tuple(meta["image_shape"]),
-                   stats("feature"), stats("target"))
+                   stats("feature"), stats("target"), columns)

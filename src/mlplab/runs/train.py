@@ -59,6 +59,14 @@ def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset,
                         f"{type(data).__name__}")
     if data is not None:
         config = config.replace(dataset=data)
+    if config.data is not None:  # a table file: mlplab.data.tabular
+        from mlplab.data.tabular import from_table
+
+        table = from_table(config.data, config.target, task=config.task, categorical=config.categorical,
+                           numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
+                           na_values=config.na_values, test=config.test, val_fraction=config.val_fraction,
+                           seed=config.seed if config.data_seed is None else config.data_seed)
+        return table, config.replace(dataset=table.name)
     from mlplab.data.load import load_dataset
 
     seed = config.seed if config.data_seed is None else config.data_seed
@@ -83,6 +91,10 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
     if "dataset" in keys and data is not None:
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
     write = "out" in keys if write is None else write
+    if config is None and ("data" in keys or getattr(data, "columns", None) is not None):
+        from mlplab.training.presets import table_config  # tables start from their own defaults
+
+        config = with_model_defaults(table_config(), keys)
     config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
     with contextlib.ExitStack() as held:
         if write and resume is not None:  # one writer per run folder, from before it is read
@@ -137,9 +149,17 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
             if isinstance(reporter, EpochProgress):
                 reporter.stop()
         run = Run(model, config, history, final_metrics(history, model, config), Schema.of(data), path, data)
+        if data.columns is not None:  # a table: the test metrics by name, columns.md, metrics.md, confusion.png
+            from mlplab.runs.metrics import add_table_metrics
+
+            add_table_metrics(run)
         if path is not None:
             with written(path, saver, fresh=False):
                 write_outputs(path, run)
+                if data.columns is not None:
+                    from mlplab.runs.metrics import write_table_report
+
+                    write_table_report(path, run)
     return run
 
 

@@ -35,7 +35,8 @@ from mlplab.training.step import AMP, StepContext, choose_step
 
 # The TrainConfig keys fit reads; the others describe the data, the model or the run folder, which fit is given.
 FIT_KEYS = ("impl", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "loss", "epochs", "batch_size",
-            "schedule", "augment", "seed", "device", "compile", "amp", "backprop", "early_stopping", "monitor")
+            "schedule", "augment", "seed", "device", "compile", "amp", "backprop", "early_stopping", "monitor",
+            "class_weight", "label_smoothing")
 OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
 
 
@@ -153,8 +154,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
     if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
-    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None)
-    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=loss_fn, amp=config.amp, penalty=penalty)
+    train_loss_fn, train_loss = training_loss(loss, loss_fn, data, config)
+    ctx = StepContext(model, train_loss, opt, config.impl, dev, world, config.compile, penalty is not None)
+    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, amp=config.amp, penalty=penalty)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
@@ -232,6 +234,24 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     if perm is not None:
         last_batch_gradients(model, x_train, y_train, perm, config.batch_size, loss_fn)
     return history
+
+
+def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig):
+    """(loss function, its name) to train with: ``loss_fn`` itself, or with class weights and label smoothing
+    (mlplab.training.losses.with_options; then the name says so, and the step takes autograd)."""
+    smoothing = config.label_smoothing if data.task != "regression" else 0.0  # a classification option
+    if config.class_weight is None and not smoothing:
+        return loss_fn, loss
+    from mlplab.training.losses import with_options
+
+    weight = None
+    if config.class_weight == "balanced":
+        y = data.y_train.reshape(-1).long()
+        counts = torch.bincount(y, minlength=data.num_classes or 2).double()
+        weight = (len(y) / (len(counts) * counts.clamp(min=1))).float()  # n / (C · n_c)
+    return (with_options(loss, weight, smoothing),
+            f"{loss} with {'class weights' if weight is not None else ''}"
+            f"{' and ' if weight is not None and smoothing else ''}{'label smoothing' if smoothing else ''}")
 
 
 def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, batch_size: int, loss_fn) -> None:

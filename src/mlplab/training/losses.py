@@ -166,6 +166,34 @@ TASK_LOSSES = {
 OUTPUT_ACTIVATION = {"nll": "log_softmax", "bce": "sigmoid"}
 
 
+WEIGHTABLE = ("cross_entropy", "bce_with_logits")
+
+
+def with_options(name: str, class_weight: Tensor | None = None, label_smoothing: float = 0.0) -> Callable:
+    """Loss ``name`` (cross_entropy or bce_with_logits) with per-class weights and label smoothing, for training.
+
+    ``class_weight`` (C,): a sample of class c counts w_c times; the ``mean`` divides by Σ w (torch's
+    cross_entropy) or by N (BCE, whose weight is w[y] per sample). ``label_smoothing`` ε: cross entropy's own
+    (1 − ε)·onehot + ε/C; for BCE the target becomes (1 − ε)·y + ε/2. Evaluation keeps the plain loss.
+
+    >>> f = with_options("bce_with_logits", torch.tensor([1.0, 3.0])); f(torch.zeros(2, 1), torch.tensor([[0.], [1.]])).item()
+    1.3862943649291992
+    """
+    if name not in WEIGHTABLE:
+        raise ValueError(f"class weights and label smoothing apply to {' and '.join(WEIGHTABLE)}; the loss is {name!r}")
+
+    def loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+        check_inputs(name, input, target)
+        w = None if class_weight is None else class_weight.to(input.device, input.dtype)
+        if name == "cross_entropy":
+            return F.cross_entropy(input, target, weight=w, reduction=reduction, label_smoothing=label_smoothing)
+        smoothed = target * (1 - label_smoothing) + 0.5 * label_smoothing
+        return F.binary_cross_entropy_with_logits(input, smoothed, weight=None if w is None else w[target.long()],
+                                                  reduction=reduction)
+
+    return loss
+
+
 def get_loss(name: str, registry: dict | None = None):
     """The loss function called ``name``; unknown names list the valid ones."""
     return lookup(LOSSES if registry is None else registry, name, "loss")

@@ -1,0 +1,67 @@
+"""``mlplab predict RUN --data new.csv --out predictions.csv``: a table run's predictions for new rows.
+
+The output CSV holds the ``--keep`` columns, ``prediction`` (a class name, or a value in the target's units)
+and with ``--proba`` one ``proba_<class>`` column per class. The run's column preprocessor encodes the rows
+exactly as in training; columns it never saw are ignored (one notice), missing ones are an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+NAME = "predict"
+HELP = "predict a table's rows with a run trained on a table; write a CSV"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mlplab.cli.flags import _list
+
+    p.add_argument("run_folder", metavar="RUN", help="a run folder written by mlplab train --data")
+    p.add_argument("--data", required=True, metavar="FILE", help="the rows to predict (.csv, .tsv, .parquet, ...)")
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="where to write the predictions")
+    p.add_argument("--proba", action="store_true", help="also write one probability column per class")
+    p.add_argument("--keep", type=_list(str, "column names"), default=[], metavar="A,B",
+                   help="input columns copied to the output (an id, say)")
+    p.add_argument("--na-values", dest="na_values", type=_list(str, "column names"), default=[], metavar="A,B",
+                   help="more cell texts meaning missing (besides those the run was trained with)")
+
+
+def table_run(folder: str):
+    """The run in ``folder``; it must have been trained on a table."""
+    from mlplab.runs.run import load_run
+
+    run = load_run(folder)
+    if run.schema.columns is None:
+        raise ValueError(f"{folder} was not trained on a table (mlplab train --data FILE --target COLUMN); "
+                         "predict and evaluate take table runs")
+    return run
+
+
+def run(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    from pyarrow import csv as pcsv
+
+    from mlplab.data.tabular import load, note
+    from mlplab.runs.rundir import atomic_write
+
+    trained = table_run(args.run_folder)
+    table, _ = load(args.data, tuple(trained.config.na_values) + tuple(args.na_values))
+    absent = [c for c in args.keep if c not in table.column_names]
+    if absent:
+        raise ValueError(f"--keep names column(s) {absent} that {args.data} does not have; its columns: "
+                         f"{', '.join(table.column_names)}")
+    x = trained.schema.columns.transform(table, log=note)
+    out = {c: table.column(c) for c in args.keep}
+    if trained.schema.task == "regression":
+        out["prediction"] = pa.array(trained.predict(x))
+    else:
+        proba = trained.predict_proba(x)
+        names = np.asarray(trained.schema.class_names, dtype=object)
+        out["prediction"] = pa.array(names[proba.argmax(axis=1)].tolist(), pa.string())
+        if args.proba:
+            out.update({f"proba_{n}": pa.array(proba[:, i]) for i, n in enumerate(names)})
+    atomic_write(args.out, lambda p: pcsv.write_csv(pa.table(out), p))
+    print(f"wrote {len(x)} predictions to {args.out}")
+    return 0

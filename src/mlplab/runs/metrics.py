@@ -1,0 +1,115 @@
+"""Metrics of a table run on labelled rows, by scikit-learn, in the target's own units.
+
+Classification: accuracy, balanced accuracy, log loss, per-class precision/recall/F1/support and the
+confusion matrix (rows: true class, columns: predicted; also drawn as ``confusion.png``); binary also
+ROC-AUC, PR-AUC (average precision) and the decision threshold used (P(positive) ≥ 0.5, the second class
+being the positive one). Regression: RMSE, MAE and R², in the target's units (prices in dollars).
+A run trained on a table puts these, for its test rows, under ``test`` in metrics.json and in metrics.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+THRESHOLD = 0.5
+
+
+def scores(run, x) -> np.ndarray:
+    """Class probabilities (N, C) for classification, values in target units (N,) for regression."""
+    return run.predict(x) if run.schema.task == "regression" else run.predict_proba(x)
+
+
+def table_metrics(task: str, y: np.ndarray, s: np.ndarray, class_names=None) -> dict:
+    """``y``: class indices or target values; ``s``: ``scores`` for the same rows."""
+    from sklearn import metrics as skm
+
+    if task == "regression":
+        y, s = np.asarray(y, np.float64).reshape(-1), np.asarray(s, np.float64).reshape(-1)
+        return {"rows": len(y), "rmse": float(np.sqrt(skm.mean_squared_error(y, s))),
+                "mae": float(skm.mean_absolute_error(y, s)), "r2": float(skm.r2_score(y, s))}
+    names = list(class_names)
+    labels = list(range(len(names)))
+    pred = (s[:, 1] >= THRESHOLD).astype(np.int64) if task == "binary" else s.argmax(axis=1)
+    p, r, f, n = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    out = {"rows": len(y), "accuracy": float(skm.accuracy_score(y, pred)),
+           "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+           "log_loss": float(skm.log_loss(y, np.clip(s, 1e-15, 1), labels=labels)),
+           "per_class": {names[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                                    "support": int(n[i])} for i in labels},
+           "confusion_matrix": skm.confusion_matrix(y, pred, labels=labels).tolist(), "classes": names}
+    if task == "binary":
+        both = len(np.unique(y)) == 2
+        out.update({"positive_class": names[1], "threshold": THRESHOLD,
+                    "roc_auc": float(skm.roc_auc_score(y, s[:, 1])) if both else float("nan"),
+                    "pr_auc": float(skm.average_precision_score(y, s[:, 1])) if both else float("nan")})
+    return out
+
+
+def headline(m: dict) -> str:
+    """The few numbers a reader looks at first, in one line."""
+    keys = ("rmse", "mae", "r2") if "rmse" in m else ("accuracy", "balanced_accuracy", "roc_auc", "pr_auc", "log_loss")
+    return "  ".join(f"{k} {m[k]:.4f}" if abs(m[k]) < 1e4 else f"{k} {m[k]:.1f}" for k in keys if k in m)
+
+
+def markdown(m: dict, title: str) -> str:
+    lines = [f"# {title}", "", f"rows: {m['rows']}", ""]
+    lines += [f"- {k}: {m[k]:.6g}" for k in ("rmse", "mae", "r2", "accuracy", "balanced_accuracy", "log_loss",
+                                           "roc_auc", "pr_auc", "threshold") if k in m]
+    if "positive_class" in m:
+        lines.append(f"- positive class: {m['positive_class']} (predicted when P ≥ {m['threshold']})")
+    if "per_class" in m:
+        lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
+                  for c, v in m["per_class"].items()]
+        lines += ["", "confusion matrix (rows: true, columns: predicted)", "",
+                  "| | " + " | ".join(m["classes"]) + " |", "|---" * (len(m["classes"]) + 1) + "|"]
+        lines += [f"| {c} | " + " | ".join(map(str, row)) + " |" for c, row in zip(m["classes"], m["confusion_matrix"])]
+    return "\n".join(lines) + "\n"
+
+
+def confusion_png(m: dict, path: Path, title: str) -> None:
+    import matplotlib.figure
+
+    cm, names = np.asarray(m["confusion_matrix"]), m["classes"]
+    fig = matplotlib.figure.Figure(figsize=(1.2 + 0.6 * len(names), 1 + 0.6 * len(names)))
+    ax = fig.add_subplot()
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def add_table_metrics(run) -> None:
+    """The run's test rows' metrics under ``test`` (and the headline ones as ``test_<name>``) in run.metrics."""
+    data = run.data
+    if data.x_test is None or not len(data.x_test):
+        return
+    y = data.y_test.reshape(-1).numpy()
+    if data.task == "regression":
+        y = run.schema.target_units(data.y_test).reshape(-1).numpy()
+    m = table_metrics(data.task, y if data.task == "regression" else y.astype(np.int64), scores(run, data.x_test),
+                      data.class_names)
+    run.metrics["test"] = m
+    run.metrics.update({f"test_{k}": m[k] for k in ("rmse", "mae", "r2", "roc_auc", "pr_auc", "balanced_accuracy")
+                        if k in m})
+    run.metrics["task_reason"] = run.schema.columns.target.reason
+
+
+def write_table_report(path: Path, run) -> None:
+    """columns.md (every preprocessing choice), metrics.md and confusion.png (test rows) in the run folder."""
+    from mlplab.runs.rundir import write_text
+
+    write_text(path / "columns.md", "# columns\n\n" + "".join(f"- {line}\n" for line in run.schema.columns.report))
+    m = run.metrics.get("test")
+    if m is not None:
+        write_text(path / "metrics.md", markdown(m, f"{run.schema.name}: test rows"))
+        if "confusion_matrix" in m:
+            confusion_png(m, path / "confusion.png", f"{run.schema.name}: test rows")

@@ -1,0 +1,98 @@
+"""mlplab.data.table: the reader's quirks, each on a small file written here, and its one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+
+from mlplab.data.table import read_table, sniff_delimiter  # noqa: E402
+
+
+def write(tmp_path, text: str | bytes, name: str = "t.csv"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_bom_is_not_part_of_the_first_name(tmp_path):
+    t = read_table(write(tmp_path, b"\xef\xbb\xbfage,y\n30,N\n40,Y\n"))
+    assert t.column_names == ["age", "y"]
+    assert t.column("age").to_pylist() == [30, 40]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|", ","])
+def test_delimiter_is_sniffed(tmp_path, sep):
+    path = write(tmp_path, f"a{sep}b{sep}c\n1{sep}2.5{sep}x\n3{sep}4.5{sep}y\n")
+    assert sniff_delimiter(path) == sep
+    t = read_table(path)
+    assert t.column_names == ["a", "b", "c"] and t.column("b").to_pylist() == [2.5, 4.5]
+
+
+def test_quotes_hold_the_delimiter_and_spaces_are_trimmed(tmp_path):
+    t = read_table(write(tmp_path, 'name , price,  cut\n"Smith, J", 1.5 , " Ideal"\n"Doe", 2 , Good\n'))
+    assert t.column_names == ["name", "price", "cut"]
+    assert t.column("name").to_pylist() == ["Smith, J", "Doe"]
+    assert t.column("price").type == pa.float64() and t.column("price").to_pylist() == [1.5, 2.0]
+    assert t.column("cut").to_pylist() == ["Ideal", "Good"]
+
+
+def test_na_markers_are_missing_and_extendable(tmp_path):
+    path = write(tmp_path, "a,b,c\n1,NA,x\nN/A,2,?\n3, null ,-\n")
+    t = read_table(path)
+    assert t.column("a").to_pylist() == [1, None, 3] and t.column("b").to_pylist() == [None, 2, None]
+    assert t.column("c").to_pylist() == ["x", None, "-"]
+    assert read_table(path, na_values=["-"]).column("c").to_pylist() == ["x", None, None]
+
+
+def test_booleans_and_empty_cells(tmp_path):
+    t = read_table(write(tmp_path, "flag,age\nTrue,22\nFalse,\n"))
+    assert t.column("flag").to_pylist() == [True, False] and t.column("age").to_pylist() == [22, None]
+
+
+def test_parquet_npy_npz(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1.0, 2.0], "s": ["u", "v"]}), tmp_path / "t.parquet")
+    assert read_table(tmp_path / "t.parquet").column("s").to_pylist() == ["u", "v"]
+    np.save(tmp_path / "t.npy", np.arange(6.0).reshape(3, 2))
+    assert read_table(tmp_path / "t.npy").column_names == ["c0", "c1"]
+    np.savez(tmp_path / "t.npz", x=np.arange(3.0), y=np.array(["a", "b", "a"]))
+    assert read_table(tmp_path / "t.npz").column("y").to_pylist() == ["a", "b", "a"]
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="never unpickles"):
+        read_table(tmp_path / "o.npy")
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "is empty"),
+    (b"a,b,c\n", r"has a header \(a, b, c\) but no rows"),
+    (b"a,b,a\n1,2,3\n", r"duplicated column names \['a'\]"),
+    (b"a,b\n1,2\n3,4\n5,6,7\n", r"line 4: 3 cells where the header has 2"),
+    (b"a,b\n1,2\n3,caf\xe9\n", r"not UTF-8 text: line 3, column 'b'"),
+])
+def test_bad_files_are_one_line_naming_the_place(tmp_path, content, match):
+    path = write(tmp_path, content)
+    with pytest.raises(ValueError, match=match) as e:
+        read_table(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_file_folder_and_suffix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_table(tmp_path / "nope.csv")
+    with pytest.raises(ValueError, match="is a folder"):
+        read_table(tmp_path)
+    with pytest.raises(ValueError, match="mlplab reads"):
+        read_table(write(tmp_path, "a\n1\n", "t.xlsx"))
+
+
+def test_text_in_a_numeric_column_names_line_and_cell(tmp_path):
+    from mlplab.data.columns import check_numbers
+
+    rows = "".join(f"{i},{i * 2}\n" for i in range(40))
+    path = write(tmp_path, "a,b\n" + rows + "oops,5\n")
+    with pytest.raises(ValueError, match=r"line 42, column 'a': 'oops' is not a number.*--na-values 'oops'"):
+        check_numbers(read_table(path), str(path))
+    check_numbers(read_table(path, na_values=["oops"]), str(path))  # marked missing: fine
