@@ -133,3 +133,22 @@ def test_run_files_are_readable_by_others(default_run):
     os.umask(umask)
     mode = stat.S_IMODE((folder / "metrics.json").stat().st_mode)
     assert mode == 0o666 & ~umask
+
+
+def test_ctrl_c_in_compare_names_the_member_and_how_to_continue(tmp_path):
+    """SIGINT while a compare member trains: exit 130 with one line naming the member's resume command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "mlplab", "compare", "--dataset", "digits", "--epochs", "400",
+                          "--grid", "lr=0.01,0.1", "--out", str(tmp_path)], stderr=subprocess.PIPE, text=True,
+                         env={"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*/*/seed0/*/checkpoint.safetensors")) and time.time() < deadline:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=120)[1].strip()
+    assert p.returncode == 130 and len(err.splitlines()) == 1, err
+    assert "mlplab train --resume" in err and "0 of 2 members finished" in err

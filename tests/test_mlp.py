@@ -100,3 +100,9 @@ def test_bad_specs_are_value_errors(kwargs, message):
     spec = {"hidden": [8, 8], **kwargs}
     with pytest.raises(ValueError, match=message):
         MLP(4, spec.pop("hidden"), 2, **spec)
+
+
+def test_dropout_without_a_hidden_layer_is_refused_not_ignored():
+    with pytest.raises(ValueError, match="dropout acts on hidden layers and this model has none"):
+        MLP(4, [], 3, dropout=0.5)
+    assert len(MLP(4, [], 3, dropout=0.0)) == 2                  # Flatten, Linear: a plain linear model is fine

@@ -62,6 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         message = str(e) if isinstance(e, UsageError) else f"mlplab: error: {e}"
         print(" ".join(message.split()), file=sys.stderr)  # one line, whatever the message held
         return 2
-    except KeyboardInterrupt:
-        print("mlplab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # mlplab's own (Interrupted) say where the run stands and how to continue it
+        print(f"mlplab: {' '.join(str(e).split())}" if str(e) else "mlplab: interrupted", file=sys.stderr)
         return 130

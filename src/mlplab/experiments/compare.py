@@ -32,6 +32,7 @@ from mlplab.data.load import load_dataset
 from mlplab.training.device import check_device
 from mlplab.models.build import build_model
 from mlplab.runs.run import Run
+from mlplab.runs.failures import Interrupted
 from mlplab.runs.train import train
 from mlplab.training.optim import build_optimizer
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
@@ -200,7 +201,11 @@ def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progres
             folder = path / name / f"seed{config.seed}"
             if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
                 raise ValueError(f"setting {label(setting)} would write outside {path}")
-            run = train(config=config.replace(out=str(folder)), write=True, progress=progress)
+            try:
+                run = train(config=config.replace(out=str(folder)), write=True, progress=progress)
+            except Interrupted as e:  # say where the member stands and what the comparison has so far
+                raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
+                                  "comparison again, or resume that member and compare by hand)") from None
             runs[-1].append(run)
             members.append([label(setting), config.seed, str(run.path.relative_to(path))])
             done += 1

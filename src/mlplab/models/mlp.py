@@ -37,6 +37,9 @@ def check_spec(input_size: int, hidden: Sequence[int], output_size: int, dropout
     for p in per_layer(dropout, max(len(hidden), 1), "dropout"):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
             raise ValueError(f"dropout must be in [0, 1), e.g. --dropout 0.5; got {p!r}")
+    if not hidden and any(p > 0 for p in per_layer(dropout, 1, "dropout")):
+        raise ValueError(f"dropout acts on hidden layers and this model has none; add one (e.g. --hidden 256) "
+                         f"or drop --dropout; got dropout {dropout!r}")
     return widths
 
 

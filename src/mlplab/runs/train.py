@@ -154,8 +154,12 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
 
             add_table_metrics(run)
         if path is not None:
-            with written(path, saver, fresh=False):
-                write_outputs(path, run)
+            try:
+                with written(path, saver, fresh=False):
+                    write_outputs(path, run)
+            except KeyboardInterrupt:  # every epoch is in the checkpoint: resuming writes the final files
+                raise Interrupted(f"interrupted while writing {path}'s final files; its checkpoint keeps epoch "
+                                  f"{saver.epoch}; finish with: mlplab train --resume {path}") from None
                 if data.columns is not None:
                     from mlplab.runs.metrics import write_table_report
 
