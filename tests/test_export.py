@@ -4,9 +4,10 @@ and every error path in one line."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,13 +139,9 @@ def test_an_activation_onnx_cannot_take_is_named(runs, tmp_path):
 
 
 def test_table_runs_are_refused_until_their_columns_can_be_exported(runs, tmp_path):
-    @dataclass(frozen=True)
-    class TableSchema(Schema):  # what the table-input work will add: a column preprocessor
-        columns: object = None
-
-    run = runs["binary"]
+    run = runs["binary"]  # a Schema with a column preprocessor, as a run trained on a table has
     table = mlplab.Run(run.model, run.config, run.history, run.metrics,
-                       TableSchema(**asdict(run.schema), columns={"colour": "one-hot"}))
+                       dataclasses.replace(run.schema, columns={"colour": "one-hot"}))
     with pytest.raises(ValueError, match="export of table runs needs"):
         export(table, "onnx", tmp_path / "t.onnx")
 

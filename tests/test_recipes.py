@@ -106,13 +106,14 @@ def test_activations_quick(tmp_path, fashion_dir):
 
 
 def test_every_recipe_is_registered():
-    assert set(RECIPES) == {"polyfit", "weight-decay", "dropout", "init", "optimizers", "activations"}
+    assert set(RECIPES) == {"polyfit", "weight-decay", "dropout", "init", "optimizers", "activations", "cnn-vs-mlp",
+                            "lstm-memory"}
 
 
 def test_cli_recipe_errors_are_one_line(cli, tmp_path):
     r = cli("recipe", "nope", "--out", str(tmp_path / "a"), env=ONE_THREAD)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "unknown recipe 'nope'; valid recipes: activations, dropout" in r.stderr
+    assert "unknown recipe 'nope'; valid recipes: activations, cnn-vs-mlp, dropout" in r.stderr
     r = cli("recipe", "dropout", "--out", str(tmp_path / "b"), "--data-dir", str(tmp_path / "missing"),
             env=ONE_THREAD)
     assert r.returncode == 2 and r.stderr.count("\n") == 1

@@ -157,13 +157,13 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
             try:
                 with written(path, saver, fresh=False):
                     write_outputs(path, run)
+                    if data.columns is not None:
+                        from mlplab.runs.metrics import write_table_report
+
+                        write_table_report(path, run)
             except KeyboardInterrupt:  # every epoch is in the checkpoint: resuming writes the final files
                 raise Interrupted(f"interrupted while writing {path}'s final files; its checkpoint keeps epoch "
                                   f"{saver.epoch}; finish with: mlplab train --resume {path}") from None
-                if data.columns is not None:
-                    from mlplab.runs.metrics import write_table_report
-
-                    write_table_report(path, run)
     return run
 
 
