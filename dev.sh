@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for people and CI: sets up .venv on first use (or when the dependencies change), then
 #   ./dev.sh train [FLAGS]   runs `mlplab train` (digits by default)
-#   ./dev.sh test  [ARGS]    runs the test suite (pytest)
+#   ./dev.sh test  [ARGS]    runs the test suite (pytest, two worker processes of one torch thread each)
 #   ./dev.sh mlplab ARGS     runs any mlplab command;  ./dev.sh python ARGS  the venv's Python
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,7 +25,10 @@ setup() {
 cmd="${1:-}"; shift || true
 case "$cmd" in
     train)  setup; exec "$venv/bin/mlplab" train "$@" ;;
-    test)   setup; cd "$root"; exec "$venv/bin/python" -m pytest "$@" ;;
+    test)   setup; cd "$root"
+            # one torch thread per worker: two workers use both cores without spinning against each other
+            export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+            exec "$venv/bin/python" -m pytest -n "${MLPLAB_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
     mlplab) setup; exec "$venv/bin/mlplab" "$@" ;;
     python) setup; exec "$venv/bin/python" "$@" ;;
     setup)  setup ;;

@@ -101,8 +101,8 @@ def bench_floor(x: torch.Tensor, y: torch.Tensor) -> float:
 
 def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
     """``mlplab.training.fit`` for one epoch as ``mlplab train`` calls it (``data`` with or without a test split)."""
-    from mlplab.training.fit import fit
     from mlplab.models.mlp import MLP
+    from mlplab.training.fit import fit
 
     model = MLP(D, [H], C, activation="relu", init="normal:0.01", seed=0)
     sync()

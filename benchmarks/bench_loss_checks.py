@@ -19,12 +19,12 @@ than wall-clock time; ``--threads 1`` (the default) keeps torch's thread pool fr
 from __future__ import annotations
 
 import argparse
-from mlplab.registry import impl_module
 import statistics
 import time
 
 import torch
 
+from mlplab.registry import impl_module
 from mlplab.training.losses import check_inputs
 
 N, D, H, C, B, LR = 60_000, 784, 256, 10, 256, 0.1

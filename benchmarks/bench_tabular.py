@@ -74,8 +74,8 @@ def frames(path, target, drop, seed):
     """(train frame, test frame, y_train, y_test, task, categorical column names) on mlplab's split."""
     import pyarrow as pa
 
-    from mlplab.data.tabular import labelled_rows, split_rows
     from mlplab.data.table import read_table
+    from mlplab.data.tabular import labelled_rows, split_rows
     from mlplab.data.target import Target
 
     table = labelled_rows(read_table(path), target, None, lambda m: None).drop_columns(list(drop))
@@ -93,7 +93,10 @@ def frames(path, target, drop, seed):
 
 def run_sklearn(kind, path, target, drop, seed):
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
     from sklearn.impute import SimpleImputer
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
@@ -137,7 +140,7 @@ def table(results: dict, seeds: int) -> str:
         values = np.asarray(values, dtype=float)
         return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
 
-    lines = [f"| table | metric | " + " | ".join(MODELS) + " | mlplab / hgb | mlplab / sk-mlp | seconds: " +
+    lines = ["| table | metric | " + " | ".join(MODELS) + " | mlplab / hgb | mlplab / sk-mlp | seconds: " +
              " / ".join(MODELS) + " | time mlplab / hgb |", "|---" * 9 + "|"]
     for name, by_model in results.items():
         metrics = [k for k in next(iter(by_model.values()))[0] if k not in ("seconds", "epochs")]
@@ -165,7 +168,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    import mlplab.runs.train, sklearn.ensemble, sklearn.neural_network, sklearn.compose  # noqa: F401  imports untimed
+    import sklearn.compose  # noqa: F401  (imported untimed)
+    import sklearn.ensemble  # noqa: F401  (imported untimed)
+    import sklearn.neural_network  # noqa: F401  (imported untimed)
+
+    import mlplab.runs.train  # noqa: F401  imports untimed
     overrides = {k: typed(v) for k, v in (s.split("=", 1) for s in args.set)}
     results = {}
     for name in args.only.split(","):

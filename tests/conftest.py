@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 import torch
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,11 +19,20 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def shared_data(env: str, folder: str, marker: str) -> Path | None:
+    """$ENV, else ../shared/data/FOLDER beside the repo, when it holds MARKER; None when absent."""
+    path = Path(os.environ[env]) if os.environ.get(env) else REPO.parent / "shared" / "data" / folder
+    return path if (path / marker).exists() else None
+
+
 def fashion_mnist_dir() -> Path | None:
     """$MLPLAB_FASHION_MNIST, else ../shared/data/fashion-mnist beside the repo; None when absent."""
-    env = os.environ.get("MLPLAB_FASHION_MNIST")
-    folder = Path(env) if env else REPO.parent / "shared" / "data" / "fashion-mnist"
-    return folder if (folder / "train-images-idx3-ubyte.gz").exists() else None
+    return shared_data("MLPLAB_FASHION_MNIST", "fashion-mnist", "train-images-idx3-ubyte.gz")
+
+
+def tabular_dir() -> Path | None:
+    """$MLPLAB_TABULAR, else ../shared/data/tabular beside the repo; None when absent."""
+    return shared_data("MLPLAB_TABULAR", "tabular", "bank-full.csv")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +41,15 @@ def fashion_dir() -> Path:
     if folder is None:
         pytest.skip("real Fashion-MNIST not found: set MLPLAB_FASHION_MNIST or put the four IDX .gz files in "
                     "../shared/data/fashion-mnist")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tables() -> Path:
+    folder = tabular_dir()
+    if folder is None:
+        pytest.skip("real tables not found: set MLPLAB_TABULAR or put bank-full.csv, diamonds.csv, titanic.csv "
+                    "and penguins.csv in ../shared/data/tabular")
     return folder
 
 

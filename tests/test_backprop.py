@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import nn
 
-from mlplab.training.backprop import HandStep, draw_mask
-from mlplab.models.activations import Activation
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import fit
-from mlplab.training.step import StepContext, choose_step
+from mlplab.models.activations import Activation
 from mlplab.models.mlp import MLP
+from mlplab.training.backprop import HandStep, draw_mask
+from mlplab.training.fit import fit
 from mlplab.training.optim import make_optimizer
+from mlplab.training.step import StepContext, choose_step
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

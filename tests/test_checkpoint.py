@@ -19,13 +19,21 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mlplab.runs.checkpoint import (FILE, Checkpointer, capture_rng, check_resume, load_checkpoint, restore_rng, save_checkpoint)
 from mlplab.cli.main import main
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import History, NonFiniteLoss, fit
 from mlplab.models.build import build_model
+from mlplab.runs.checkpoint import (
+    FILE,
+    Checkpointer,
+    capture_rng,
+    check_resume,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 from mlplab.runs.train import train
+from mlplab.training.fit import History, NonFiniteLoss, fit
 from mlplab.training.optim import build_optimizer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,11 +10,11 @@ leaves ``--out`` empty. CI=true replays the same cases every run (tests/conftest
 from __future__ import annotations
 
 import gzip
-import random
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlplab.cli.main import main
 from mlplab.data.idx import parse_idx
@@ -168,8 +168,10 @@ def test_idx_headers(zero, code, ndim, dims, data, gz):  # 300 cases
     else:
         assert array.shape == tuple(dims[:ndim]) or array.size == 0 or len(dims) >= ndim
     if gz:  # the gzip layer in front of it, truncated at a random point
+        import os
+        import tempfile
+
         from mlplab.data.idx import read_idx
-        import tempfile, os
 
         fd, name = tempfile.mkstemp(suffix=".gz")
         with os.fdopen(fd, "wb") as f:

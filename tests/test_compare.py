@@ -7,12 +7,11 @@ import json
 
 import pytest
 import torch
-
-from mlplab.experiments.compare import compare, label, parse_grid, settings
-from mlplab.config import TrainConfig
-from mlplab.experiments.tables import aggregate, mean_std
 from conftest import ONE_THREAD
 
+from mlplab.config import TrainConfig
+from mlplab.experiments.compare import compare, label, parse_grid, settings
+from mlplab.experiments.tables import aggregate, mean_std
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import tomli_w
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlplab.cli.flags import config_from_args
 from mlplab.cli.main import UsageError, build_parser, main
 from mlplab.config import TrainConfig, dump_config, load_config
 from mlplab.data.idx import encode_idx, read_idx
+
 
 def fast(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None,

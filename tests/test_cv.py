@@ -7,12 +7,11 @@ import csv
 import numpy as np
 import pytest
 import torch
-
-from mlplab.config import TrainConfig
-from mlplab.experiments.cv import cross_validate, fold_dataset, split_indices
-from mlplab.data.load import load_dataset
 from conftest import ONE_THREAD
 
+from mlplab.config import TrainConfig
+from mlplab.data.load import load_dataset
+from mlplab.experiments.cv import cross_validate, fold_dataset, split_indices
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

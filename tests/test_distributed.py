@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 import torch.distributed as dist
-
 from conftest import run_cli
+
 from mlplab.training.distributed import launched, rank_and_world, shard
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),

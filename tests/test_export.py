@@ -5,7 +5,6 @@ and every error path in one line."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import sys
 from pathlib import Path
@@ -17,9 +16,8 @@ import torch
 
 import mlplab
 from mlplab.cli.main import main
-from mlplab.data.schema import Schema
 from mlplab.models.activations import ACTIVATIONS, Activation
-from mlplab.runs.export import exportable_model, export
+from mlplab.runs.export import export, exportable_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.load.*is deprecated:DeprecationWarning")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import ONE_THREAD
 from torch.nn import functional as F
 
 import mlplab
 from mlplab.models.cnn import CNN
 from mlplab.plots.filters import filters, filters_figure, first_conv, first_feature_maps
 from mlplab.scratch.cnn import CNN as ScratchCNN
-from conftest import ONE_THREAD
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SPEC = "conv:4:3,relu,maxpool:2"

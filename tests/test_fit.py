@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mlplab.data.load import load_dataset
+from mlplab.models.mlp import MLP
 from mlplab.training.fit import History, evaluate, fit
 from mlplab.training.losses import LOSSES
-from mlplab.models.mlp import MLP
 from mlplab.training.optim import OPTIMIZERS, make_optimizer
 
 

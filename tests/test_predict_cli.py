@@ -5,35 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from conftest import ONE_THREAD, REPO
+from conftest import ONE_THREAD
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("pyarrow")
 
 from mlplab.cli.main import main  # noqa: E402
-
-
-def tabular_dir() -> Path | None:
-    """$MLPLAB_TABULAR, else ../shared/data/tabular beside the repo; None when absent."""
-    env = os.environ.get("MLPLAB_TABULAR")
-    folder = Path(env) if env else REPO.parent / "shared" / "data" / "tabular"
-    return folder if (folder / "bank-full.csv").exists() else None
-
-
-@pytest.fixture(scope="module")
-def tables() -> Path:
-    folder = tabular_dir()
-    if folder is None:
-        pytest.skip("real tables not found: set MLPLAB_TABULAR or put bank-full.csv, diamonds.csv, titanic.csv "
-                    "and penguins.csv in ../shared/data/tabular")
-    return folder
 
 
 def test_bank_train_predict_evaluate_in_subprocesses(tables, tmp_path, cli):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from mlplab.recipes import RECIPES, run_recipe
 from conftest import ONE_THREAD
 
+from mlplab.recipes import RECIPES, run_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

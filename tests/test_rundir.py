@@ -8,13 +8,19 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from mlplab.runs.rundir import RunLock, WriteFailed, load_weights, save_weights, write_json, write_text
+from mlplab.runs.rundir import (
+    RunLock,
+    WriteFailed,
+    load_weights,
+    save_weights,
+    write_json,
+    write_text,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}

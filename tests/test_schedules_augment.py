@@ -6,13 +6,13 @@ import sys
 
 import pytest
 import torch
-
 from conftest import run_cli
+
 from mlplab.config import TrainConfig
 from mlplab.data.augment import AUGMENTS, flip, get_augment, shift
 from mlplab.data.load import Dataset, load_dataset
-from mlplab.training.fit import History, fit
 from mlplab.models.mlp import MLP
+from mlplab.training.fit import History, fit
 from mlplab.training.optim import make_optimizer
 from mlplab.training.schedules import SCHEDULES, cosine, onecycle, set_lr
 

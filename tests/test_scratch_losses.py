@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from mlplab import worked_examples
-from mlplab.training import losses as torch_losses
 from mlplab.scratch import losses as scratch
+from mlplab.training import losses as torch_losses
 
 REDUCTIONS = ["mean", "sum", "none"]
 G = torch.Generator().manual_seed(0)

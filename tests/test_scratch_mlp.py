@@ -13,22 +13,21 @@ from torch.testing import assert_close
 
 import mlplab.models.activations
 import mlplab.models.init
-import mlplab.training.losses
-import mlplab.training.optim
 import mlplab.scratch.activations
 import mlplab.scratch.init
 import mlplab.scratch.losses
 import mlplab.scratch.optim
+import mlplab.training.losses
+import mlplab.training.optim
 from mlplab import worked_examples
 from mlplab.config import TrainConfig
-from mlplab.registry import IMPLS, impl_module
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import fit
 from mlplab.models.mlp import MLP as TorchMLP
+from mlplab.models.summary import render, summarize
+from mlplab.registry import IMPLS, impl_module
 from mlplab.runs.train import train
 from mlplab.scratch.mlp import MLP as ScratchMLP
-from mlplab.models.summary import render, summarize
-
+from mlplab.training.fit import fit
 
 REGISTRIES = {"activations": "ACTIVATIONS", "init": "INITS", "losses": "LOSSES", "optim": "OPTIMIZERS"}
 

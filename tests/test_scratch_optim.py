@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from mlplab.training import optim as torch_optim
 from mlplab.models.mlp import MLP
 from mlplab.scratch import optim as scratch
 from mlplab.scratch.losses import l2_penalty
+from mlplab.training import optim as torch_optim
 
 X = torch.randn(32, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 Y = torch.randint(0, 3, (32,), generator=torch.Generator().manual_seed(1))

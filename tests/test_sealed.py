@@ -10,12 +10,12 @@ import torch
 from safetensors.torch import save
 
 from mlplab.config import TrainConfig
-from mlplab.runs.checkpoint import FILE, load_checkpoint, save_checkpoint
-from mlplab.runs.rundir import load_weights, save_weights
 from mlplab.models.build import build_model
-from mlplab.training.optim import build_optimizer
+from mlplab.runs.checkpoint import load_checkpoint, save_checkpoint
+from mlplab.runs.rundir import load_weights, save_weights
 from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.fit import History
+from mlplab.training.optim import build_optimizer
 
 
 def real_checkpoint(folder: Path) -> Path:

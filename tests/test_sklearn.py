@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits, load_diabetes
+from sklearn.datasets import load_diabetes, load_digits
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlplab.sklearn import MLPClassifier, MLPRegressor
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -16,8 +17,6 @@ from pathlib import Path
 import tomli_w
 
 from mlplab.registry import lookup
-
-import tomllib
 
 
 @dataclass(frozen=True)

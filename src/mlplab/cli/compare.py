@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.experiments.compare import compare, parse_grid
 from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.experiments.compare import compare, parse_grid
 
 NAME = "compare"
 HELP = "train a grid of settings over several seeds; overlay plots and a mean ± std table of final metrics"

@@ -18,7 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlplab.experiments.cv import cross_validate  # scikit-learn loads here, not at every mlplab start-up
+    from mlplab.experiments.cv import (
+        cross_validate,  # scikit-learn loads here, not at every mlplab start-up
+    )
 
     if getattr(args, "val_fraction", None) is not None:
         raise ValueError("cv takes no --val-fraction: each fold's held-out part is the validation set (1/K of the "

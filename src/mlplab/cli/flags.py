@@ -128,8 +128,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     device must exist on this machine.
     """
     from mlplab.models.build import with_model_defaults
-    from mlplab.training.presets import table_config
     from mlplab.training.device import check_device
+    from mlplab.training.presets import table_config
 
     names = {f for f in TrainConfig.__dataclass_fields__}
     flags = {k: v for k, v in vars(args).items() if k in names}

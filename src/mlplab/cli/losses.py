@@ -14,8 +14,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlplab.models.summary import render, summarize
-    from mlplab.worked_examples import (CLASS_INDICES, PREDICTION, TARGET, loss_examples, misuse_examples,
-                                        sgd_step_example, tutorial_model)
+    from mlplab.worked_examples import (
+        CLASS_INDICES,
+        PREDICTION,
+        TARGET,
+        loss_examples,
+        misuse_examples,
+        sgd_step_example,
+        tutorial_model,
+    )
 
     print(f"prediction {PREDICTION.tolist()} (2 rows, 2 outputs each) against two targets:")
     print(f"  float   {TARGET.tolist()}: values for l1/smooth_l1/mse; for cross_entropy per-class weights "

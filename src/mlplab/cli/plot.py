@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def filters(folder: str, out, index: int):
     """Load the run, take test image ``index`` from the dataset it was trained on, draw its first conv layer."""
     from mlplab.data.load import DATASETS, load_dataset
-    from mlplab.plots.filters import filters as draw, first_conv
+    from mlplab.plots.filters import filters as draw
+    from mlplab.plots.filters import first_conv
     from mlplab.runs.run import load_run
 
     run = load_run(folder)

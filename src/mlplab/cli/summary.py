@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.data.load import describe
-from mlplab.config import TrainConfig
-from mlplab.models.build import build_model
-from mlplab.runs.run import load_run
-from mlplab.models.summary import parameter_table, render, summarize
 from mlplab.cli.flags import add_model_flags, config_from_args
+from mlplab.config import TrainConfig
+from mlplab.data.load import describe
+from mlplab.models.build import build_model
+from mlplab.models.summary import parameter_table, render, summarize
+from mlplab.runs.run import load_run
 
 NAME = "summary"
 HELP = "print the model's layers, output shapes and parameter counts (same model flags as train, or a run folder)"

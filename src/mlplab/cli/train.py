@@ -6,11 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlplab.cli.flags import (
+    add_model_flags,
+    add_table_flags,
+    add_train_flags,
+    config_from_args,
+)
 from mlplab.config import TrainConfig
-from mlplab.training.distributed import is_main, process_group
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.train import train
-from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, config_from_args
+from mlplab.training.distributed import is_main, process_group
 
 NAME = "train"
 HELP = "train an MLP and write a run folder (config, history, metrics, weights, plots)"

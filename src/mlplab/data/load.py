@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mlplab.data import mnist
-from mlplab.data import synthetic
+from mlplab.data import mnist, synthetic
 from mlplab.data.dataset import Dataset
 from mlplab.registry import lookup
 

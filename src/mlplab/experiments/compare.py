@@ -25,17 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from mlplab.plots import figures as plots
-from mlplab.experiments import tables
 from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
-from mlplab.training.device import check_device
+from mlplab.experiments import tables
 from mlplab.models.build import build_model
-from mlplab.runs.run import Run
+from mlplab.plots import figures as plots
 from mlplab.runs.failures import Interrupted
-from mlplab.runs.train import train
-from mlplab.training.optim import build_optimizer
+from mlplab.runs.run import Run
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.runs.train import train
+from mlplab.training.device import check_device
+from mlplab.training.optim import build_optimizer
 
 MAX_SEEDS = 10_000
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}

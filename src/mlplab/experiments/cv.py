@@ -22,16 +22,16 @@ import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from mlplab.plots import figures as plots
-from mlplab.experiments import tables
 from mlplab.config import TrainConfig, dump_config
 from mlplab.data.load import BUNDLED, Dataset, load_dataset, scaler_stats
-from mlplab.training.device import check_device
-from mlplab.training.fit import History, fit
 from mlplab.data.schema import Schema
+from mlplab.experiments import tables
 from mlplab.models.build import build_model
+from mlplab.plots import figures as plots
 from mlplab.runs.run import Run, final_metrics, write_outputs
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.training.device import check_device
+from mlplab.training.fit import History, fit
 from mlplab.training.optim import build_optimizer
 
 

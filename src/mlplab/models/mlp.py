@@ -5,7 +5,8 @@ The scratch twin (``mlplab.scratch.model.MLP``) takes the same arguments and kee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -55,6 +56,34 @@ def layer_specs(input_size: int, hidden: Sequence[int], output_size: int, activa
             inits)
 
 
+@dataclass(frozen=True)
+class Parts:
+    """The layer constructors an MLP is built from: torch's here, the from-scratch twins in mlplab.scratch.mlp."""
+
+    flatten: Callable[[], nn.Module]
+    linear: Callable[..., nn.Module]          # (in, out, bias=...)
+    activation: Callable[[str], nn.Module]
+    dropout: Callable[[float], nn.Module]
+    output: Callable[[str], nn.Module]        # "log_softmax" | "sigmoid" | "softmax"
+
+
+def mlp_layers(widths: list[int], acts: list[str], drops: list[float], bias: bool, output: str | None,
+               parts: Parts) -> list[nn.Module]:
+    """Flatten → (Linear → activation → [Dropout])* → Linear → [output]: the one MLP builder both impls use."""
+    layers = [parts.flatten()]
+    for i in range(len(widths) - 2):
+        layers += [parts.linear(widths[i], widths[i + 1], bias=bias), parts.activation(acts[i])]
+        if drops[i] > 0:
+            layers.append(parts.dropout(drops[i]))
+    layers.append(parts.linear(widths[-2], widths[-1], bias=bias))
+    if output is not None:
+        layers.append(parts.output(output))
+    return layers
+
+
+PARTS = Parts(nn.Flatten, nn.Linear, Activation, nn.Dropout, lambda name: OUTPUTS[name]())
+
+
 class MLP(nn.Sequential):
     """A multilayer perceptron from a spec.
 
@@ -76,16 +105,7 @@ class MLP(nn.Sequential):
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0):
         widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
-        n_hidden = len(widths) - 2
-        layers: list[nn.Module] = [nn.Flatten()]
-        for i in range(n_hidden):
-            layers += [nn.Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]
-            if drops[i] > 0:
-                layers.append(nn.Dropout(drops[i]))
-        layers.append(nn.Linear(widths[-2], widths[-1], bias=bias))
-        if output is not None:
-            layers.append(OUTPUTS[output]())
-        super().__init__(*layers)
+        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS))
         g = torch.Generator().manual_seed(seed)
         for layer, spec in zip(self.linears(), inits):
             init_linear(layer.weight, layer.bias, spec, generator=g)

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlplab.experiments import tables
-from mlplab.training.fit import evaluate, fit
-from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import Narrate, write_report
-from mlplab.recipes import fashion
+from mlplab.recipes import Narrate, fashion, write_report
+from mlplab.training.fit import evaluate, fit
+from mlplab.training.losses import get_loss
 
 TITLE = "dropout: regularising a 784-256-256-10 MLP on Fashion-MNIST"
 SETTINGS = {"none": (0.0, 0.0), "0.2": (0.2, 0.2), "0.5": (0.5, 0.5), "0.2/0.5 (d2l)": (0.2, 0.5)}

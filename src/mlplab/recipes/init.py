@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
+from mlplab.data.load import load_dataset
 from mlplab.experiments import tables
 from mlplab.models.activations import Activation
-from mlplab.data.load import load_dataset
-from mlplab.training.fit import NonFiniteLoss, fit
-from mlplab.training.losses import get_loss
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
 from mlplab.recipes import Narrate, write_report
+from mlplab.training.fit import NonFiniteLoss, fit
+from mlplab.training.losses import get_loss
 
 TITLE = "init: how initialisation and activation decide whether signals survive depth"
 INITS = {"normal 0.01": "normal:0.01", "xavier": "xavier_normal", "kaiming": "kaiming_normal", "zeros": "zeros"}

@@ -30,13 +30,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from mlplab.training.callbacks import Callback
 from mlplab.data.dataset import Dataset
 from mlplab.experiments import tables
 from mlplab.plots.figures import epoch_axis, save, subplots
 from mlplab.recipes import write_report
 from mlplab.runs.train import train
 from mlplab.scratch.rnn import lstm_cell, rnn_cell
+from mlplab.training.callbacks import Callback
 
 TITLE = "lstm-memory: a tanh RNN and an LSTM remembering the first symbol across a long noisy gap"
 FULL = dict(steps=50, symbols=4, n_train=4000, n_test=1000, hidden=32, epochs=8)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlplab.experiments import tables
 from mlplab.data.load import load_dataset
-from mlplab.training.fit import fit
+from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import overlay
 from mlplab.recipes import Narrate, write_report
+from mlplab.training.fit import fit
 
 TITLE = "optimizers: SGD, momentum, RMSprop, Adagrad, Adadelta, Adam, Adamax on one problem"
 # name -> (registry name, lr, extra hyperparameters): the usual starting points (torch's defaults where it

@@ -12,12 +12,12 @@ from pathlib import Path
 import torch
 
 from mlplab.data import synthetic
-from mlplab.experiments import tables
 from mlplab.data.dataset import Dataset
-from mlplab.training.fit import fit
+from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
 from mlplab.recipes import Narrate, write_report
+from mlplab.training.fit import fit
 
 TITLE = "polyfit: under- and overfitting with polynomial features"
 TRUE_W = (5.0, 1.2, -3.4, 5.6)

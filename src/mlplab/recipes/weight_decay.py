@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 
 from mlplab.data import synthetic
-from mlplab.experiments import tables
 from mlplab.data.dataset import Dataset
-from mlplab.training.fit import fit
+from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.scratch.losses import l2_penalty
 from mlplab.recipes import Narrate, write_report
+from mlplab.scratch.losses import l2_penalty
+from mlplab.training.fit import fit
 
 TITLE = "weight-decay: L2 regularisation on high-dimensional linear regression"
 LAMBDAS = (0.0, 3.0)

@@ -21,9 +21,9 @@ from torch import Tensor, nn
 
 from mlplab.config import TrainConfig, load_config
 from mlplab.runs.failures import deferred_interrupt
-from mlplab.training.fit import History
 from mlplab.runs.rundir import write_bytes
 from mlplab.runs.sealed import CorruptFile, seal, unseal
+from mlplab.training.fit import History
 
 FILE = "checkpoint.safetensors"
 FORMAT = "mlplab-checkpoint-2"         # with digests of every tensor and of the metadata (mlplab.runs.sealed)

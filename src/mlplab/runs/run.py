@@ -27,7 +27,14 @@ from mlplab.config import TrainConfig, dump_config, load_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model
-from mlplab.runs.rundir import atomic_write, load_weights, save_weights, write_bytes, write_json, write_text
+from mlplab.runs.rundir import (
+    atomic_write,
+    load_weights,
+    save_weights,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.fit import resolve_device
 from mlplab.training.history import History

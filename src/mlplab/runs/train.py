@@ -19,9 +19,15 @@ from mlplab.data.schema import Schema
 from mlplab.models.build import build_model, with_model_defaults
 from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
-from mlplab.runs.rundir import (RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries,
-                                 write_text)
 from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
+from mlplab.runs.rundir import (
+    RunLock,
+    WriteFailed,
+    new_run_dir,
+    remove_run_dir,
+    remove_stale_temporaries,
+    write_text,
+)
 from mlplab.training.callbacks import Callback
 from mlplab.training.fit import NonFiniteLoss, fit, resolve_device
 from mlplab.training.optim import build_optimizer
@@ -92,7 +98,9 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
     write = "out" in keys if write is None else write
     if config is None and ("data" in keys or getattr(data, "columns", None) is not None):
-        from mlplab.training.presets import table_config  # tables start from their own defaults
+        from mlplab.training.presets import (
+            table_config,  # tables start from their own defaults
+        )
 
         config = with_model_defaults(table_config(), keys)
     config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)

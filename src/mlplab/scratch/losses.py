@@ -9,9 +9,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mlplab.training.losses import (OUTPUT_ACTIVATION, REDUCTIONS, TASK_LOSSES, checked, # noqa: F401  (shared tables)
-                      loss_for_task)
 from mlplab.registry import lookup
+from mlplab.training.losses import (  # noqa: F401  (shared tables)
+    OUTPUT_ACTIVATION,
+    REDUCTIONS,
+    TASK_LOSSES,
+    checked,
+    loss_for_task,
+)
 
 
 def reduce(loss: Tensor, reduction: str) -> Tensor:

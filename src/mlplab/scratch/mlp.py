@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mlplab.models.mlp import layer_specs
+from mlplab.models.mlp import Parts, layer_specs, mlp_layers
 from mlplab.scratch.activations import Activation, sigmoid, softmax
 from mlplab.scratch.dropout import Dropout
 from mlplab.scratch.init import init_linear
@@ -44,8 +44,11 @@ class Linear(nn.Module):
         return f"W: {tuple(self.W.shape)}, bias={self.b is not None}"
 
 
+PARTS = Parts(Flatten, Linear, Activation, Dropout, lambda name: Activation(name, OUTPUTS))
+
+
 class MLP(nn.Sequential):
-    """A multilayer perceptron from a spec, built from the scratch pieces.
+    """A multilayer perceptron from a spec, built from the scratch pieces (by the torch side's ``mlp_layers``).
 
     >>> MLP(3, [4, 4], 2, activation=["tanh", "relu"], init=["xavier_normal", "kaiming_normal", "default"])
     MLP(
@@ -63,16 +66,7 @@ class MLP(nn.Sequential):
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0):
         widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
-        n_hidden = len(widths) - 2
-        layers: list[nn.Module] = [Flatten()]
-        for i in range(n_hidden):
-            layers += [Linear(widths[i], widths[i + 1], bias=bias), Activation(acts[i])]
-            if drops[i] > 0:
-                layers.append(Dropout(drops[i]))
-        layers.append(Linear(widths[-2], widths[-1], bias=bias))
-        if output is not None:
-            layers.append(Activation(output, OUTPUTS))
-        super().__init__(*layers)
+        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS))
         g = torch.Generator().manual_seed(seed)
         for layer, spec in zip(self.linears(), inits):
             w = torch.empty(layer.W.shape[::-1])  # (out, in): torch's layout, drawn as torch draws it

@@ -25,8 +25,8 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
-from mlplab.training.device import check_device
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
+from mlplab.training.device import check_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
 from mlplab.training.optim import build_optimizer

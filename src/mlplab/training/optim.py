@@ -6,6 +6,7 @@ The scratch twins live in ``mlplab.scratch.optim`` under the same names and sign
 from __future__ import annotations
 
 import inspect
+
 import torch
 from torch import nn
 
