@@ -65,17 +65,17 @@ def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset,
                         f"{type(data).__name__}")
     if data is not None:
         config = config.replace(dataset=data)
+    seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
     if config.data is not None:  # a table file: mlplab.data.tabular
         from mlplab.data.tabular import from_table
 
         table = from_table(config.data, config.target, task=config.task, categorical=config.categorical,
                            numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
                            na_values=config.na_values, test=config.test, val_fraction=config.val_fraction,
-                           seed=config.seed if config.data_seed is None else config.data_seed)
+                           seed=seed)
         return table, config.replace(dataset=table.name)
     from mlplab.data.load import load_dataset
 
-    seed = config.seed if config.data_seed is None else config.data_seed
     return load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=config.val_fraction), config
 
 
@@ -98,11 +98,9 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
     write = "out" in keys if write is None else write
     if config is None and ("data" in keys or getattr(data, "columns", None) is not None):
-        from mlplab.training.presets import (
-            table_config,  # tables start from their own defaults
-        )
+        from mlplab.training.presets import table_config
 
-        config = with_model_defaults(table_config(), keys)
+        config = with_model_defaults(table_config(), keys)  # tables start from their own defaults
     config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
     with contextlib.ExitStack() as held:
         if write and resume is not None:  # one writer per run folder, from before it is read
