@@ -125,8 +125,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     To continue a run, pass its ``history`` (training starts after its last epoch) and its optimizer ``opt``
     (then the optimizer keys come from it: giving both is an error). ``callbacks``: see
     mlplab.training.callbacks. ``penalty(model)`` is a term added to every batch's loss before backward
-    (e.g. ``lambda m: mlplab.scratch.losses.l2_penalty(m, 3.0)``); the history records the data loss alone. The History records the path the steps took (``backprop``: ``hand`` or
-    ``autograd``) and why.
+    (e.g. ``lambda m: mlplab.scratch.losses.l2_penalty(m, 3.0)``); the history records the data loss alone.
+    The History also records the path the steps took (``backprop``: ``hand`` or ``autograd``) and why.
 
     >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
