@@ -68,3 +68,10 @@ def test_plot_bad_output_is_one_line_and_writes_nothing(cli, tmp_path):
     r = cli("plot", "activations", "--out", str(tmp_path / "a.jpg"))
     assert r.returncode == 2 and ".png" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_summary_of_a_run_folder_refuses_model_flags_it_would_ignore(cli, tmp_path):
+    r = cli("train", "--dataset", "iris", "--epochs", "1", "--out", str(tmp_path), env={"OMP_NUM_THREADS": "1"})
+    folder = r.stdout.strip().splitlines()[-1].split("run folder: ")[1]
+    r = cli("summary", folder, "--hidden", "5", env={"OMP_NUM_THREADS": "1"})
+    assert r.returncode == 2 and "drop --hidden" in r.stderr and len(r.stderr.strip().splitlines()) == 1

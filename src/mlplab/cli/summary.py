@@ -25,9 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.run_folder is not None:
-        given = sorted(k for k in vars(args) if k in TrainConfig.__dataclass_fields__) + (["config"] if args.config else [])
-        if given:
-            raise ValueError(f"summary RUN_FOLDER describes the saved model; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+        given = sorted(k for k in vars(args) if k in TrainConfig.__dataclass_fields__)
+        given += ["config"] if args.config else []
+        if given:  # the saved model is what it is: a model flag would be silently ignored
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"summary RUN_FOLDER describes the saved model; drop {flags}")
         run = load_run(args.run_folder)
         config, input_shape, model = run.config, run.schema.input_shape, run.model
         print(f"run {args.run_folder} ({config.impl}, weights from model.safetensors)")
