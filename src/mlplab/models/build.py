@@ -51,7 +51,8 @@ MODEL_DEFAULTS = {
     "cnn": dict(optimizer="adam", lr=3e-3, schedule="onecycle", batch_size=128, epochs=3),
     "lenet": dict(optimizer="sgd", lr=0.9, batch_size=256, epochs=10),          # d2l §6.6
     "rnn": dict(optimizer="adam", lr=1e-3, batch_size=128, epochs=5, hidden=(128,)),
-    "lstm": dict(optimizer="adam", lr=2e-3, batch_size=128, epochs=5, hidden=(128,)),
+    # Fashion-MNIST rows: 0.895 in 118 s (constant lr 2e-3, 5 epochs: 0.868 in 61 s)
+    "lstm": dict(optimizer="adam", lr=3e-3, schedule="onecycle", batch_size=128, epochs=10, hidden=(128,)),
 }
 
 
