@@ -90,3 +90,14 @@ def test_failed_download_leaves_no_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         mnist.load_idx_dataset("mnist", tmp_path / "new" / "folder", source=source)
     assert not (tmp_path / "new" / "folder").exists()
+
+
+def test_a_failed_download_into_a_mistyped_folder_leaves_no_folders(tmp_path):
+    from mlplab.data.mnist import SOURCES, Source, ensure_files
+
+    offline = Source(mirrors=((tmp_path / "no-mirror").as_uri() + "/",), md5=SOURCES["mnist"].md5,
+                     class_names=SOURCES["mnist"].class_names)
+    target = tmp_path / "typo" / "deep" / "dir"
+    with pytest.raises(FileNotFoundError, match="cannot download"):
+        ensure_files("mnist", target, offline)
+    assert not (tmp_path / "typo").exists()

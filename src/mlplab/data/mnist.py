@@ -164,7 +164,8 @@ def ensure_files(name: str, folder: Path, source: Source | None = None) -> dict[
     """Make sure the four files are in ``folder``, downloading the missing ones; return their paths."""
     source = source or SOURCES[name]
     paths = {f: folder / f for f in FILES}
-    created = not folder.exists()
+    chain = [folder, *folder.parents]          # the folders a download would create, leaf first
+    created = chain[:next((i for i, p in enumerate(chain) if p.exists()), len(chain))]
     for fname, path in paths.items():
         if path.exists() or path.with_suffix("").exists():
             continue
@@ -176,8 +177,9 @@ def ensure_files(name: str, folder: Path, source: Source | None = None) -> dict[
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 errors.append(f"{base}: {getattr(e, 'reason', e)}")
         else:
-            if created and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()  # leave nothing behind when nothing could be fetched
+            for made in created:  # leave nothing behind when nothing could be fetched (a mistyped --data-dir)
+                if made.is_dir() and not any(made.iterdir()):
+                    made.rmdir()
             missing = ", ".join(f for f, p in paths.items() if not (p.exists() or p.with_suffix("").exists()))
             raise FileNotFoundError(
                 f"{name}: cannot download {fname} ({'; '.join(errors)}); put the files {missing} "
