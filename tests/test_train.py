@@ -3,6 +3,7 @@ it had never stopped (here for a CNN with batch norm and dropout; the MLP case i
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,8 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
         epochs.append(checkpoint.epoch if checkpoint else 0)
         if checkpoint is not None:
             args = (str(parent), str(run))
+        elif len(args) == 1:  # killed before its first epoch ended: nothing to resume, start again
+            shutil.rmtree(run)
     final = launch(*args)
     assert final.wait(timeout=600) == 0, final.stderr.read()
     run = next(parent.iterdir())
