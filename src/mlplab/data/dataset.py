@@ -51,12 +51,8 @@ class Dataset:
         return self.y_train.shape[1]
 
     def standardize(self, x: Tensor) -> Tensor:
-        """Raw inputs as the model saw them in training: ``(x − mean) / scale`` in float64, then float32."""
-        if self.feature_stats is None:
-            return x.float()
-        mean, scale = self.feature_stats
-        flat = x.reshape(len(x), -1).double()
-        return ((flat - mean) / scale).float().reshape(x.shape)
+        """Raw inputs as the model saw them in training (see ``standardize``)."""
+        return standardize(x, self.feature_stats)
 
     def unstandardize(self, x: Tensor) -> Tensor:
         """``x`` back in the units of the source data (to show images as images), when it was standardised."""
@@ -144,6 +140,15 @@ class Dataset:
         from mlplab.data.tabular import from_frame
 
         return from_frame(frame, target, **options)
+
+
+def standardize(x: Tensor, stats: tuple[Tensor, Tensor] | None) -> Tensor:
+    """``(x − mean) / scale`` per feature in float64, then float32 (as StandardScaler.transform, bit for bit);
+    ``x`` as float32 when there are no statistics. The splits and ``Run.predict`` both go through here."""
+    if stats is None:
+        return x.float()
+    mean, scale = stats
+    return ((x.reshape(len(x), -1).double() - mean) / scale).float().reshape(x.shape)
 
 
 def fit_stats(x: np.ndarray) -> tuple[Tensor, Tensor]:

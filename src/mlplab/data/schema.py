@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mlplab.data.dataset import Dataset
+from mlplab.data.dataset import Dataset, standardize
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,7 @@ class Schema:
                              + ("; or pass the table (a DataFrame or pyarrow Table)" if self.columns is not None else ""))
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise ValueError("inputs hold NaN or infinite values; impute or drop those rows first")
-        if self.feature_stats is None:
-            return x.float()
-        mean, scale = self.feature_stats
-        return ((x.reshape(len(x), -1).double() - mean) / scale).float().reshape(x.shape)
+        return standardize(x, self.feature_stats)
 
     def target_units(self, y: Tensor) -> Tensor:
         """Regression outputs back in the target's own units (float64)."""
