@@ -149,11 +149,18 @@ class Columns:
         return out
 
     def transform(self, table, log=None) -> np.ndarray:
-        """Rows of ``table`` as float32 (N, width); notices (extra columns, unseen values) go to ``log``."""
+        """Rows of ``table`` as float32 (N, width): ``encode(*cells(table))``; notices go to ``log``."""
+        return self.encode(*self.cells(table, log))
+
+    def cells(self, table, log=None) -> tuple[np.ndarray, np.ndarray]:
+        """The cells of ``table`` as numbers, before any statistic is applied: numeric (N, numeric columns)
+        float64 with NaN for missing, and codes (N, categorical columns) int64, each the position of the cell's
+        text (``as_text``) in its column's ``categories``, len(categories) for "other" (rare, unseen, missing).
+        Columns in ``self.columns`` order within each kind. Notices (extra columns, unseen values) go to ``log``."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        log = log or (lambda m: warnings.warn(m, stacklevel=3))
+        log = log or (lambda m: warnings.warn(m, stacklevel=4))
         missing = [c.name for c in self.columns if c.name not in table.column_names]
         if missing:
             raise ValueError(f"the data lacks column(s) {missing} that the run was trained with; it has: "
@@ -162,32 +169,44 @@ class Columns:
         extra = [n for n in table.column_names if n not in known]
         if extra:
             log(f"ignored {len(extra)} column(s) the run was not trained with: {', '.join(extra)}")
-        out = np.zeros((table.num_rows, self.width), np.float32)
-        j, k, other = 0, 0, {}
+        numeric, codes, other = [], [], {}
         for c in self.columns:
             col = table.column(c.name)
             if c.kind == "numeric":
                 if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
                     raise ValueError(f"column {c.name!r} was numeric in training but holds text here, such as "
                                      f"{col.drop_null()[0].as_py()!r}")
-                x = _floats(col)
-                miss = np.isnan(x)
-                z = (np.where(miss, self.fill[k], x) - self.center[k]) * self.factor[k]
-                out[:, j] = z / np.sqrt(1 + (z / 3) ** 2) if self.scaling == "robust" else z
-                if c.indicator:
-                    out[:, j + 1] = miss
-                k += 1
+                numeric.append(_floats(col))
             else:
                 index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
                 unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
                 if unseen:
                     other[c.name] = unseen
-                idx = pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False)
-                out[np.arange(len(idx)), j + idx] = 1.0
-            j += c.width
+                codes.append(pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False).astype(np.int64))
         if other:
             log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
                 + ", ".join(f"{n} ({v})" for n, v in other.items()))
+        n = table.num_rows
+        return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), \
+            (np.stack(codes, 1) if codes else np.zeros((n, 0), np.int64))
+
+    def encode(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``cells``' arrays as float32 (N, width), columns in order: numeric z = (filled − center) · factor,
+        robust: z / √(1 + (z/3)²), then the 0/1 missing indicator if any; categorical one-hot of the code."""
+        out = np.zeros((len(numeric), self.width), np.float32)
+        j, k, m = 0, 0, 0
+        for c in self.columns:
+            if c.kind == "numeric":
+                miss = np.isnan(numeric[:, k])
+                z = (np.where(miss, self.fill[k], numeric[:, k]) - self.center[k]) * self.factor[k]
+                out[:, j] = z / np.sqrt(1 + (z / 3) ** 2) if self.scaling == "robust" else z
+                if c.indicator:
+                    out[:, j + 1] = miss
+                k += 1
+            else:
+                out[np.arange(len(codes)), j + codes[:, m]] = 1.0
+                m += 1
+            j += c.width
         return out
 
     def to_files(self) -> tuple[dict, dict]:
