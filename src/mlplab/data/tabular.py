@@ -129,7 +129,7 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
                 setattr(out, f"y_{s}", targets(ys[s], "regression", out.target_stats))
     else:
         out.labels = "name"
-    out.columns = columns
+    out.columns, out.test_table = columns, tst_x_table  # raw test rows: what an exported graph is checked on
     return out
 
 

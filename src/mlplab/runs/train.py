@@ -56,8 +56,8 @@ def progress_callback(progress: str, epochs: int, classify: bool, title: str) ->
     return EpochProgress(epochs, mode=progress)
 
 
-def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset, TrainConfig]:
-    """The Dataset to train on, and the config naming it."""
+def load_data(data: Dataset | str | None, config: TrainConfig, log=None) -> tuple[Dataset, TrainConfig]:
+    """The Dataset to train on, and the config naming it; a table's notices go to ``log`` (default stderr)."""
     if isinstance(data, Dataset):
         return data, config.replace(dataset=data.name)
     if data is not None and not isinstance(data, str):
@@ -72,7 +72,7 @@ def load_data(data: Dataset | str | None, config: TrainConfig) -> tuple[Dataset,
         table = from_table(config.data, config.target, task=config.task, categorical=config.categorical,
                            numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
                            na_values=config.na_values, test=config.test, val_fraction=config.val_fraction,
-                           seed=seed)
+                           seed=seed, log=log)
         return table, config.replace(dataset=table.name)
     from mlplab.data.load import load_dataset
 
