@@ -1,10 +1,11 @@
 """mlplab.runs.export and ``mlplab export``: ONNX and TorchScript files that take raw rows and give back what
 mlplab predicts (to 1e-5), for each task, both implementations, dropout, image-shaped inputs, every activation;
-and every error path in one line."""
+runs trained on real tables (penguins, titanic, diamonds) with their column preprocessing inside the graph, fed
+from raw cells with missing and unseen values, also by a pandas recipe that reads only FILE.json; and every
+error path in one line."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from conftest import ONE_THREAD
 
 import mlplab
 from mlplab.cli.main import main
@@ -136,14 +138,6 @@ def test_an_activation_onnx_cannot_take_is_named(runs, tmp_path):
         export(run, "onnx", tmp_path / "c.onnx")
 
 
-def test_table_runs_are_refused_until_their_columns_can_be_exported(runs, tmp_path):
-    run = runs["binary"]  # a Schema with a column preprocessor, as a run trained on a table has
-    table = mlplab.Run(run.model, run.config, run.history, run.metrics,
-                       dataclasses.replace(run.schema, columns={"colour": "one-hot"}))
-    with pytest.raises(ValueError, match="export of table runs needs"):
-        export(table, "onnx", tmp_path / "t.onnx")
-
-
 def test_unknown_format_lists_the_valid_ones(runs, tmp_path):
     with pytest.raises(ValueError, match="unknown format 'tflite'; valid formats: onnx, torchscript"):
         export(runs["binary"], "tflite", tmp_path / "m.tflite")
@@ -195,3 +189,200 @@ def test_cli_without_onnxruntime_says_what_to_install(capsys, monkeypatch, tmp_p
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed: import raises ImportError
     line = one_line_error(capsys, "export", str(tmp_path), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
     assert "pip install 'mlplab[export]'" in line
+
+
+# --- runs trained on tables: the column preprocessing inside the graph ----------------------------------------
+
+def table_rows(tables: Path, name: str, rows: int | None = None):
+    from mlplab.data.table import read_table
+
+    table = read_table(tables / f"{name}.csv")
+    if rows is not None:  # a seeded sample keeps diamonds (54k rows) fast
+        table = table.take(np.random.default_rng(0).choice(table.num_rows, rows, replace=False))
+    return table
+
+
+TABLE_RUNS = {  # name -> (file, target, rows, from_table options); small models, two epochs: seconds each
+    "penguins": ("penguins", "species", None, {}),                        # multiclass, missing cells
+    "titanic": ("titanic", "survived", None, {"drop": ["alive"]}),        # binary, missing cells, booleans
+    "diamonds": ("diamonds", "price", 3000, {}),                          # regression in dollars
+}
+
+
+@pytest.fixture(scope="module")
+def table_runs(tables):
+    from mlplab.data.tabular import from_table
+
+    torch.set_num_threads(1)
+    out = {}
+    for name, (file, target, rows, options) in TABLE_RUNS.items():
+        data = from_table(table_rows(tables, file, rows), target, name=name, log=lambda m: None, **options)
+        out[name] = mlplab.train(data, epochs=2, hidden=[32, 16], progress="quiet", write=False)
+    return out
+
+
+def odd_rows(table):
+    """20 rows of ``table`` with each column's cell missing in one of them, and an unseen text in every text
+    column of the last row."""
+    import pyarrow as pa
+
+    rows = table.slice(0, 20).to_pylist()
+    for i, name in enumerate(table.column_names):
+        rows[i % 19][name] = None
+        if pa.types.is_string(table.schema.field(name).type):
+            rows[19][name] = "never seen in training"
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+def table_answer(run, table) -> np.ndarray:
+    if run.schema.task == "regression":
+        return run.predict(table).reshape(table.num_rows, -1)
+    return run.predict_proba(table)
+
+
+def run_file(path: Path, fmt: str, feeds: dict) -> np.ndarray:
+    if fmt == "onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, feeds)[0]
+    return torch.jit.load(str(path))(*map(torch.from_numpy, feeds.values())).detach().numpy()
+
+
+def assert_matches(run, got, want):
+    """1e-5 (atol and rtol); a regression's atol is 1e-5 of the target's spread, in its units (the check's)."""
+    atol = 1e-5 * (float(run.schema.target_stats[1]) if run.schema.task == "regression" else 1.0)
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=1e-5, atol=atol)
+
+
+@pytest.mark.filterwarnings("ignore:.*encoded as 'other'")
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("name", list(TABLE_RUNS))
+def test_table_run_round_trip_matches_mlplab_on_raw_cells(table_runs, tables, name, fmt, tmp_path):
+    from mlplab.runs.export_table import graph_inputs
+
+    run, (file, _, rows, _) = table_runs[name], TABLE_RUNS[name]
+    path = tmp_path / f"model.{fmt}"
+    diff = export(run, fmt, path)
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    assert meta["check"]["on"] == f"{len(run.data.y_test)} test rows" and meta["check"]["max_abs_difference"] == diff
+    assert [i["name"] for i in meta["inputs"]] == ["numeric", "categorical"]
+    columns = run.schema.columns
+    assert meta["inputs"][0]["columns"] == [c.name for c in columns.columns if c.kind == "numeric"]
+    assert [c["name"] for c in meta["inputs"][1]["columns"]] == [c.name for c in columns.columns
+                                                                 if c.kind == "categorical"]
+    new = odd_rows(table_rows(tables, file, rows).slice(100))  # rows of the file, with missing and unseen cells
+    feeds = graph_inputs(columns, new)
+    others = [c["other"] for c in meta["inputs"][1]["columns"]]
+    assert np.isnan(feeds["numeric"]).any() and (feeds["categorical"] == others).any()
+    got, want = run_file(path, fmt, feeds), table_answer(run, new)  # mlplab on the table itself, float64 cells
+    assert got.shape == want.shape == (20, 1 if name == "diamonds" else 3 if name == "penguins" else 2)
+    assert_matches(run, got, want)
+    print(f"{name} {fmt}: check {diff:.2g}, odd rows {np.abs(got - want).max():.2g}")
+
+
+def test_the_graph_encodes_cells_as_columns_encode_does(table_runs, tables):
+    from mlplab.runs.export_table import ColumnsGraph, graph_inputs
+
+    columns = table_runs["titanic"].schema.columns
+    feeds = graph_inputs(columns, odd_rows(table_rows(tables, "titanic")))
+    want = columns.encode(feeds["numeric"].astype(np.float64), feeds["categorical"])
+    with torch.no_grad():
+        got = ColumnsGraph(columns)(*map(torch.from_numpy, feeds.values())).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
+    other = feeds["categorical"].copy()  # -1, len(categories) and any code out of range: the other slot
+    for code in (-1, -7, 10_000):
+        other[:] = code
+        with torch.no_grad():
+            odd = ColumnsGraph(columns)(torch.from_numpy(feeds["numeric"]), torch.from_numpy(other)).numpy()
+        others = np.broadcast_to([len(c.categories) for c in columns.columns if c.kind == "categorical"], other.shape)
+        np.testing.assert_allclose(odd, columns.encode(feeds["numeric"].astype(np.float64), others), atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*encoded as 'other'")  # titanic's rare parch and deck values
+def test_a_pandas_recipe_that_reads_only_the_sidecar_feeds_the_file(table_runs, tables, tmp_path):
+    """The module docstring's recipe (mlplab.runs.export_table): pandas cells → inputs, from FILE.json alone."""
+    import pandas as pd
+
+    from mlplab.data.table import read_table
+
+    run = table_runs["titanic"]
+    export(run, "onnx", tmp_path / "m.onnx")
+    meta = json.loads((tmp_path / "m.onnx.json").read_text())
+    rows = pd.read_csv(tables / "titanic.csv")
+
+    def text(v):  # a cell as mlplab spells it
+        if isinstance(v, bool):
+            return str(v).lower()                   # true, false
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)   # 1.0 → "1"
+
+    feeds = {}
+    for spec in meta["inputs"]:
+        if spec["name"] == "numeric":
+            feeds["numeric"] = rows[spec["columns"]].to_numpy("float32")
+        else:
+            feeds["categorical"] = np.stack([[c["categories"].index(text(v)) if not pd.isna(v) and text(v) in
+                                              c["categories"] else -1 for v in rows[c["name"]]]
+                                             for c in spec["columns"]], 1)
+    got = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, feeds)[0]
+    assert_matches(run, got, run.predict_proba(read_table(tables / "titanic.csv")))
+
+
+def test_table_runs_without_categorical_columns_take_numeric_only(tables, tmp_path):
+    from mlplab.data.tabular import from_table
+
+    data = from_table(table_rows(tables, "penguins"), "species", drop=["island", "sex"], log=lambda m: None)
+    run = mlplab.train(data, epochs=1, hidden=[8], progress="quiet", write=False)
+    assert export(run, "onnx", tmp_path / "n.onnx") < 1e-5
+    assert [i["name"] for i in json.loads((tmp_path / "n.onnx.json").read_text())["inputs"]] == ["numeric"]
+    only = from_table(table_rows(tables, "penguins"), "species", drop=[c for c in ("bill_length_mm", "bill_depth_mm",
+                      "flipper_length_mm", "body_mass_g")], log=lambda m: None)
+    run = mlplab.train(only, epochs=1, hidden=[8], progress="quiet", write=False)
+    assert export(run, "torchscript", tmp_path / "c.pt") < 1e-5
+    assert [i["name"] for i in json.loads((tmp_path / "c.pt.json").read_text())["inputs"]] == ["categorical"]
+
+
+def test_a_loaded_table_run_without_its_rows_asks_for_them(table_runs, tables, tmp_path):
+    table_runs["penguins"].save(tmp_path / "run")
+    run = mlplab.load_run(tmp_path / "run")  # trained from a pyarrow Table: no --data file to split again
+    with pytest.raises(ValueError, match="holds no test rows to check the export on; .* --data FILE"):
+        export(run, "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+    assert export(run, "onnx", tmp_path / "m.onnx", x=tables / "penguins.csv") < 1e-5
+    assert json.loads((tmp_path / "m.onnx.json").read_text())["check"]["on"] == f"344 rows of {tables / 'penguins.csv'}"
+
+
+def test_cli_exports_a_table_run_on_its_test_rows_in_a_real_process(cli, capsys, one_torch_thread, tables, tmp_path):
+    data = tmp_path / "penguins.csv"
+    data.write_bytes((tables / "penguins.csv").read_bytes())
+    assert main(["train", "--data", str(data), "--target", "species", "--epochs", "2", "--hidden", "16", "--quiet",
+                 "--out", str(tmp_path / "runs")]) == 0  # in-process: the export is the part under test
+    folder = capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: ")
+    exported = cli("export", folder, "--format", "onnx", "--out", str(tmp_path / "m.onnx"), env=ONE_THREAD)
+    assert exported.returncode == 0, exported.stderr
+    assert f"on 69 test rows of {data}" in exported.stdout and exported.stderr == ""
+    from mlplab.runs.export_table import graph_inputs
+
+    run, new = mlplab.load_run(folder), odd_rows(table_rows(tables, "penguins"))
+    with pytest.warns(UserWarning, match="encoded as 'other'"):
+        want = run.predict_proba(new)
+    assert_matches(run, run_file(tmp_path / "m.onnx", "onnx", graph_inputs(run.schema.columns, new)), want)
+
+
+def test_cli_table_run_whose_file_is_gone_needs_data_in_one_line(capsys, table_runs, tables, tmp_path):
+    run = table_runs["penguins"]
+    gone = mlplab.Run(run.model, run.config.replace(data=str(tmp_path / "gone.csv"), target="species"), run.history,
+                      run.metrics, run.schema)
+    gone.save(tmp_path / "run")
+    out = str(tmp_path / "m.onnx")
+    line = one_line_error(capsys, "export", str(tmp_path / "run"), "--format", "onnx", "--out", out)
+    assert "gone.csv is not there to take its test rows from" in line and "--data FILE" in line
+    assert not (tmp_path / "m.onnx").exists()
+    assert main(["export", str(tmp_path / "run"), "--format", "torchscript", "--out", str(tmp_path / "m.pt"),
+                 "--data", str(tables / "penguins.csv")]) == 0
+    assert "on 344 rows of" in capsys.readouterr().out
+
+
+def test_cli_data_for_an_array_run_is_one_line(capsys, runs, tmp_path):
+    runs["binary"].save(tmp_path / "run")
+    line = one_line_error(capsys, "export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "m"),
+                          "--data", str(tmp_path / "x.csv"))
+    assert "--data is for runs trained on a table" in line

@@ -1,6 +1,7 @@
-"""``mlplab export RUN_FOLDER --format onnx|torchscript --out FILE``: the run's model with its preprocessing
-(input scaling, target units, probabilities) as one file that takes raw rows; FILE.json describes it.
-The file is loaded back and checked against mlplab before it is kept (``mlplab.runs.export``)."""
+"""``mlplab export RUN_FOLDER --format onnx|torchscript --out FILE [--data FILE]``: the run's model with its
+preprocessing (input scaling or a table's column encoding, target units, probabilities) as one file that takes
+raw rows; FILE.json describes it. The file is loaded back and checked against mlplab before it is kept
+(``mlplab.runs.export``; tables: ``mlplab.runs.export_table``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,30 @@ import argparse
 
 NAME = "export"
 HELP = "write a run's model, preprocessing included, as ONNX or TorchScript that takes raw rows (checked on load)"
+EPILOG = """A run trained on a table (mlplab train --data FILE --target COLUMN) exports as a graph with two inputs:
+`numeric` (float32, NaN = missing) and `categorical` (int64: each cell's position in its column's categories,
+-1 = other/missing); FILE.json lists the columns of each, in order, with the categories. The check runs on the
+run's test rows (its --data file split again with the run's seed); when that file is gone, or the run was
+trained from a DataFrame, pass --data with rows to check on."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mlplab.runs.export import FORMATS
 
+    p.epilog = EPILOG
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="a run folder written by mlplab train")
     p.add_argument("--format", required=True, choices=list(FORMATS),
                    help="onnx (opset 17, checked with onnxruntime) or torchscript (checked with torch.jit.load)")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="the file to write, e.g. model.onnx; its description goes to FILE.json")
+    p.add_argument("--data", metavar="FILE", default=None,
+                   help="table runs: rows to check the export on (.csv, .tsv, .parquet, ...; the target column "
+                        "may be there or not), instead of the run's test rows")
 
 
 def run(args: argparse.Namespace) -> int:
     from mlplab.runs.export import FORMATS, check_rows, needs_packages, write_checked
+    from mlplab.runs.export_table import check_table
     from mlplab.runs.run import load_run
 
     try:
@@ -29,7 +40,13 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:  # main reports ValueError in one line; a missing extra is a set-up mistake too
         raise ValueError(str(e)) from None
     run = load_run(args.run_folder)
-    rows, checked_on = check_rows(run)
+    if run.schema.columns is not None:
+        rows, checked_on = check_table(run, args.data)
+    elif args.data is not None:
+        raise ValueError(f"--data is for runs trained on a table; {args.run_folder} was not (it is checked on "
+                         "its own test rows): leave --data out")
+    else:
+        rows, checked_on = check_rows(run)
     diff = write_checked(run, args.format, args.out, rows, checked_on)
     print(f"exported to {args.out}; {FORMATS[args.format]} matches mlplab to {diff:.1g} on {checked_on} "
           f"(description in {args.out}.json)")

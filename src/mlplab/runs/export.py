@@ -10,13 +10,16 @@ The graph holds everything ``Run.predict`` does with numbers, so a consumer need
   (P(0), P(1)) (binary).
 
 Input ``inputs``: float32 (batch, *input_shape), raw rows as ``Run.predict`` takes them (images (batch, 28, 28);
-flattened inside). Output ``probabilities`` (batch, classes), columns in class order, whose argmax is
-``Run.predict``'s class index; or ``values`` (batch, targets) in the target's own units. ``FILE.json`` beside
-the file says so, with the class names, the task and the mlplab version.
+flattened inside); a run trained on a table takes its cells, ``numeric`` and ``categorical``, and encodes its
+columns inside (mlplab.runs.export_table). Output ``probabilities`` (batch, classes), columns in class order,
+whose argmax is ``Run.predict``'s class index; or ``values`` (batch, targets) in the target's own units.
+``FILE.json`` beside the file says so, with the class names, the task and the mlplab version.
 
 After writing, the file is loaded back (onnxruntime / ``torch.jit.load``) and compared with ``run.predict_proba``
-(``run.predict`` for regression) on the run's test rows (else rows drawn from the training mean and scale);
-a difference above 1e-5 (atol and rtol) is a ValueError and leaves no file.
+(``run.predict`` for regression) on the run's test rows (else rows drawn from the training mean and scale; a
+table run: else the rows given); a difference above 1e-5 (atol and rtol; a regression's atol is 1e-5 of the
+target's standard deviation, in its units: mlplab's own float32 model carries ~1e-7 of it, so 1e-5 in target
+units would fail targets spread over hundreds) is a ValueError and leaves no file.
 
 >>> diff = export(run, "onnx", "model.onnx")                      # doctest: +SKIP
 """
@@ -57,6 +60,13 @@ class TwoClassProbabilities(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         p = torch.sigmoid(z)                  # (N, 1)
         return torch.cat([1 - p, p], dim=1)   # (N, 2)
+
+
+def absolute_tolerance(schema) -> np.ndarray | float:
+    """The check's atol: TOLERANCE, times the target's standard deviation (per target) for a regression."""
+    if schema.task == "regression" and schema.target_stats is not None:
+        return TOLERANCE * schema.target_stats[1].double().cpu().numpy().reshape(-1)
+    return TOLERANCE
 
 
 def output_name(task: str) -> str:
@@ -148,32 +158,33 @@ def check_rows(run) -> tuple[np.ndarray, str]:
     return z.reshape(64, *shape), "64 rows drawn from the training mean and scale"
 
 
-def write_onnx(model: nn.Module, example: Tensor, path: Path, output: str) -> None:
+def write_onnx(model: nn.Module, examples: tuple[Tensor, ...], path: Path, names: list[str], output: str) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[output],
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}})
+        torch.onnx.export(model, examples, str(path), dynamo=False, opset_version=OPSET,
+                          input_names=names, output_names=[output],
+                          dynamic_axes={name: {0: "batch"} for name in (*names, output)})
 
 
-def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {INPUT_NAME: x})[0]
+    return session.run(None, feeds)[0]
 
 
-def write_torchscript(model: nn.Module, example: Tensor, path: Path, output: str) -> None:
+def write_torchscript(model: nn.Module, examples: tuple[Tensor, ...], path: Path, names: list[str],
+                      output: str) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated.*")
-        torch.jit.trace(model, (example,)).save(str(path))
+        torch.jit.trace(model, examples).save(str(path))
 
 
-def run_torchscript(path: Path, x: np.ndarray) -> np.ndarray:
+def run_torchscript(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated.*")
-        return torch.jit.load(str(path), map_location="cpu")(torch.from_numpy(x)).numpy()
+        return torch.jit.load(str(path), map_location="cpu")(*map(torch.from_numpy, feeds.values())).numpy()
 
 
 def needs_packages(format: str) -> None:
@@ -189,40 +200,50 @@ def needs_packages(format: str) -> None:
 
 def export(run, format: str, path: str | Path, x=None) -> float:
     """Write ``run``'s model with its preprocessing as ``format`` (onnx | torchscript) to ``path`` and
-    ``path`` + ".json"; check the file against mlplab on ``x`` (raw rows; default ``check_rows(run)``) and
-    return the largest absolute difference. See the module docstring for the graph's inputs and outputs."""
-    x, checked_on = check_rows(run) if x is None else (np.asarray(x), f"{len(x)} rows given")
+    ``path`` + ".json"; check the file against mlplab on ``x`` (raw rows; default ``check_rows(run)``; a table
+    run: a table, file or DataFrame, default its test rows) and return the largest absolute difference.
+    See the module docstring for the graph's inputs and outputs."""
+    if run.schema.columns is not None:
+        from mlplab.runs.export_table import check_table
+
+        x, checked_on = check_table(run, x)
+    else:
+        x, checked_on = check_rows(run) if x is None else (np.asarray(x), f"{len(x)} rows given")
     return write_checked(run, format, path, x, checked_on)
 
 
-def write_checked(run, format: str, path: str | Path, x: np.ndarray, checked_on: str) -> float:
-    """``export`` on raw rows ``x`` described as ``checked_on`` (e.g. "36 test rows") in FILE.json."""
+def graph(run, x) -> tuple[nn.Module, tuple[Tensor, ...], dict[str, np.ndarray], np.ndarray]:
+    """(the module to export, example inputs to trace it on, its inputs for rows ``x``, mlplab's answer)."""
+    if run.schema.columns is not None:
+        from mlplab.runs.export_table import table_graph
+
+        return table_graph(run, x)
+    x = np.ascontiguousarray(x, dtype=np.float32)  # the graph's input dtype; Run.predict gets the same numbers
+    return exportable_model(run), (torch.zeros(2, *run.schema.input_shape),), {INPUT_NAME: x}, expected(run, x)
+
+
+def write_checked(run, format: str, path: str | Path, x, checked_on: str) -> float:
+    """``export`` on raw rows ``x`` (a table run: a pyarrow Table) described as ``checked_on`` in FILE.json."""
     lookup(FORMATS, format, "format")
-    if getattr(run.schema, "columns", None) is not None:
-        raise ValueError("export of table runs needs their column preprocessing (imputation, one-hot encoding) "
-                         "applied before the model, which mlplab cannot export yet; export runs trained on "
-                         "numeric arrays or bundled datasets")
     needs_packages(format)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"--out must name a file; {path} is a folder (try {path / ('model.' + format)})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    x = np.ascontiguousarray(x, dtype=np.float32)  # the graph's input dtype; Run.predict gets the same numbers
-    model = exportable_model(run)
+    model, examples, feeds, want = graph(run, x)
     output = output_name(run.schema.task)
-    example = torch.zeros(2, *run.schema.input_shape)
     write, load = (write_onnx, run_onnx) if format == "onnx" else (write_torchscript, run_torchscript)
-    want = expected(run, x)
+    atol = absolute_tolerance(run.schema)
 
     def write_and_check(tmp: Path) -> None:
-        write(model, example, tmp, output)
-        got = load(tmp, x).astype(np.float64)
-        if got.shape != want.shape or not np.allclose(got, want, rtol=TOLERANCE, atol=TOLERANCE):
+        write(model, examples, tmp, list(feeds), output)
+        got = load(tmp, feeds).astype(np.float64)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=TOLERANCE, atol=atol):
             diff = np.abs(got - want).max() if got.shape == want.shape else float("nan")
-            raise ValueError(f"the exported {format} model differs from mlplab by up to {diff:.3g} "
-                             f"(tolerance {TOLERANCE:g}) on {checked_on}; nothing was written. The file computes "
-                             "in float32, where inputs far from zero for their spread (e.g. 1e6 ± 1) lose the "
-                             "digits the model needs: subtract an offset from them before training")
+            raise ValueError(f"the exported {format} model differs from mlplab by up to {diff:.3g} (tolerance "
+                             f"{np.max(atol):.3g} + {TOLERANCE:g}·|value|) on {checked_on}; nothing was written. "
+                             "The file computes in float32, where inputs far from zero for their spread (e.g. "
+                             "1e6 ± 1) lose the digits the model needs: subtract an offset from them before training")
         nonlocal max_diff
         max_diff = float(np.abs(got - want).max()) if len(want) else 0.0
 
@@ -237,6 +258,14 @@ def sidecar(run, format: str, path: Path, max_diff: float, checked_on: str) -> d
     import mlplab
 
     schema = run.schema
+    if schema.columns is None:
+        inputs = {"input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", *schema.input_shape],
+                            "meaning": "raw rows as given to Run.predict; the training scaling is folded into the "
+                                       "first layer"}}
+    else:  # the cells of a table: how to build each input, and what the graph does with them
+        from mlplab.runs.export_table import sidecar_inputs
+
+        inputs = sidecar_inputs(schema.columns)
     output = output_name(schema.task)
     if schema.task == "regression":
         meaning = "predicted values in the target's own units (mlplab's Run.predict)"
@@ -247,11 +276,10 @@ def sidecar(run, format: str, path: Path, max_diff: float, checked_on: str) -> d
         "format": format, "file": path.name, "mlplab_version": mlplab.__version__, "torch_version": torch.__version__,
         "opset": OPSET if format == "onnx" else None, "task": schema.task, "dataset": schema.name,
         "run": None if run.path is None else str(run.path), "loss": loss_for_task(run.config.loss, schema.task),
-        "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", *schema.input_shape],
-                  "meaning": "raw rows as given to Run.predict; the training scaling is folded into the first layer"},
+        **inputs,
         "output": {"name": output, "dtype": "float32", "shape": ["batch", 2 if schema.task == "binary" else
                    schema.output_size], "meaning": meaning},
         "class_names": None if schema.class_names is None else list(schema.class_names), "labels": schema.labels,
         "check": {"loaded_with": FORMATS[format], "on": checked_on, "max_abs_difference": max_diff,
-                  "tolerance": TOLERANCE},
+                  "tolerance": TOLERANCE, "atol": float(np.max(absolute_tolerance(schema)))},
     }
