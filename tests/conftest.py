@@ -53,6 +53,17 @@ def tables() -> Path:
     return folder
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` (full training runs, minutes each) run only with MLPLAB_LONG_TESTS=1."""
+    if os.environ.get("MLPLAB_LONG_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a long accuracy check (minutes of training): run with MLPLAB_LONG_TESTS=1 "
+                                   "./dev.sh test -m long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # for CLI subprocesses of tiny models, as one_torch_thread in-process
 
 

@@ -1,5 +1,8 @@
 """The training loop on real data: learning, repeatability, evaluation mode, weight decay on weights only."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -51,8 +54,8 @@ def test_evaluate_runs_in_eval_mode_without_grad_and_restores_mode(digits):
     seen = []
     m.register_forward_hook(lambda mod, i, o: seen.append((mod.training, torch.is_grad_enabled())))
     m.train()
-    r1 = evaluate(m, digits.x_test, digits.y_test, LOSSES["cross_entropy"], "cross_entropy", True)
-    r2 = evaluate(m, digits.x_test, digits.y_test, LOSSES["cross_entropy"], "cross_entropy", True)
+    r1 = evaluate(m, digits.x_test, digits.y_test, LOSSES["cross_entropy"], "cross_entropy", "multiclass")
+    r2 = evaluate(m, digits.x_test, digits.y_test, LOSSES["cross_entropy"], "cross_entropy", "multiclass")
     assert r1 == r2 and seen and all(s == (False, False) for s in seen) and m.training
 
 
@@ -113,3 +116,32 @@ def test_history_csv_round_trip(tmp_path, digits):
     back = History.from_csv(tmp_path / "h.csv")
     assert [r["epoch"] for r in back.rows] == [1, 2]
     assert back.rows[1]["test_accuracy"] == pytest.approx(h.rows[1]["test_accuracy"])
+
+
+def test_roc_auc_of_a_worked_example():
+    # pairs (positive, negative) ranked right: (0.35 > 0.1), (0.8 > 0.1), (0.8 > 0.4); wrong: (0.35 < 0.4) → 3/4
+    from mlplab.training.fit import roc_auc
+
+    assert roc_auc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0.0, 0.0, 1.0, 1.0])) == 0.75
+    assert math.isnan(roc_auc(torch.tensor([0.1, 0.4]), torch.tensor([1.0, 1.0])))
+
+
+def test_a_binary_run_stops_on_validation_roc_auc_and_keeps_the_best_epochs_weights(one_torch_thread):
+    from sklearn.metrics import roc_auc_score
+
+    from mlplab.data.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 6))
+    y = (x[:, 0] + 0.8 * rng.normal(size=600) > 0.3).astype(int)
+    data = Dataset.from_arrays(x, y, val_fraction=0.25, test_fraction=0.2, seed=0)
+    model = MLP(6, [32], 1)
+    h = fit(model, data, optimizer="adam", lr=0.05, epochs=40, early_stopping=3, monitor="val_roc_auc",
+            device="cpu")
+    aucs = h.column("val_roc_auc")
+    assert h.best_epoch == 1 + int(np.argmax(aucs)) and len(aucs) < 40
+    model.eval()
+    with torch.no_grad():
+        scores = model(data.x_val).reshape(-1).numpy()
+    assert roc_auc_score(data.y_val.reshape(-1).numpy(), scores) == pytest.approx(max(aucs), abs=1e-12)
+    assert h.rows[-1]["test_roc_auc"] > 0.8

@@ -181,3 +181,16 @@ def test_other_inits_draw_the_same_weights_on_both_sides(init):
     s = scratch_cnn.CNN((3, 8, 8), 4, spec="conv:4:3,bn,relu,fc:5", init=init, seed=2)
     for key, value in t.state_dict().items():
         assert_close(s.state_dict()[key], value, msg=key)
+
+
+@pytest.mark.long
+def test_the_scratch_cnn_trains_to_the_torch_cnns_accuracy_on_fashion_mnist(fashion_dir):
+    """Same seed, same defaults (``mlplab train --model cnn``), both implementations: within half a point."""
+    import mlplab
+    from mlplab.data.load import load_dataset
+
+    data = load_dataset("fashion-mnist", data_dir=fashion_dir)
+    acc = {impl: mlplab.train(data, model="cnn", impl=impl, seed=0, progress="quiet", device="cpu")
+           .metrics["test"]["accuracy"] for impl in ("torch", "scratch")}
+    assert acc["torch"] >= 0.91, acc
+    assert abs(acc["scratch"] - acc["torch"]) <= 0.005, acc

@@ -110,3 +110,16 @@ def test_finite_differences_agree_with_autograd_through_the_scratch_stack(cell):
     x = torch.randn(2, 3, 2, **f64, requires_grad=True)
     # fast mode: one random direction instead of the full Jacobian, the same check in seconds less
     assert torch.autograd.gradcheck(lambda x, *ps: model(x)[0], (x, *model.parameters()), fast_mode=True)
+
+
+@pytest.mark.long
+def test_the_scratch_lstm_trains_to_the_torch_lstms_accuracy_on_fashion_mnist(fashion_dir):
+    """Same seed, same defaults (``mlplab train --model lstm``), both implementations: within half a point."""
+    import mlplab
+    from mlplab.data.load import load_dataset
+
+    data = load_dataset("fashion-mnist", data_dir=fashion_dir)
+    acc = {impl: mlplab.train(data, model="lstm", impl=impl, seed=0, progress="quiet", device="cpu")
+           .metrics["test"]["accuracy"] for impl in ("torch", "scratch")}
+    assert acc["torch"] >= 0.88, acc
+    assert abs(acc["scratch"] - acc["torch"]) <= 0.005, acc

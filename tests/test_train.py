@@ -1,5 +1,6 @@
 """runs.train: a run of any model type from data to a run folder, and resumed after a SIGKILL exactly as if
-it had never stopped (here for a CNN with batch norm and dropout; the MLP case is in test_checkpoint)."""
+it had never stopped (here for a CNN with batch norm and dropout; the MLP case is in test_checkpoint); LeNet
+trained by mlplab with d2l's settings against d2l's own loop written out here (long)."""
 
 import os
 import random
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 from mlplab.runs.checkpoint import load_checkpoint
@@ -121,3 +123,53 @@ def test_a_disk_that_fills_mid_training_names_the_file_and_resumes_bit_identical
     assert r.returncode == 0, r.stderr
     got, want = load_file(str(run / "model.safetensors")), load_file(str(reference / "model.safetensors"))
     assert all((got[k] == want[k]).all() for k in want), f"stopped at epoch {stopped}"
+
+
+def d2l_lenet() -> "torch.nn.Sequential":
+    """LeNet-5 as d2l §6.6 writes it, by hand: sigmoid, average pooling, Xavier-uniform weights (d2l's init_cnn)."""
+    import torch
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+                        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+                        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+    for m in net:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+    return net
+
+
+def d2l_train(net, data, lr: float, batch_size: int, epochs: int) -> float:
+    """d2l's train_ch6 loop on mlplab's arrays (pixels / 255, as ToTensor): SGD, shuffled minibatches; test accuracy."""
+    import torch
+
+    opt, loss = torch.optim.SGD(net.parameters(), lr=lr), torch.nn.CrossEntropyLoss()
+    x, y = data.x_train.unsqueeze(1), data.y_train           # (N, 1, 28, 28)
+    for _ in range(epochs):
+        net.train()
+        for rows in torch.randperm(len(x)).split(batch_size):
+            opt.zero_grad()
+            loss(net(x[rows]), y[rows]).backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        return (net(data.x_test.unsqueeze(1)).argmax(1) == data.y_test).float().mean().item()
+
+
+@pytest.mark.long
+def test_lenet_with_d2l_settings_is_within_a_point_of_a_hand_written_torch_loop(fashion_dir):
+    import torch
+
+    import mlplab
+    from mlplab.data.load import load_dataset
+
+    data = load_dataset("fashion-mnist", data_dir=fashion_dir)
+    run = mlplab.train(data, model="lenet", seed=0, progress="quiet", device="cpu")  # d2l's settings by default
+    c = run.config
+    assert (c.optimizer, c.lr, c.batch_size, c.epochs, c.init) == ("sgd", 0.9, 256, 10, ("xavier_uniform",))
+    torch.manual_seed(0)
+    reference = d2l_train(d2l_lenet(), data, lr=0.9, batch_size=256, epochs=10)
+    ours = run.metrics["test"]["accuracy"]
+    assert reference > 0.7, f"the hand-written d2l loop itself did not train ({reference:.4f})"
+    assert abs(ours - reference) <= 0.01, f"mlplab {ours:.4f} vs d2l's loop {reference:.4f}"
+

@@ -49,7 +49,7 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
         history = fit(model, data, optimizer="sgd", lr=0.5, loss="cross_entropy", epochs=epochs, batch_size=batch,
                       seed=seed, device="auto", callbacks=[Narrate(f"dropout {name}")])
         x, y = data.x_train.to(next(model.parameters()).device), data.y_train
-        train = evaluate(model, x, y.to(x.device), get_loss("cross_entropy"), "cross_entropy", classify=True)
+        train = evaluate(model, x, y.to(x.device), get_loss("cross_entropy"), "cross_entropy", "multiclass")
         test_acc = history.final["test_accuracy"]
         results[name] = {"history": history, "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                          "test_accuracy": test_acc, "test_loss": history.final["test_loss"],

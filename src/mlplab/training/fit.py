@@ -25,7 +25,7 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
-from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
+from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor, resolve_monitor
 from mlplab.training.device import check_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -58,24 +58,44 @@ def predictions_correct(out: Tensor, y: Tensor, loss: str) -> Tensor:
     return ((out > threshold).to(y.dtype) == y).sum()
 
 
+def roc_auc(scores: Tensor, y: Tensor) -> float:
+    """Area under the ROC curve of ``scores`` (N,) against 0/1 targets ``y`` (scikit-learn's); NaN when ``y``
+    holds one class only (the area is then undefined)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = y.reshape(-1).cpu().numpy()
+    return float(roc_auc_score(y, scores.cpu().numpy())) if 0 < y.sum() < len(y) else float("nan")
+
+
+def split_metrics(task: str) -> tuple[str, ...]:
+    """The history columns ``evaluate`` gives each split (``val_`` + name, ``test_`` + name)."""
+    return {"regression": ("loss",), "binary": ("loss", "accuracy", "roc_auc")}.get(task, ("loss", "accuracy"))
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, loss: str, classify: bool,
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, loss: str, task: str,
              batch_size: int = 8192) -> dict[str, float]:
-    """Mean loss (and accuracy when ``classify``) over ``(x, y)``, always in eval mode without gradients."""
+    """``split_metrics(task)`` over ``(x, y)``: mean loss, accuracy (classification), ROC-AUC (binary); always
+    in eval mode without gradients."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    scores = []
     for i in range(0, len(x), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
         out = model(xb)
         loss_sum += loss_fn(out, yb, reduction="sum")
-        if classify:
+        if task != "regression":
             correct += predictions_correct(out, yb, loss)
+        if task == "binary":
+            scores.append(out.reshape(-1).float())  # logits or probabilities: the same order
     model.train(was_training)
     result = {"loss": loss_sum.item() / len(x)}
-    if classify:
+    if task != "regression":
         result["accuracy"] = correct.item() / len(x)
+    if task == "binary":
+        result["roc_auc"] = roc_auc(torch.cat(scores), y)
     return result
 
 
@@ -167,9 +187,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     history = history if history is not None else History()
     history.backprop, history.backprop_reason = choice.path, choice.reason
     if config.early_stopping is not None:  # first, so the other callbacks see its verdict on this epoch
-        metrics = ("loss", "accuracy") if classify else ("loss",)
-        check_monitor(config.monitor, [f"{s}_{m}" for s in splits for m in metrics])
-        callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor))
+        history.monitor = monitor = resolve_monitor(config.monitor, data.task)
+        check_monitor(monitor, [f"{s}_{m}" for s in splits for m in split_metrics(data.task)])
+        callbacks.insert(0, EarlyStopping(config.early_stopping, monitor))
     on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
     n_batches = -(-n // config.batch_size)
     batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
@@ -218,7 +238,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             row["train_accuracy"] = correct.item() / n
         for name, (x, y) in splits.items():
             if name != "train":
-                for key, value in evaluate(model, x, y, loss_fn, loss, classify).items():
+                for key, value in evaluate(model, x, y, loss_fn, loss, data.task).items():
                     row[f"{name}_{key}"] = value
                 if not math.isfinite(row[f"{name}_loss"]):  # the weights diverged: keep the last good epoch
                     raise non_finite(row[f"{name}_loss"], f"{name} loss became {{value}} after epoch {epoch}", opt)
