@@ -48,7 +48,7 @@ def test_each_type_learns_through_train(images):
 
 def test_model_defaults_apply_under_what_the_user_sets():
     c = with_model_defaults(TrainConfig(), {"model": "lenet"})
-    assert (c.optimizer, c.lr, c.batch_size, c.epochs) == ("sgd", 0.9, 256, 10)
+    assert (c.optimizer, c.lr, c.batch_size, c.epochs, c.init) == ("sgd", 0.9, 256, 10, ("xavier_uniform",))
     c = with_model_defaults(TrainConfig(), {"model": "cnn", "lr": 0.01})
     assert (c.optimizer, c.lr) == ("adam", 0.01)
     assert with_model_defaults(TrainConfig(), {}) == TrainConfig()

@@ -18,7 +18,7 @@ from mlplab.runs.train import train
 from mlplab.training.distributed import is_main, process_group
 
 NAME = "train"
-HELP = "train an MLP and write a run folder (config, history, metrics, weights, plots)"
+HELP = "train a model (mlp, cnn, lenet, rnn, lstm) on a dataset or your own table and write a run folder (config, history, metrics, weights, plots)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
