@@ -79,7 +79,8 @@ def frames(path, target, drop, seed):
     from mlplab.data.tabular import labelled_rows, split_rows
     from mlplab.data.target import Target
 
-    table = labelled_rows(read_table(path), target, None, lambda m: None).drop_columns(list(drop))
+    table = read_table(path)
+    table = table.filter(labelled_rows(table, target, None, lambda m: None)).drop_columns(list(drop))
     spec = Target.detect(table.column(target), target)
     y = spec.encode(table.column(target))
     train, val, test = split_rows(y, spec.task, 0.15, 0.2, seed)

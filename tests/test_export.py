@@ -283,8 +283,11 @@ def test_the_graph_encodes_cells_as_columns_encode_does(table_runs, tables):
     from mlplab.runs.export_table import ColumnsGraph, graph_inputs
 
     columns = table_runs["titanic"].schema.columns
-    feeds = graph_inputs(columns, odd_rows(table_rows(tables, "titanic")))
-    want = columns.encode(feeds["numeric"].astype(np.float64), feeds["categorical"])
+    rows = odd_rows(table_rows(tables, "titanic"))
+    numeric, codes = columns.cells(rows, lambda m: None)
+    assert np.array_equal(columns.encode_cells(numeric, codes), columns.transform(rows, lambda m: None))  # one formula
+    feeds = graph_inputs(columns, rows)
+    want = columns.encode_cells(feeds["numeric"].astype(np.float64), feeds["categorical"])
     with torch.no_grad():
         got = ColumnsGraph(columns)(*map(torch.from_numpy, feeds.values())).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
@@ -294,7 +297,7 @@ def test_the_graph_encodes_cells_as_columns_encode_does(table_runs, tables):
         with torch.no_grad():
             odd = ColumnsGraph(columns)(torch.from_numpy(feeds["numeric"]), torch.from_numpy(other)).numpy()
         others = np.broadcast_to([len(c.categories) for c in columns.columns if c.kind == "categorical"], other.shape)
-        np.testing.assert_allclose(odd, columns.encode(feeds["numeric"].astype(np.float64), others), atol=1e-6)
+        np.testing.assert_allclose(odd, columns.encode_cells(feeds["numeric"].astype(np.float64), others), atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:.*encoded as 'other'")  # titanic's rare parch and deck values

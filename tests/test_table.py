@@ -96,3 +96,54 @@ def test_text_in_a_numeric_column_names_line_and_cell(tmp_path):
     with pytest.raises(ValueError, match=r"line 42, column 'a': 'oops' is not a number.*--na-values 'oops'"):
         check_numbers(read_table(path), str(path))
     check_numbers(read_table(path, na_values=["oops"]), str(path))  # marked missing: fine
+
+
+# --- the streaming reader: types from the first block, a later block that does not fit them ----------------
+
+def whole_file(path):
+    """What pyarrow's whole-file reader (type inference over every block) gives, cleaned as read_table cleans."""
+    from pyarrow import csv as pcsv
+
+    from mlplab.data.table import NA_VALUES, _clean
+
+    t = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(null_values=list(NA_VALUES), strings_can_be_null=True))
+    return pa.table([_clean(c, NA_VALUES) for c in t.columns], names=t.column_names)
+
+
+def long_file(tmp_path, late: str, first: str = "{i}"):
+    """Rows ``first,i,w{i%3}`` over the reader's first blocks, then ``late,1,w0``."""
+    from mlplab.data.table import BLOCK_BYTES
+
+    rows = 3 * BLOCK_BYTES // 10
+    body = "".join(f"{first.format(i=i)},{i},w{i % 3}\n" for i in range(rows))
+    return write(tmp_path, f"a,b,c\n{body}{late},1,w0\n")
+
+
+@pytest.mark.parametrize("first, late", [
+    ("{i}", "1.5"),         # integers, then a float: float64
+    ("{i}", "oops"),        # numbers, then text: text (check_numbers then names the cell)
+    ("", "3"),              # empty (a null column), then a number: int64
+    ("{i}", "NA"),          # numbers, then a missing cell
+    ("True", "maybe"),      # booleans, then text
+    ("{i}.25", ""),         # floats with a missing cell
+])
+def test_a_late_block_gives_what_the_whole_file_reader_gives(tmp_path, first, late):
+    path = long_file(tmp_path, late, first)
+    t, ref = read_table(path), whole_file(path)
+    assert t.schema == ref.schema and t.equals(ref)
+    if pa.types.is_integer(t.schema.field("a").type) or pa.types.is_floating(t.schema.field("a").type):
+        assert t.column("a").num_chunks == 1  # a number column is one array: freed at once, taken without a copy
+
+
+@pytest.mark.parametrize("late, match", [
+    (b"caf\xe9", r"not UTF-8 text: line \d+, column 'c'"),
+    (b"1,2", r"line \d+: 4 cells where the header has 3"),
+])
+def test_a_late_bad_row_is_named(tmp_path, late, match):
+    path = long_file(tmp_path, "0")
+    with open(path, "ab") as f:
+        f.write(b"7,7," + late + b"\n")
+    rows = path.read_bytes().count(b"\n")
+    with pytest.raises(ValueError, match=match) as e:
+        read_table(path)
+    assert f"line {rows}" in str(e.value) and "\n" not in str(e.value)

@@ -54,8 +54,7 @@ class TrainConfig:
     backprop: str = "auto"               # auto (by hand where it applies: mlplab.training.backprop), hand, autograd
     # stopping early
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
-    monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up);
-                                         # auto: val_roc_auc for binary tasks, else val_loss
+    monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
     data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
     # tables (mlplab train --data FILE --target COLUMN: mlplab.data.tabular); runs without --data ignore them
     data: str | None = None              # a CSV/TSV/Parquet/npy/npz file; the run folder is named after its stem

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     trained = table_run(args.run_folder)
     columns = trained.schema.columns
     table, source = load(args.data, tuple(trained.config.na_values) + tuple(args.na_values))
-    table = labelled_rows(table, columns.target.name, source, note)
+    labelled = labelled_rows(table, columns.target.name, source, note)
+    table = table if labelled.all() else table.filter(labelled)
     y = columns.target.encode(table.column(columns.target.name), what=f"file {args.data}")
     x = columns.transform(table, log=note)
     m = metrics.table_metrics(trained.schema.task, y, metrics.scores(trained, x), trained.schema.class_names)

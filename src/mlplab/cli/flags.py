@@ -96,8 +96,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="auto (default: by hand where it applies, else autograd), hand, autograd")
     g.add_argument("--early-stop", dest="early_stopping", type=int, default=S, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement of --monitor; keep the best weights")
-    g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss; tables: auto = val_roc_auc "
-                        "for binary targets, else val_loss)")
+    g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss; binary tasks also record "
+                        "val_roc_auc)")
 
 
 def add_table_flags(p: argparse.ArgumentParser) -> None:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab.data.target import Target, as_text, leaks
+from mlplab.data.table import release_memory
+from mlplab.data.target import Target, as_text, leaks, take
 
 MAX_CATEGORIES = 32
 MIN_COUNT = 3
@@ -80,9 +81,10 @@ class Columns:
         return sum(c.width for c in self.columns)
 
     @classmethod
-    def fit(cls, table, target: Target, *, categorical=(), numeric=(), drop=(), allow_leak=(),
-            scaling: str = "robust") -> Columns:
-        """Learn from ``table`` (the training rows; the target column among them) how to encode each column."""
+    def fit(cls, table, target: Target, *, rows: np.ndarray | None = None, categorical=(), numeric=(), drop=(),
+            allow_leak=(), scaling: str = "robust") -> Columns:
+        """Learn from the training rows of ``table`` (``rows``, else all; the target column among them) how to
+        encode each column. The rows are taken one column at a time: no copy of the whole table."""
         import pyarrow as pa
 
         if scaling not in SCALINGS:
@@ -99,7 +101,7 @@ class Columns:
             raise ValueError(f"column(s) {both} are named both --categorical and --numeric; choose one")
         report = [target.reason] + [f"{c}: dropped (--drop)" for c in drop]
         kept = [n for n in names if n != target.name and n not in drop]
-        for name, how in leaks(table.select(kept + [target.name]), target):
+        for name, how in leaks(table.select(kept + [target.name]), target, rows):
             if name not in allow_leak:
                 raise ValueError(f"column {name!r} {how} {target.name!r}: a leak (it is known only with the "
                                  f"answer), so the model would learn nothing usable; drop it with --drop {name}, "
@@ -107,14 +109,15 @@ class Columns:
             report.append(f"{name}: kept although it {how} (--allow-leak)")
         columns, stats, ignored = [], [], list(drop)
         for name in kept:
-            col, why = table.column(name), None
+            col, why = take(table.column(name), rows), None
             if col.null_count == len(col):
                 why = "dropped: every cell is missing"
             elif name in numeric or (name not in categorical and _is_numeric(col)):
                 if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
                     raise ValueError(f"--numeric {name}: the column holds text such as {col.drop_null()[0].as_py()!r}")
                 x = _floats(col)
-                ok = x[~np.isnan(x)]
+                del col
+                ok = x[~np.isnan(x)] if np.isnan(x).any() else x
                 if np.ptp(ok) == 0 and len(ok) == len(x):
                     why = f"dropped: constant ({ok[0]:g})"
                 else:
@@ -122,6 +125,7 @@ class Columns:
                     stats.append(_scale(ok, scaling))
                     report.append(f"{name}: numeric, median {stats[-1][0]:.4g}, {scaling} scaling"
                                   + (f", {len(x) - len(ok)} missing → median + indicator" if len(ok) < len(x) else ""))
+                del x, ok  # before the next column's
             else:
                 text = as_text(col)
                 counts = text.value_counts().to_pylist()
@@ -149,33 +153,87 @@ class Columns:
         return out
 
     def transform(self, table, log=None) -> np.ndarray:
-        """Rows of ``table`` as float32 (N, width): ``encode(*cells(table))``; notices go to ``log``."""
-        return self.encode(*self.cells(table, log))
+        """Rows of ``table`` as float32 (N, width); notices (extra columns, unseen values) go to ``log``."""
+        return self.encode(dict(zip(table.column_names, table.columns)), log)
+
+    def encode(self, cells: dict, log=None, order: str = "C") -> np.ndarray:
+        """``transform`` of a table given as ``{name: column}``, which it empties: each column is let go once
+        encoded, so a caller that hands over the only references frees the table as the matrix fills (with
+        ``order="F"`` the matrix is column-major, and only the columns written so far take memory)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        log = log or (lambda m: warnings.warn(m, stacklevel=3))
+        self.check_names(list(cells), log)
+        out = np.zeros((len(cells[self.columns[0].name]), self.width), np.float32, order=order)
+        j, k, other = 0, 0, {}
+        for c in self.columns:
+            col = cells.pop(c.name)
+            if c.kind == "numeric":
+                check_numeric(c.name, col)
+                for start, x in _float_blocks(col):               # a block of rows at a time: no (N,) temporaries
+                    miss = self.scale_(x, k)
+                    out[start:start + len(x), j] = x
+                    if c.indicator:
+                        out[start:start + len(x), j + 1] = miss
+                del col
+                release_memory()                                  # the column just encoded
+                k += 1
+            else:
+                index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
+                unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
+                if unseen:
+                    other[c.name] = unseen
+                idx = pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False)
+                out[np.arange(len(idx)), j + idx] = 1.0
+            j += c.width
+        cells.clear()  # the columns not used (the target, dropped ones)
+        release_memory()
+        log_other(other, log)
+        return out
+
+    def check_names(self, names: list[str], log) -> None:
+        """Every trained column must be there (else one ValueError naming them); extra ones get one notice."""
+        missing = [c.name for c in self.columns if c.name not in names]
+        if missing:
+            raise ValueError(f"the data lacks column(s) {missing} that the run was trained with; it has: "
+                             f"{', '.join(names)}")
+        known = {c.name for c in self.columns} | set(self.ignored) | {self.target.name}
+        extra = [n for n in names if n not in known]
+        if extra:
+            log(f"ignored {len(extra)} column(s) the run was not trained with: {', '.join(extra)}")
+
+    def scale_(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Numeric column ``k``'s formula on raw float64 cells ``x``, in place: missing (NaN) → the training
+        median, z = (x − center) · factor, robust: z / √(1 + (z/3)²). Returns the missing mask."""
+        miss = np.isnan(x)
+        x[miss] = self.fill[k]
+        x -= self.center[k]                           # z = (x − center) · factor, in place
+        x *= self.factor[k]
+        if self.scaling == "robust":                  # z / √(1 + (z/3)²), the same operations in place
+            s = x / 3
+            s *= s
+            s += 1
+            np.sqrt(s, out=s)
+            x /= s
+        return miss
 
     def cells(self, table, log=None) -> tuple[np.ndarray, np.ndarray]:
-        """The cells of ``table`` as numbers, before any statistic is applied: numeric (N, numeric columns)
-        float64 with NaN for missing, and codes (N, categorical columns) int64, each the position of the cell's
-        text (``as_text``) in its column's ``categories``, len(categories) for "other" (rare, unseen, missing).
-        Columns in ``self.columns`` order within each kind. Notices (extra columns, unseen values) go to ``log``."""
+        """The cells of ``table`` as numbers, before any statistic is applied (what an exported graph takes,
+        mlplab.runs.export_table): numeric (N, numeric columns) float64 with NaN for missing, and codes
+        (N, categorical columns) int64, each the position of the cell's text (``as_text``) in its column's
+        ``categories``, len(categories) for "other" (rare, unseen, missing). Columns in ``self.columns`` order
+        within each kind. Notices (extra columns, unseen values) go to ``log``."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         log = log or (lambda m: warnings.warn(m, stacklevel=4))
-        missing = [c.name for c in self.columns if c.name not in table.column_names]
-        if missing:
-            raise ValueError(f"the data lacks column(s) {missing} that the run was trained with; it has: "
-                             f"{', '.join(table.column_names)}")
-        known = {c.name for c in self.columns} | set(self.ignored) | {self.target.name}
-        extra = [n for n in table.column_names if n not in known]
-        if extra:
-            log(f"ignored {len(extra)} column(s) the run was not trained with: {', '.join(extra)}")
+        self.check_names(table.column_names, log)
         numeric, codes, other = [], [], {}
         for c in self.columns:
             col = table.column(c.name)
             if c.kind == "numeric":
-                if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
-                    raise ValueError(f"column {c.name!r} was numeric in training but holds text here, such as "
-                                     f"{col.drop_null()[0].as_py()!r}")
+                check_numeric(c.name, col)
                 numeric.append(_floats(col))
             else:
                 index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
@@ -183,23 +241,21 @@ class Columns:
                 if unseen:
                     other[c.name] = unseen
                 codes.append(pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False).astype(np.int64))
-        if other:
-            log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
-                + ", ".join(f"{n} ({v})" for n, v in other.items()))
+        log_other(other, log)
         n = table.num_rows
         return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), \
             (np.stack(codes, 1) if codes else np.zeros((n, 0), np.int64))
 
-    def encode(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``cells``' arrays as float32 (N, width), columns in order: numeric z = (filled − center) · factor,
-        robust: z / √(1 + (z/3)²), then the 0/1 missing indicator if any; categorical one-hot of the code."""
+    def encode_cells(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """``cells``' arrays as float32 (N, width), as ``encode`` makes them from the table: numeric columns
+        by ``scale_`` then the 0/1 missing indicator if any; categorical one-hot of the code."""
         out = np.zeros((len(numeric), self.width), np.float32)
         j, k, m = 0, 0, 0
         for c in self.columns:
             if c.kind == "numeric":
-                miss = np.isnan(numeric[:, k])
-                z = (np.where(miss, self.fill[k], numeric[:, k]) - self.center[k]) * self.factor[k]
-                out[:, j] = z / np.sqrt(1 + (z / 3) ** 2) if self.scaling == "robust" else z
+                x = np.array(numeric[:, k], np.float64)
+                miss = self.scale_(x, k)
+                out[:, j] = x
                 if c.indicator:
                     out[:, j + 1] = miss
                 k += 1
@@ -224,6 +280,22 @@ class Columns:
                    meta["scaling"], tuple(meta["ignored"]), tuple(meta["report"]))
 
 
+def check_numeric(name: str, col) -> None:
+    """A column numeric in training must hold numbers (or nothing) here."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+        raise ValueError(f"column {name!r} was numeric in training but holds text here, such as "
+                         f"{col.drop_null()[0].as_py()!r}")
+
+
+def log_other(other: dict[str, int], log) -> None:
+    """One notice for the cells encoded as 'other' ({column: count})."""
+    if other:
+        log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
+            + ", ".join(f"{n} ({v})" for n, v in other.items()))
+
+
 def _is_numeric(col) -> bool:
     """Floats, and integers with more than MAX_INT_CATEGORIES distinct values (fewer: categories)."""
     import pyarrow as pa
@@ -235,17 +307,29 @@ def _is_numeric(col) -> bool:
 
 
 def _floats(col) -> np.ndarray:
+    """A pyarrow column as a fresh float64 array, missing cells NaN."""
+    out = np.empty(len(col), np.float64)
+    for start, x in _float_blocks(col):
+        out[start:start + len(x)] = x
+    return out
+
+
+def _float_blocks(col, rows: int = 1 << 16):
+    """``(start, float64 array)`` for consecutive blocks of at most ``rows`` cells of a pyarrow column, each a
+    fresh writable array, missing cells NaN."""
     import pyarrow as pa
 
-    return col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)  # missing → NaN
+    for start in range(0, len(col), rows):
+        yield start, np.array(col.slice(start, rows).cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
 
 
 def _scale(x: np.ndarray, scaling: str) -> tuple[float, float, float]:
-    """(fill, center, factor) from the training values ``x`` (no NaN): robust (RealMLP) or standard."""
-    median = float(np.median(x))
+    """(fill, center, factor) from the training values ``x`` (no NaN): robust (RealMLP) or standard.
+    ``x`` is reordered (the quantiles partition it in place, after any statistic that depends on its order)."""
     if scaling == "standard":
-        std = float(x.std())
-        return median, float(x.mean()), 1.0 / std if std > 0 else 0.0
-    q25, q75 = np.quantile(x, [0.25, 0.75])
+        std, mean = float(x.std()), float(x.mean())
+        return float(np.median(x, overwrite_input=True)), mean, 1.0 / std if std > 0 else 0.0
+    median = float(np.median(x, overwrite_input=True))
+    q25, q75 = np.quantile(x, [0.25, 0.75], overwrite_input=True)
     spread = q75 - q25 if q75 > q25 else 0.5 * np.ptp(x)
     return median, median, float(1.0 / spread) if spread > 0 else 0.0

@@ -42,7 +42,7 @@ class Dataset:
     target_stats: tuple[Tensor, Tensor] | None = None   # the same for regression targets
     labels: str = "index"          # the labels the user gave: class "index" 0..C−1, or class "name" (strings)
     columns: object | None = None  # a table's fitted column preprocessor (mlplab.data.columns.Columns)
-    test_table: object | None = None  # a table's test rows as read, before encoding (a pyarrow Table)
+    test_table: object | None = None  # a table's first test rows as read, before encoding (a pyarrow Table)
 
     @property
     def output_size(self) -> int:

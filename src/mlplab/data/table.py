@@ -1,7 +1,9 @@
 """Read a table from a file: CSV/TSV (delimiter sniffed), Parquet, ``.npy``/``.npz``, into a pyarrow Table.
 
 No Python object per cell: pyarrow parses, strings stay Arrow strings, numbers become numpy arrays later
-(mlplab.data.columns). What a file gets wrong is one ValueError naming the file and, where it has one, the
+(mlplab.data.columns). A CSV is read a block at a time, each number column into one array, so reading takes
+little more than the table itself (8 bytes a number), not the 2-3 times that pyarrow's ``read_csv`` holds
+while it settles the types of the whole file. What a file gets wrong is one ValueError naming the file and, where it has one, the
 line and column: a missing or empty file, a header without rows, duplicated header names, bytes that are not
 UTF-8, a row with too many or too few cells.
 
@@ -13,6 +15,8 @@ UTF-8, a row with too many or too few cells.
 from __future__ import annotations
 
 import csv
+import mmap
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +26,7 @@ import numpy as np
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+BLOCK_BYTES = 1 << 18  # the CSV reader's block: it infers types from the first, and reads 32 ahead
 TEXT = (".csv", ".tsv", ".txt", ".tab", ".dat")
 SUFFIXES = TEXT + (".parquet", ".pq", ".npy", ".npz")
 
@@ -74,27 +79,101 @@ def read_table(path: str | Path, na_values: tuple[str, ...] | list[str] = ()):
     table = table.rename_columns(names)
     if table.num_rows == 0:
         raise ValueError(f"data file {path} has a header ({', '.join(names[:8])}) but no rows of data")
-    columns = [_clean(table.column(i), nas) for i in range(table.num_columns)]
-    return pa.table(columns, names=names)
+    table = pa.table([_clean(table.column(i), nas) for i in range(table.num_columns)], names=names)
+    release_memory()  # the parser's blocks
+    return table
+
+
+def release_memory() -> None:
+    """Give back to the system the memory pyarrow's allocator keeps once freed (for pyarrow alone to reuse);
+    called where a big table, or what was computed from one, has just been let go."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _read_csv(path: Path, nas: tuple[str, ...]):
+    """pyarrow's streaming reader, one block of the file at a time (``read_csv`` keeps every block's parse until
+    its types are settled: 2-3× the table), each number column gathered into one array (``_gather``). Types
+    come from the first block; a column that a later block does not fit (integers then ``1.5``, numbers then
+    text) is read again as text, which ``_clean`` makes numbers when every cell is one, as ``read_csv``'s
+    whole-file inference would have."""
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
     delimiter = sniff_delimiter(path)
-    try:
-        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),
-                              parse_options=pcsv.ParseOptions(delimiter=delimiter),
-                              convert_options=pcsv.ConvertOptions(null_values=list(nas), strings_can_be_null=True))
-    except pa.ArrowInvalid as e:
-        raise ValueError(_explain(path, delimiter, str(e))) from None
-    for i, column in enumerate(table.columns):
+    text = {}  # columns read as text, by name
+    while True:
+        reader = None
+        try:
+            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+                                   parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                                   convert_options=pcsv.ConvertOptions(null_values=list(nas), strings_can_be_null=True,
+                                                                       column_types=text))
+            with reader:
+                table = _gather(reader, _most_rows(path))
+            break
+        except pa.ArrowInvalid as e:
+            unfit = re.match(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+):", str(e))
+            if unfit is None or reader is None:
+                raise ValueError(_explain(path, delimiter, str(e))) from None
+            name = reader.schema.names[int(unfit[1])]
+            if unfit[2] == "string":  # already text: bytes that are not UTF-8
+                raise ValueError(_not_utf8(path, name)) from None
+            text[name] = pa.string()
+    for name, column in zip(table.column_names, table.columns):
         if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            line = _first_bad_utf8(path)
-            raise ValueError(f"data file {path} is not UTF-8 text: line {line}, column {table.column_names[i]!r} "
-                             "holds other bytes; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+            raise ValueError(_not_utf8(path, name))
     return table
+
+
+def _gather(reader, most_rows: int):
+    """The batches of a CSV reader as one table, each integer or float column copied into one numpy array as
+    the batches come (then freed at once when let go, and its rows taken without a copy of it all); other
+    columns keep their batches' chunks. ``most_rows``: at least the number of rows (pages never written to
+    take no memory)."""
+    import pyarrow as pa
+
+    schema = reader.schema
+    values = [_own_pages(most_rows, t.to_pandas_dtype()) if pa.types.is_integer(t) or pa.types.is_floating(t)
+              else [] for t in schema.types]
+    valid = [None] * len(values)  # (most_rows,) bool, once a number column has a missing cell
+    n = 0
+    for batch in reader:
+        for i, chunk in enumerate(batch.columns):
+            if isinstance(values[i], list):
+                values[i].append(chunk)
+                continue
+            values[i][n:n + len(chunk)] = chunk.fill_null(0).to_numpy()
+            if chunk.null_count and valid[i] is None:
+                valid[i] = np.ones(most_rows, bool)
+            if valid[i] is not None:
+                valid[i][n:n + len(chunk)] = chunk.is_valid().to_numpy(zero_copy_only=False)
+        n += batch.num_rows
+    return pa.table([pa.chunked_array(v, t) if isinstance(v, list) else
+                     pa.array(v[:n], t, mask=None if m is None else ~m[:n])
+                     for v, m, t in zip(values, valid, schema.types)], schema=schema)
+
+
+def _own_pages(n: int, dtype) -> np.ndarray:
+    """An array of ``n`` numbers in pages of its own (an anonymous mmap), given back to the system as soon as it
+    is let go: malloc may serve a 16 MB array from its heap, and keep it after ``free``."""
+    dtype = np.dtype(dtype)
+    return np.frombuffer(mmap.mmap(-1, max(n, 1) * dtype.itemsize), dtype)[:n]
+
+
+def _most_rows(path: Path) -> int:
+    """An upper bound on a text table's rows: its line ends (``\\n``, ``\\r``) plus one."""
+    ends = 1
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            ends += block.count(b"\n") + block.count(b"\r")
+    return ends
+
+
+def _not_utf8(path: Path, column: str) -> str:
+    return (f"data file {path} is not UTF-8 text: line {_first_bad_utf8(path)}, column {column!r} holds other bytes; "
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
 
 
 def _explain(path: Path, delimiter: str, message: str) -> str:

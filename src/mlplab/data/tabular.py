@@ -19,11 +19,14 @@ import numpy as np
 
 from mlplab.data.columns import Columns, check_numbers
 from mlplab.data.dataset import Dataset, fit_stats, targets
-from mlplab.data.table import read_table, to_arrow
+from mlplab.data.split import train_test_rows
+from mlplab.data.table import read_table, release_memory, to_arrow
 from mlplab.data.target import Target
 
 VAL_FRACTION = 0.15   # of all rows, as Dataset.from_arrays counts it
 TEST_FRACTION = 0.2
+RAW_TEST_ROWS = 1000  # test rows kept as read (Dataset.test_table): what an export of the run is checked on
+SPLITS = ("train", "val", "test")
 
 
 def note(message: str) -> None:
@@ -42,10 +45,8 @@ def load(source, na_values=()) -> tuple:
     return table, None
 
 
-def labelled_rows(table, target: str, source: str | None, log) -> tuple:
-    """``table`` without the rows whose target cell is missing; the target column must exist."""
-    import pyarrow.compute as pc
-
+def labelled_rows(table, target: str, source: str | None, log) -> np.ndarray:
+    """Which rows of ``table`` have their target cell, as a (N,) bool mask; the target column must exist."""
     if target is None or target == "":
         raise ValueError(f"name the target column with --target (target=); the columns: {', '.join(table.column_names)}")
     if target not in table.column_names:
@@ -56,30 +57,26 @@ def labelled_rows(table, target: str, source: str | None, log) -> tuple:
         raise ValueError(f"every cell of the target column {target!r} is missing")
     if missing:
         log(f"dropped {missing} row(s) whose target {target!r} is missing")
-        table = table.filter(pc.is_valid(table.column(target)))
-    return table
+    return table.column(target).is_valid().to_numpy(zero_copy_only=False)
 
 
 def split_rows(y: np.ndarray, task: str, val_fraction: float, test_fraction: float, seed: int):
     """Row indices (train, val, test), seeded, stratified by class; fractions are of all rows."""
-    from sklearn.model_selection import train_test_split
-
-    rows, parts = np.arange(len(y)), {}
+    rest, parts = None, {}  # None: every row
     strat = task != "regression"
-    rest = rows
     for split, f in (("test", test_fraction), ("val", val_fraction)):
         share = f / (1 - (test_fraction if split == "val" else 0))
         if f <= 0:
-            parts[split] = rows[:0]
+            parts[split] = np.arange(0)
             continue
         try:
-            rest, parts[split] = train_test_split(rest, test_size=share, random_state=seed,
-                                                  stratify=y[rest] if strat else None)
+            kept, held = train_test_rows(y if rest is None else y[rest], share, seed, strat)
         except ValueError as e:
             raise ValueError(f"cannot split {len(y)} rows into training, validation and test sets"
                              f"{' stratified by class' if strat else ''} ({e}); give more rows per class, or a "
                              "separate --test file") from None
-    return rest, parts["val"], parts["test"]
+        rest, parts[split] = (kept, held) if rest is None else (rest[kept], rest[held])
+    return np.arange(len(y)) if rest is None else rest, parts["val"], parts["test"]
 
 
 def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric=(), drop=(), allow_leak=(),
@@ -93,30 +90,50 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     log = log or note
     val_fraction = VAL_FRACTION if val_fraction is None else val_fraction
     table, source = load(data, na_values)
-    table = labelled_rows(table, target, source, log)
-    spec = Target.detect(table.column(target), target, task)
-    y = spec.encode(table.column(target))
+    labelled = labelled_rows(table, target, source, log)
+    labels = table.column(target).filter(labelled)
+    spec = Target.detect(labels, target, task)
+    y = spec.encode(labels)
+    del labels
+    release_memory()
     if test is not None:
         test_table, test_source = load(test, na_values)
-        test_table = labelled_rows(test_table, target, test_source, log)
+        test_labelled = labelled_rows(test_table, target, test_source, log)
         test_fraction = 0.0
     for key, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= f < 1:
             raise ValueError(f"{key} must be in [0, 1); got {f!r}")
-    train, val, tst = split_rows(y, spec.task, val_fraction, test_fraction, seed)
+    picks = dict(zip(SPLITS, split_rows(y, spec.task, val_fraction, test_fraction, seed)))
+    ys = {s: y[i] for s, i in picks.items()}
+    del y
+    if not labelled.all():  # positions among the labelled rows → rows of the table
+        rows = np.flatnonzero(labelled)
+        picks = {s: rows[i] for s, i in picks.items()}
+        del rows
     if test is not None:
-        tst_x_table, y_test = test_table, spec.encode(test_table.column(target), what=f"test file {test_source}")
-    else:
-        tst_x_table, y_test = table.take(tst), y[tst]
-    columns = Columns.fit(table.take(train), spec, categorical=categorical, numeric=numeric, drop=drop,
+        test_table = test_table.filter(test_labelled)
+        ys["test"] = spec.encode(test_table.column(target), what=f"test file {test_source}")
+    columns = Columns.fit(table, spec, rows=picks["train"], categorical=categorical, numeric=numeric, drop=drop,
                           allow_leak=allow_leak, scaling=scaling)
     for line in columns.report:  # what was chosen and dropped, now; every choice is in the run's columns.md
         if line.startswith("task:") or ": dropped" in line or "kept although" in line:
             log(line)
     quiet = lambda message: None  # rare categories in held-out rows are expected, not news
-    x = {"train": columns.transform(table.take(train), quiet), "val": columns.transform(table.take(val), quiet),
-         "test": columns.transform(tst_x_table, quiet)}
-    ys = {"train": y[train], "val": y[val], "test": y_test}
+    if test is not None:
+        x_test = columns.transform(test_table, quiet)
+        raw_test = test_table.slice(0, RAW_TEST_ROWS)
+        del test_table
+    else:
+        raw_test = table.take(picks["test"][:RAW_TEST_ROWS])
+    # Every row encoded once, column by column into a column-major matrix while the table's columns are let go
+    # (the table is the only float64 copy: 2x the float32 matrix), then each split's rows gathered row-major.
+    cells = dict(zip(table.column_names, table.columns))
+    del table
+    encoded = columns.encode(cells, quiet, order="F")
+    x = {s: take_rows(encoded, i) for s, i in picks.items()}
+    del encoded
+    if test is not None:
+        x["test"] = x_test
     held = {f"{k}_{s}": (x[s] if k == "x" else ys[s]) if len(ys[s]) else None
             for s in ("val", "test") for k in ("x", "y")}
     name = name or (Path(data).stem if isinstance(data, (str, Path)) else "table")
@@ -129,7 +146,15 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
                 setattr(out, f"y_{s}", targets(ys[s], "regression", out.target_stats))
     else:
         out.labels = "name"
-    out.columns, out.test_table = columns, tst_x_table  # raw test rows: what an exported graph is checked on
+    out.columns, out.test_table = columns, raw_test  # raw test rows: what an exported graph is checked on
+    return out
+
+
+def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` as a row-major array, gathered a column at a time (``x`` may be column-major)."""
+    out = np.empty((len(rows), x.shape[1]), x.dtype)
+    for j in range(x.shape[1]):
+        out[:, j] = x[rows, j]
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 TASKS = ("auto", "multiclass", "binary", "regression")
 MAX_INT_CLASSES = 10  # an integer target with at most this many distinct values is a class label
+HEAD_ROWS = 8192      # leaks: the table's rows looked at first
 
 
 def as_text(column):
@@ -99,29 +100,47 @@ class Target:
         return cls(meta["name"], meta["task"], None if names is None else tuple(names), meta.get("reason", ""))
 
 
-def leaks(table, target: Target) -> list[tuple[str, str]]:
-    """Feature columns that restate the target: ``(column, how)`` for each, in table order."""
+def take(column, rows: np.ndarray | None):
+    """The cells ``rows`` of a pyarrow column (all of them when None)."""
+    return column if rows is None else column.take(rows)
+
+
+def leaks(table, target: Target, rows: np.ndarray | None = None) -> list[tuple[str, str]]:
+    """Feature columns that restate the target in the rows ``rows`` (all when None): ``(column, how)`` for
+    each, in table order."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    y = table.column(target.name)
+    head = None if rows is None else rows[rows < HEAD_ROWS]  # ``rows`` among the table's first HEAD_ROWS
+    b = t = None  # the target's cells in ``rows``: as float64 (regression) or text, when first needed
     found = []
     for name in table.column_names:
         if name == target.name:
             continue
-        col = table.column(name)
         if target.task == "regression":
+            col = take(table.column(name), rows)
             if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)) or col.null_count:
                 continue
-            a = col.to_numpy().astype(np.float64)
-            b = y.to_numpy().astype(np.float64)
+            a = np.asarray(col.to_numpy(), np.float64)
+            if b is None:
+                b = np.asarray(take(table.column(target.name), rows).to_numpy(), np.float64)
             if np.array_equal(a, b):
                 found.append((name, "is identical to the target"))
             elif a.std() > 0 and b.std() > 0 and abs(np.corrcoef(a, b)[0, 1]) > 1 - 1e-9:
                 found.append((name, "is a linear function of the target"))
             continue
-        f, t = pc.fill_null(as_text(col), "\x00missing"), as_text(y)
-        k_f, k_t = pc.count_distinct(f).as_py(), pc.count_distinct(t).as_py()
+        # More distinct values in a few rows than the target has classes: no 1:1 relabelling, and no need to
+        # write every cell as text. (A few rows alone may read whole floats as integers, which merges 0 and -0
+        # but splits nothing, so they never have more distinct values than as part of the column.)
+        few = table.column(name).slice(0, HEAD_ROWS)
+        few = few if head is None else few.take(head)
+        if pc.count_distinct(pc.fill_null(as_text(few), "\x00missing")).as_py() > len(target.class_names):
+            continue
+        if t is None:
+            t = as_text(take(table.column(target.name), rows))
+            k_t = pc.count_distinct(t).as_py()
+        f = pc.fill_null(as_text(take(table.column(name), rows)), "\x00missing")
+        k_f = pc.count_distinct(f).as_py()
         pairs = pc.count_distinct(pc.binary_join_element_wise(f, t, "\x1f")).as_py()
         if k_f == k_t == pairs:
             found.append((name, "is identical to the target" if pc.all(pc.equal(f, t)).as_py()

@@ -9,7 +9,7 @@ The graph takes the table's cells as two arrays, in the column order FILE.json l
   whole numbers without ".0" (1.0 → ``1``).
 
 A table without numeric (or without categorical) feature columns has no such input. Inside, what
-``Columns.encode`` does, as ops that export to ONNX opset 17 and TorchScript::
+``Columns.encode_cells`` does, as ops that export to ONNX opset 17 and TorchScript::
 
     missing = isnan(x);  z = (where(missing, fill, x) − center) · factor
     robust scaling: z ← z / √(1 + (z/3)²)  (smooth clipping; not affine, so it is not folded into a layer)
@@ -48,7 +48,7 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 
 class ColumnsGraph(nn.Module):
-    """``Columns.encode`` in torch: (numeric (B, n) float32, categorical (B, m) int64) → (B, width) float32,
+    """``Columns.encode_cells`` in torch: (numeric (B, n) float32, categorical (B, m) int64) → (B, width) float32,
     each input present only when the table has columns of that kind."""
 
     def __init__(self, columns):
@@ -134,7 +134,7 @@ def expected(run, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """What mlplab predicts for the cells ``inputs`` (the same float32 numbers the graph takes)."""
     rows = len(next(iter(inputs.values())))
     numeric = inputs.get(NUMERIC, np.zeros((rows, 0))).astype(np.float64)
-    x = run.schema.columns.encode(numeric, inputs.get(CATEGORICAL, np.zeros((rows, 0), np.int64)))
+    x = run.schema.columns.encode_cells(numeric, inputs.get(CATEGORICAL, np.zeros((rows, 0), np.int64)))
     return run.predict(x).reshape(rows, -1) if run.schema.task == "regression" else run.predict_proba(x)
 
 

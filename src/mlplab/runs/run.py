@@ -163,7 +163,7 @@ def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> di
     metrics["device"] = str(resolve_device(config.device))
     metrics["backprop"], metrics["backprop_reason"] = history.backprop, history.backprop_reason
     if config.early_stopping is not None:
-        metrics["early_stopping"] = {"monitor": history.monitor or config.monitor, "patience": config.early_stopping,
+        metrics["early_stopping"] = {"monitor": config.monitor, "patience": config.early_stopping,
                                      "best_epoch": history.best_epoch, "stopped_epoch": history.stopped_epoch,
                                      "epochs_run": len(history.rows)}
     return metrics

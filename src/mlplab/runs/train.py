@@ -45,12 +45,12 @@ class PathReport(Callback):
 
 def progress_callback(progress: str, epochs: int, classify: bool, title: str) -> Callback | None:
     """``auto``: live curves in a Jupyter notebook, a bar in a terminal, one line per epoch otherwise."""
-    from mlplab.plots.live import LiveCurves, in_notebook
-
     if progress not in PROGRESS:
         raise ValueError(f"progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
-    if progress == "quiet":
+    if progress == "quiet":  # before importing matplotlib (30 MB), which a quiet run does without
         return None
+    from mlplab.plots.live import LiveCurves, in_notebook
+
     if progress == "notebook" or (progress == "auto" and in_notebook()):
         return LiveCurves(epochs, classify, title)
     return EpochProgress(epochs, mode=progress)

@@ -55,16 +55,6 @@ def higher_is_better(monitor: str) -> bool:
     return any(word in monitor for word in ("accuracy", "auc", "r2", "f1", "precision", "recall"))
 
 
-# What ``monitor="auto"`` watches, by task: ROC-AUC ranks the positives the way a binary model is used (and
-# ignores the threshold); the loss elsewhere (smoother than accuracy on the small validation sets of tables).
-AUTO_MONITOR = {"binary": "val_roc_auc", "multiclass": "val_loss", "regression": "val_loss"}
-
-
-def resolve_monitor(monitor: str, task: str) -> str:
-    """``monitor``, with ``auto`` replaced by the task's column in ``AUTO_MONITOR``."""
-    return AUTO_MONITOR[task] if monitor == "auto" else monitor
-
-
 def check_monitor(monitor: str, columns: list[str]) -> None:
     """``monitor`` must be a column the history will have, and not a test column (that would select on test)."""
     if monitor.startswith("test_"):

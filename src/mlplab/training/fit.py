@@ -25,7 +25,7 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
-from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor, resolve_monitor
+from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
 from mlplab.training.device import check_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -187,9 +187,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     history = history if history is not None else History()
     history.backprop, history.backprop_reason = choice.path, choice.reason
     if config.early_stopping is not None:  # first, so the other callbacks see its verdict on this epoch
-        history.monitor = monitor = resolve_monitor(config.monitor, data.task)
-        check_monitor(monitor, [f"{s}_{m}" for s in splits for m in split_metrics(data.task)])
-        callbacks.insert(0, EarlyStopping(config.early_stopping, monitor))
+        check_monitor(config.monitor, [f"{s}_{m}" for s in splits for m in split_metrics(data.task)])
+        callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor))
     on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
     n_batches = -(-n // config.batch_size)
     batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)

@@ -14,8 +14,7 @@ class History:
     ``best_epoch`` and ``stopped_epoch`` are set by early stopping (mlplab.training.callbacks.EarlyStopping):
     the epoch whose weights the model holds after training, and the epoch after which training stopped;
     ``best_state`` holds the best epoch's weights while training runs (checkpoints carry them, so a resumed
-    run restores the same ones). ``monitor``: the column early stopping watched. ``backprop`` and
-    ``backprop_reason``: the path fit's steps took, and why.
+    run restores the same ones). ``backprop`` and ``backprop_reason``: the path fit's steps took, and why.
 
     >>> h = History([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.25}])
     >>> h.column("train_loss"), h.final["epoch"]
@@ -26,7 +25,6 @@ class History:
     best_epoch: int | None = None
     stopped_epoch: int | None = None
     best_state: dict | None = field(default=None, repr=False)
-    monitor: str | None = None
     backprop: str | None = None
     backprop_reason: str | None = None
 

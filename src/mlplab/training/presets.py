@@ -26,7 +26,7 @@ TABLE = {
     "batch_size": 256,
     "epochs": 100,
     "early_stopping": 16,
-    "monitor": "auto",
+    "monitor": "val_loss",
     "label_smoothing": 0.1,
 }
 
