@@ -28,7 +28,10 @@ Under heavier load from other sessions (load average 3.5-4 on the 2 cores) chann
 twice as long as at 1 thread (oversubscribed); an interleaved per-batch A/B (30 alternating rounds of 4 batches,
 forward + backward + SGD step) gave median ratios 0.66 (cnn) and 0.75 (lenet) at 1 thread, 0.86 and 0.76 at 2.
 Faster in every unloaded run and never slower beyond noise, so ``fit`` trains mlplab's CNN in channels-last on
-the CPU (earlier, with the cnn alone: 0.67×).
+the CPU (earlier, with the cnn alone: 0.67×). On the real data, one epoch of ``fit`` over the 60,000 Fashion-MNIST
+training images (``cnn``, Adam 3e-3, batch 128, 1 thread, alternating): contiguous 53.8 and 58.3 s, channels-last
+38.8 and 38.7 s (train accuracy 0.8245 vs 0.8239: rounding); ``mlplab train --model cnn --dataset fashion-mnist``
+then ends at test accuracy 0.9146 in 138 s of training on 1 thread (3 epochs).
 """
 
 from __future__ import annotations
