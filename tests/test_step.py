@@ -1,20 +1,25 @@
 """The one place that decides how a run's steps are computed: every rule, the recorded path and reason, the
-gaps that used to train wrong models, and what a learner finds in .grad after fit on either path."""
+gaps that used to train wrong models, what a learner finds in .grad after fit on either path, and the memory
+layout (channels-last for mlplab's CNN on the CPU)."""
 
 import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import mlplab
 from mlplab.data.load import load_dataset
+from mlplab.models.cnn import CNN
 from mlplab.models.mlp import MLP
+from mlplab.scratch.cnn import CNN as ScratchCNN
 from mlplab.training.fit import fit
 from mlplab.training.losses import LOSSES
 from mlplab.training.optim import make_optimizer
-from mlplab.training.step import RULES, StepContext, why_not_hand
+from mlplab.training.step import RULES, StepContext, choose_memory_format, why_not_hand
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +115,64 @@ def test_grad_after_fit_is_the_last_batch_gradient_at_the_final_weights_on_both_
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-12)
     for a, b in zip(grads["hand"], grads["autograd"]):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
+SPEC = "conv:8:3:pad1,bn,relu,maxpool:2,fc:16,relu"
+
+
+def test_each_memory_format_rule_names_its_reason():
+    cpu, cnn = torch.device("cpu"), CNN((12, 12), 4, spec=SPEC)
+    assert choose_memory_format(cnn, cpu)[0] == "channels_last"
+    assert choose_memory_format(CNN((12, 12), 4, spec="lenet"), cpu)[0] == "channels_last"
+    assert choose_memory_format(MLP(4, [8], 3), cpu) == (
+        "contiguous", "the model is a mlplab.models.mlp.MLP, not mlplab.models.cnn.CNN (the one model measured in "
+                      "channels-last)")
+    assert choose_memory_format(ScratchCNN((12, 12), 4, spec=SPEC), cpu)[1].startswith(
+        "the model is a mlplab.scratch.cnn.CNN, not")
+    assert choose_memory_format(cnn, torch.device("meta"))[1].startswith("the device is not the CPU")
+    assert choose_memory_format(cnn, cpu, world=2)[1].startswith("it runs under torch.distributed")
+    assert choose_memory_format(cnn, cpu, compile=True)[1].startswith("compile is on")
+
+
+@pytest.fixture(scope="module")
+def quadrants():
+    """(1, 12, 12) images whose class is the bright quadrant."""
+    rng = np.random.default_rng(0)
+    y = np.arange(256) % 4
+    x = rng.normal(0, 0.5, size=(256, 1, 12, 12)).astype(np.float32)
+    for i, c in enumerate(y):
+        r, col = divmod(int(c), 2)
+        x[i, 0, r * 6:(r + 1) * 6, col * 6:(col + 1) * 6] += 1.0
+    return mlplab.Dataset.from_arrays(x, y, standardize=False)
+
+
+def test_a_cnn_trains_in_channels_last_as_it_would_in_torchs_default_layout(quadrants):
+    """The same layers as a plain nn.Sequential (not mlplab's CNN: contiguous) take the same steps."""
+    cnn = CNN((1, 12, 12), 4, spec=SPEC, seed=0)
+    plain = nn.Sequential(*copy.deepcopy(list(cnn)))
+    # SGD: Adam would scale the conv bias's gradient (zero but for rounding, as batch norm follows) up to full
+    # steps, and rounding differs between layouts
+    kw = dict(optimizer="sgd", lr=0.1, epochs=2, batch_size=32, device="cpu", seed=0)
+    h, h_plain = fit(cnn, quadrants, **kw), fit(plain, quadrants, **kw)
+    assert (h.memory_format, h_plain.memory_format) == ("channels_last", "contiguous")
+    assert cnn[0].weight.is_contiguous(memory_format=torch.channels_last) and plain[0].weight.is_contiguous()
+    for (k, p), q in zip(cnn.state_dict().items(), plain.state_dict().values()):  # rounding apart: the same
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=k)
+    assert h.rows[-1]["val_accuracy"] == h_plain.rows[-1]["val_accuracy"] > 0.9
+
+
+def test_a_cnn_run_folder_records_channels_last_and_predicts_after_loading_as_it_did(quadrants, tmp_path, capsys):
+    run = mlplab.train(quadrants, model="cnn", spec=SPEC, epochs=1, batch_size=32, progress="quiet", device="cpu",
+                       out=str(tmp_path), verbose=True)
+    assert "memory format: channels_last (mlplab's CNN on the CPU" in capsys.readouterr().out
+    assert run.metrics["memory_format"] == "channels_last" and "CNN on the CPU" in run.metrics["memory_format_reason"]
+    back = mlplab.load_run(run.path)
+    assert back.history.memory_format == "channels_last"
+    assert back.model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = quadrants.x_val.numpy()
+    assert np.array_equal(back.predict_proba(x), run.predict_proba(x))   # bit for bit
+    plain = CNN((1, 12, 12), 4, spec=SPEC)                                 # the saved weights: the standard layout
+    plain.load_state_dict(back.model.state_dict())
+    with torch.no_grad():
+        p = plain.eval()(quadrants.x_val).softmax(1).numpy()
+    np.testing.assert_allclose(p, run.predict_proba(x), rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ estimators take them. ``save(folder)`` writes the run folder::
 
     config.toml            the settings (feed back with --config)
     history.csv            per epoch: train/val/test loss and accuracy, seconds
-    metrics.json           final metrics, the training path (backprop, backprop_reason), early stopping
+    metrics.json           final metrics, the training path (backprop, memory_format, and why), early stopping
     model.safetensors      the weights
     data.json, preprocessing.safetensors   the Schema: what predict applies to raw rows
     learning_curves.png    (and predictions.png for image data)
@@ -39,6 +39,7 @@ from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.fit import resolve_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
+from mlplab.training.step import MEMORY_FORMATS
 
 PREDICT_BATCH = 8192
 
@@ -162,6 +163,7 @@ def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> di
     metrics["parameters"] = sum(p.numel() for p in model.parameters())
     metrics["device"] = str(resolve_device(config.device))
     metrics["backprop"], metrics["backprop_reason"] = history.backprop, history.backprop_reason
+    metrics["memory_format"], metrics["memory_format_reason"] = history.memory_format, history.memory_format_reason
     if config.early_stopping is not None:
         metrics["early_stopping"] = {"monitor": config.monitor, "patience": config.early_stopping,
                                      "best_epoch": history.best_epoch, "stopped_epoch": history.stopped_epoch,
@@ -193,7 +195,11 @@ def load_run(folder: str | Path) -> Run:
                          f"{str(e).splitlines()[0]}") from None
     history = History.from_csv(folder / "history.csv") if (folder / "history.csv").is_file() else History()
     metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+    if metrics.get("memory_format") in MEMORY_FORMATS:  # the layout it trained in: it predicts as it did then
+        model.to(memory_format=MEMORY_FORMATS[metrics["memory_format"]])
     history.backprop, history.backprop_reason = metrics.get("backprop"), metrics.get("backprop_reason")
+    history.memory_format = metrics.get("memory_format")
+    history.memory_format_reason = metrics.get("memory_format_reason")
     stopping = metrics.get("early_stopping") or {}
     history.best_epoch, history.stopped_epoch = stopping.get("best_epoch"), stopping.get("stopped_epoch")
     return Run(model, config, history, metrics, schema, folder)

@@ -37,10 +37,11 @@ PROGRESS = ("auto", "notebook", "bar", "lines", "quiet")
 
 
 class PathReport(Callback):
-    """``--verbose``: say which path the steps take, and why, before the first epoch."""
+    """``--verbose``: say which path the steps take and which memory layout, and why, before the first epoch."""
 
     def on_train_begin(self, history, model, opt):
         print(f"backprop: {history.backprop} ({history.backprop_reason})", flush=True)
+        print(f"memory format: {history.memory_format} ({history.memory_format_reason})", flush=True)
 
 
 def progress_callback(progress: str, epochs: int, classify: bool, title: str) -> Callback | None:

@@ -1,9 +1,10 @@
 """The training loop: data resident on the device, a seeded permutation per epoch, one step object per batch.
 
-Read it top to bottom: check the settings, choose the step (mlplab.training.step: by hand or autograd, and
-why), then per epoch shuffle, take batches with ``index_select``, step, record; evaluate every split in eval
-mode without gradients; call the callbacks. Each epoch's shuffling and dropout masks come from
-``(seed, epoch)`` alone, so a run restarted at any epoch boundary continues exactly as an uninterrupted one.
+Read it top to bottom: check the settings, choose the model's memory layout and the step
+(mlplab.training.step: by hand or autograd, and why), then per epoch shuffle, take batches with
+``index_select``, step, record; evaluate every split in eval mode without gradients; call the callbacks.
+Each epoch's shuffling and dropout masks come from ``(seed, epoch)`` alone, so a run restarted at any epoch
+boundary continues exactly as an uninterrupted one.
 
 After ``fit`` every parameter's ``.grad`` holds ∂ℓ/∂p of the mean training loss over the last training batch
 at the final weights, in eval mode (no dropout), by autograd — the same on both paths (by hand, plain SGD
@@ -31,7 +32,7 @@ from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
 from mlplab.training.optim import build_optimizer
 from mlplab.training.schedules import get_schedule, set_lr
-from mlplab.training.step import AMP, StepContext, choose_step
+from mlplab.training.step import AMP, MEMORY_FORMATS, StepContext, choose_memory_format, choose_step
 
 # The TrainConfig keys fit reads; the others describe the data, the model or the run folder, which fit is given.
 FIT_KEYS = ("impl", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "loss", "epochs", "batch_size",
@@ -146,7 +147,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     (then the optimizer keys come from it: giving both is an error). ``callbacks``: see
     mlplab.training.callbacks. ``penalty(model)`` is a term added to every batch's loss before backward
     (e.g. ``lambda m: mlplab.scratch.losses.l2_penalty(m, 3.0)``); the history records the data loss alone.
-    The History also records the path the steps took (``backprop``: ``hand`` or ``autograd``) and why.
+    The History also records the path the steps took (``backprop``: ``hand`` or ``autograd``) and the model's
+    memory layout (``memory_format``: ``contiguous`` or ``channels_last``), each with why.
 
     >>> from mlplab.data.load import load_dataset; from mlplab.models.mlp import MLP
     >>> d = load_dataset("iris"); h = fit(MLP(4, [16], 3), d, epochs=2, device="cpu")
@@ -159,9 +161,10 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     loss_fn = losses.get_loss(loss, losses.LOSSES)
     classify = data.task != "regression"
     dev = resolve_device(config.device)
-    model.to(dev)
-    factor, augment_fn = get_schedule(config.schedule), get_augment(config.augment, data.input_shape)
     rank, world = distributed.rank_and_world()
+    layout = choose_memory_format(model, dev, world=world, compile=config.compile)
+    model.to(dev, memory_format=MEMORY_FORMATS[layout[0]])  # the parameters stay the same objects (opt holds them)
+    factor, augment_fn = get_schedule(config.schedule), get_augment(config.augment, data.input_shape)
     if config.batch_size < world:
         raise ValueError(f"batch_size ({config.batch_size}) is the global batch and must be >= the {world} processes")
     if opt is None:
@@ -186,6 +189,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     callbacks = [as_callback(cb) for cb in callbacks]
     history = history if history is not None else History()
     history.backprop, history.backprop_reason = choice.path, choice.reason
+    history.memory_format, history.memory_format_reason = layout
     if config.early_stopping is not None:  # first, so the other callbacks see its verdict on this epoch
         check_monitor(config.monitor, [f"{s}_{m}" for s in splits for m in split_metrics(data.task)])
         callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor))

@@ -11,6 +11,10 @@ A run trains through exactly one step object, chosen once by ``choose_step``:
 ``RULES`` lists every condition under which backprop by hand does not apply, in order; the first that holds
 is the reason a run takes autograd, and the chosen path and its reason go into the run's metrics.json
 (``backprop``, ``backprop_reason``).
+
+``choose_memory_format`` decides, the same way, how the model's 4-d weights lie in memory: channels-last (NHWC)
+for mlplab's CNN on the CPU, where an epoch measured 0.65-0.85× a contiguous one (benchmarks/bench_nets.py),
+torch's contiguous (NCHW) default otherwise; recorded as ``memory_format`` and ``memory_format_reason``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from mlplab.models.cnn import CNN
 from mlplab.training import backprop as hand_backprop
 
 AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
@@ -115,6 +120,31 @@ class AutogradStep:
         (loss if self.penalty is None else loss + self.penalty(self.model)).backward()  # the penalty shapes the
         self.opt.step()                                                                    # step, not the record
         return loss.detach(), out.detach()
+
+
+MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+CHANNELS_LAST = ("mlplab's CNN on the CPU: a channels-last epoch measured 0.65-0.85× a contiguous one "
+                 "(cnn and lenet, 1 and 2 threads: benchmarks/bench_nets.py)")
+
+
+def choose_memory_format(model: nn.Module, device: torch.device, *, world: int = 1,
+                         compile: bool = False) -> tuple[str, str]:
+    """(``contiguous`` or ``channels_last``, why): the layout ``fit`` puts the model in, by the first rule that
+    holds. Only the model moves: a convolution whose weight is channels-last computes in channels-last and hands
+    that layout on, so the batches follow (a 1-channel batch is both layouts at once; the first convolution
+    converts a multi-channel one).
+
+    >>> choose_memory_format(CNN((28, 28), 10, spec="lenet"), torch.device("cpu"))[0]
+    'channels_last'
+    """
+    rules = [  # every reason to keep torch's default layout, in order
+        (not isinstance(model, CNN), f"the model is a {type(model).__module__}.{type(model).__qualname__}, not "
+                                     "mlplab.models.cnn.CNN (the one model measured in channels-last)"),
+        (device.type != "cpu", "the device is not the CPU (channels-last was measured on the CPU only)"),
+        (world > 1, "it runs under torch.distributed (DDP), where channels-last was not measured"),
+        (compile, "compile is on, where channels-last was not measured"),
+    ]
+    return next((("contiguous", why) for holds, why in rules if holds), ("channels_last", CHANNELS_LAST))
 
 
 @dataclass
