@@ -191,6 +191,6 @@ def test_the_scratch_cnn_trains_to_the_torch_cnns_accuracy_on_fashion_mnist(fash
 
     data = load_dataset("fashion-mnist", data_dir=fashion_dir)
     acc = {impl: mlplab.train(data, model="cnn", impl=impl, seed=0, progress="quiet", device="cpu")
-           .metrics["test"]["accuracy"] for impl in ("torch", "scratch")}
+           .metrics["test_accuracy"] for impl in ("torch", "scratch")}
     assert acc["torch"] >= 0.91, acc
     assert abs(acc["scratch"] - acc["torch"]) <= 0.005, acc

@@ -120,6 +120,6 @@ def test_the_scratch_lstm_trains_to_the_torch_lstms_accuracy_on_fashion_mnist(fa
 
     data = load_dataset("fashion-mnist", data_dir=fashion_dir)
     acc = {impl: mlplab.train(data, model="lstm", impl=impl, seed=0, progress="quiet", device="cpu")
-           .metrics["test"]["accuracy"] for impl in ("torch", "scratch")}
+           .metrics["test_accuracy"] for impl in ("torch", "scratch")}
     assert acc["torch"] >= 0.88, acc
     assert abs(acc["scratch"] - acc["torch"]) <= 0.005, acc

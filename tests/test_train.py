@@ -169,7 +169,7 @@ def test_lenet_with_d2l_settings_is_within_a_point_of_a_hand_written_torch_loop(
     assert (c.optimizer, c.lr, c.batch_size, c.epochs, c.init) == ("sgd", 0.9, 256, 10, ("xavier_uniform",))
     torch.manual_seed(0)
     reference = d2l_train(d2l_lenet(), data, lr=0.9, batch_size=256, epochs=10)
-    ours = run.metrics["test"]["accuracy"]
+    ours = run.metrics["test_accuracy"]
     assert reference > 0.7, f"the hand-written d2l loop itself did not train ({reference:.4f})"
     assert abs(ours - reference) <= 0.01, f"mlplab {ours:.4f} vs d2l's loop {reference:.4f}"
 
