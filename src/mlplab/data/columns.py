@@ -160,9 +160,6 @@ class Columns:
         """``transform`` of a table given as ``{name: column}``, which it empties: each column is let go once
         encoded, so a caller that hands over the only references frees the table as the matrix fills (with
         ``order="F"`` the matrix is column-major, and only the columns written so far take memory)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         log = log or (lambda m: warnings.warn(m, stacklevel=3))
         self.check_names(list(cells), log)
         out = np.zeros((len(cells[self.columns[0].name]), self.width), np.float32, order=order)
@@ -180,11 +177,7 @@ class Columns:
                 release_memory()                                  # the column just encoded
                 k += 1
             else:
-                index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
-                unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
-                if unseen:
-                    other[c.name] = unseen
-                idx = pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False)
+                idx, other[c.name] = _codes(col, c.categories)
                 out[np.arange(len(idx)), j + idx] = 1.0
             j += c.width
         cells.clear()  # the columns not used (the target, dropped ones)
@@ -224,9 +217,6 @@ class Columns:
         (N, categorical columns) int64, each the position of the cell's text (``as_text``) in its column's
         ``categories``, len(categories) for "other" (rare, unseen, missing). Columns in ``self.columns`` order
         within each kind. Notices (extra columns, unseen values) go to ``log``."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         log = log or (lambda m: warnings.warn(m, stacklevel=4))
         self.check_names(table.column_names, log)
         numeric, codes, other = [], [], {}
@@ -236,11 +226,8 @@ class Columns:
                 check_numeric(c.name, col)
                 numeric.append(_floats(col))
             else:
-                index = pc.index_in(as_text(col), value_set=pa.array(c.categories, pa.string()))
-                unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
-                if unseen:
-                    other[c.name] = unseen
-                codes.append(pc.fill_null(index, len(c.categories)).to_numpy(zero_copy_only=False).astype(np.int64))
+                idx, other[c.name] = _codes(col, c.categories)
+                codes.append(idx.astype(np.int64))
         log_other(other, log)
         n = table.num_rows
         return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), \
@@ -289,8 +276,20 @@ def check_numeric(name: str, col) -> None:
                          f"{col.drop_null()[0].as_py()!r}")
 
 
+def _codes(col, categories: tuple[str, ...]) -> tuple[np.ndarray, int]:
+    """(each cell's position in ``categories``, len(categories) for "other" (rare, unseen, missing); how many
+    non-missing cells held a value not in ``categories``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = pc.index_in(as_text(col), value_set=pa.array(categories, pa.string()))
+    unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
+    return pc.fill_null(index, len(categories)).to_numpy(zero_copy_only=False), unseen
+
+
 def log_other(other: dict[str, int], log) -> None:
-    """One notice for the cells encoded as 'other' ({column: count})."""
+    """One notice for the cells encoded as 'other' ({column: count}; columns with 0 left out)."""
+    other = {n: v for n, v in other.items() if v}
     if other:
         log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
             + ", ".join(f"{n} ({v})" for n, v in other.items()))
