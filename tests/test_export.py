@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -305,27 +306,16 @@ def test_a_pandas_recipe_that_reads_only_the_sidecar_feeds_the_file(table_runs, 
     """The module docstring's recipe (mlplab.runs.export_table): pandas cells → inputs, from FILE.json alone."""
     import pandas as pd
 
+    import mlplab.runs.export_table as export_table
     from mlplab.data.table import read_table
 
     run = table_runs["titanic"]
-    export(run, "onnx", tmp_path / "m.onnx")
-    meta = json.loads((tmp_path / "m.onnx.json").read_text())
-    rows = pd.read_csv(tables / "titanic.csv")
-
-    def text(v):  # a cell as mlplab spells it
-        if isinstance(v, bool):
-            return str(v).lower()                   # true, false
-        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)   # 1.0 → "1"
-
-    feeds = {}
-    for spec in meta["inputs"]:
-        if spec["name"] == "numeric":
-            feeds["numeric"] = rows[spec["columns"]].to_numpy("float32")
-        else:
-            feeds["categorical"] = np.stack([[c["categories"].index(text(v)) if not pd.isna(v) and text(v) in
-                                              c["categories"] else -1 for v in rows[c["name"]]]
-                                             for c in spec["columns"]], 1)
-    got = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, feeds)[0]
+    export(run, "onnx", tmp_path / "model.onnx")
+    recipe = textwrap.dedent(export_table.__doc__.split("runs this recipe on titanic)::\n", 1)[1])
+    recipe = recipe.replace('"model.onnx', f'"{tmp_path}/model.onnx').replace('"new.csv"', f'"{tables / "titanic.csv"}"')
+    scope = {"json": json, "np": np, "pd": pd, "onnxruntime": onnxruntime}
+    exec(recipe, scope)  # the recipe exactly as documented, on the files this test wrote
+    got = scope["proba"]
     assert_matches(run, got, run.predict_proba(read_table(tables / "titanic.csv")))
 
 
