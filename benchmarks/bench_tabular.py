@@ -6,7 +6,8 @@ Tables (../shared/data/tabular beside the repo, or $MLPLAB_TABULAR): diamonds (p
 stratified), the same rows mlplab.data.tabular.split_rows takes; mlplab holds out 15% of all rows from the
 rest for early stopping, scikit-learn trains on all the rest.
 
-- ``mlplab``: ``Dataset.from_table`` + ``mlplab.train`` with the TABLE preset (mlplab.training.presets).
+- ``mlplab``: ``Dataset.from_table`` + ``mlplab.train`` with the table preset of the task
+  (mlplab.training.presets: TABLE and BY_TASK).
 - ``hgb``: HistGradientBoosting{Classifier,Regressor}, defaults, categorical_features="from_dtype".
 - ``sk-mlp``: MLP{Classifier,Regressor} defaults (100 hidden, adam, early_stopping=True so it stops like
   mlplab does) behind a ColumnTransformer: median impute + StandardScaler; most-frequent impute + OneHotEncoder
@@ -133,13 +134,13 @@ def warm_up() -> None:
     pulls in, sklearn's first OpenMP pool) is not charged to the first table's first seed."""
     import mlplab
     from mlplab.data.dataset import Dataset
-    from mlplab.training.presets import TABLE
+    from mlplab.training.presets import BY_TASK, TABLE
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.neural_network import MLPClassifier
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200, 4)), rng.integers(0, 2, 200)
-    mlplab.train(Dataset.from_arrays(x, y), **{**TABLE, "epochs": 1}, progress="quiet", device="cpu")
+    mlplab.train(Dataset.from_arrays(x, y), **{**TABLE, **BY_TASK["binary"], "epochs": 1}, progress="quiet", device="cpu")
     HistGradientBoostingClassifier(max_iter=2).fit(x, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # two iterations do not converge, on purpose
@@ -181,7 +182,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--only", default=",".join(TABLES))
     p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a TABLE preset key")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a table preset key")
     p.add_argument("--scaling", default="robust", choices=["robust", "standard"])
     p.add_argument("--json")
     args = p.parse_args()

@@ -11,6 +11,7 @@ from mlplab.cli.flags import (
     add_table_flags,
     add_train_flags,
     config_from_args,
+    given_keys,
 )
 from mlplab.config import TrainConfig
 from mlplab.runs.failures import Interrupted
@@ -38,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return resume(args)
     config = config_from_args(args)
+    data = None
+    if config.data is not None:  # a table: its task's preset keys, for those not set, once it is read
+        from mlplab.runs.train import load_data
+        from mlplab.training.presets import for_task
+
+        data, config = load_data(None, config)
+        config = for_task(config, data.task, given_keys(args, config))
     if args.seeds != 1:
         from mlplab.experiments.compare import compare
 
@@ -47,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with process_group(config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
         main = is_main()
-        return report(args, lambda: train(config=config, progress="auto" if main and not args.quiet else "quiet",
+        return report(args, lambda: train(data, config=config, progress="auto" if main and not args.quiet else "quiet",
                                           write=main, verbose=args.verbose and main))
 
 
