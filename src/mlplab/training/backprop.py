@@ -15,7 +15,7 @@ and smoothed ones), with p = softmax(O), σ the sigmoid, N the number of element
   target distribution q_ic = (1 − ε) w_{y_i} 1[c = y_i] + (ε/C) w_c, so ℓ = −Σ_ic q_ic log p_ic / Σ_i w_{y_i}
   (torch's F.cross_entropy with weight= and label_smoothing=) and, as ∂(−log p_ic')/∂O_ic = p_ic − 1[c = c'],
       δ_o,ic = (p_ic Σ_c' q_ic' − q_ic) / Σ_i w_{y_i};   plain (w = 1, ε = 0): δ_o = (p − onehot(y)) / B
-- bce_with_logits, 0/1 targets y (B, 1): target t = (1 − ε) y + ε/2, sample weight w_{y_i},
+- bce_with_logits, targets y (B, 1) in [0, 1]: target t = (1 − ε) y + ε/2, sample weight w_{y_i},
   ℓ = Σ_i w_{y_i} [softplus(O_i) − t_i O_i] / N:   δ_o = w_{y_i} (σ(O) − t) / N
 - mse: ℓ = Σ (O − y)² / N:   δ_o = 2 (O − y) / N
 
@@ -78,8 +78,8 @@ def cross_entropy(out: Tensor, y: Tensor, weight: Tensor | None = None,
 
 def bce_with_logits(out: Tensor, y: Tensor, weight: Tensor | None = None,
                     label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
-    """(mean binary cross entropy, δ_o) of logits ``out`` and 0/1 targets ``y``, both (B, 1), with optional class
-    ``weight`` (2,) (sample i weighs w[y_i]) and ``label_smoothing`` ε (target (1 − ε) y + ε/2)."""
+    """(mean binary cross entropy, δ_o) of logits ``out`` and targets ``y`` in [0, 1], both (B, 1), with optional
+    class ``weight`` (2,) (0/1 targets; sample i weighs w[y_i]) and ``label_smoothing`` ε (target (1 − ε) y + ε/2)."""
     t = y * (1 - label_smoothing) + 0.5 * label_smoothing if label_smoothing else y
     w = None if weight is None else weight.to(out)[y.long()]                 # (B, 1): w[y_i]
     loss = F.binary_cross_entropy_with_logits(out, t, weight=w)
