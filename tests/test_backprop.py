@@ -1,6 +1,7 @@
 """Backprop by hand (mlplab.training.backprop) computes what autograd computes: float64 trajectories agree to rounding
-for every activation, optimizer, schedule and layout it takes; dropout through the same masks; anything it
-does not handle falls back to autograd (or, asked for by name, fails naming why)."""
+for every activation, optimizer, schedule and layout it takes, and for every loss head (cross entropy and BCE with
+class weights and label smoothing, mse); dropout through the same masks; anything it does not handle falls back to
+autograd (or, asked for by name, fails naming why)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from torch import nn
 from mlplab.data.load import load_dataset
 from mlplab.models.activations import Activation
 from mlplab.models.mlp import MLP
-from mlplab.training.backprop import HandStep, draw_mask
+from mlplab.training.backprop import HEADS, HandStep, draw_mask, layers_of
 from mlplab.training.fit import fit
+from mlplab.training.losses import LOSSES, with_options
 from mlplab.training.optim import make_optimizer
 from mlplab.training.step import StepContext, choose_step
 
@@ -300,3 +302,148 @@ def test_a_non_finite_loss_stops_before_the_weights_change(backprop):
             backprop=backprop, callbacks=[lambda *a: seen.append(1)])
     assert not seen                                                    # it stopped inside the first epoch
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+# --- loss heads: every loss and option by hand is the loss mlplab.training.losses computes -------------------
+
+WEIGHTS = {"cross_entropy": torch.tensor([1.0, 2.5, 0.5, 1.5]), "bce_with_logits": torch.tensor([0.4, 3.0])}
+CASES = [  # (loss, class weight?, label smoothing)
+    ("cross_entropy", False, 0.0), ("cross_entropy", False, 0.1), ("cross_entropy", True, 0.0),
+    ("cross_entropy", True, 0.2), ("bce_with_logits", False, 0.0), ("bce_with_logits", False, 0.1),
+    ("bce_with_logits", True, 0.0), ("bce_with_logits", True, 0.1), ("mse", False, 0.0),
+]
+
+
+def case(loss, weighted, smoothing, n=96, seed=0):
+    """Inputs (n, 6), targets for ``loss``, its class weight (or None) and the loss autograd trains with."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g, dtype=torch.float64)
+    score = x[:, :1] - 0.5 * x[:, 1:2] ** 2                                       # (n, 1)
+    y = {"cross_entropy": (score.view(-1) + 0.3 * torch.randn(n, generator=g, dtype=torch.float64)).mul(1.5)
+         .round().clamp(-1, 2).long() + 1,                                        # (n,) classes 0..3
+         "bce_with_logits": (score > 0).double(),                                 # (n, 1), 0/1
+         "mse": score + 0.1 * torch.randn(n, 1, generator=g, dtype=torch.float64)}[loss]
+    weight = WEIGHTS[loss] if weighted else None
+    fn = with_options(loss, weight, smoothing) if weighted or smoothing else LOSSES[loss]
+    return x, y, weight, fn
+
+
+@pytest.mark.parametrize("loss,weighted,smoothing", CASES)
+def test_each_loss_head_is_the_loss_and_its_gradient(loss, weighted, smoothing):
+    """The head's mean loss and δ_o are the loss autograd trains with and its gradient, to float64 rounding."""
+    _, y, weight, fn = case(loss, weighted, smoothing)
+    out = torch.randn(len(y), 4 if loss == "cross_entropy" else 1, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(1), requires_grad=True)
+    expected = fn(out, y)
+    expected.backward()
+    options = {**({"weight": weight} if weighted else {}), **({"label_smoothing": smoothing} if smoothing else {})}
+    value, delta = HEADS[loss](out.detach(), y, **options)
+    torch.testing.assert_close(value, expected.detach(), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(delta, out.grad, rtol=1e-12, atol=1e-15)
+
+
+def steps_both(loss, weighted, smoothing, optimizer, lr, steps=6, batch=32):
+    """(losses, model) of ``steps`` steps by hand and by autograd (choose_step on a StepContext, as fit builds
+    it) from the same float64 start."""
+    x, y, weight, fn = case(loss, weighted, smoothing)
+    runs = {}
+    for backprop in ("hand", "autograd"):
+        model = MLP(6, [16, 12], 4 if loss == "cross_entropy" else 1, activation="tanh", seed=0).double()
+        opt = make_optimizer(optimizer, model, lr=lr)
+        ctx = StepContext(model, loss, opt, "torch", torch.device("cpu"), 1, False, class_weight=weight,
+                          label_smoothing=smoothing)
+        chosen = choose_step(backprop, ctx, forward=model, loss_fn=fn, amp=None)
+        assert chosen.path == backprop, chosen.reason
+        losses = [chosen.step.step(x[i:i + batch], y[i:i + batch])[0].item()
+                  for _ in range(steps // (len(x) // batch)) for i in range(0, len(x), batch)]
+        runs[backprop] = (losses, model)
+    return runs["hand"], runs["autograd"]
+
+
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.2), ("adam", 0.01)])
+@pytest.mark.parametrize("loss,weighted,smoothing", CASES)
+def test_hand_matches_autograd_for_each_loss_float64(loss, weighted, smoothing, optimizer, lr):
+    (hand_losses, hand), (auto_losses, auto) = steps_both(loss, weighted, smoothing, optimizer, lr)
+    assert hand_losses == pytest.approx(auto_losses, rel=1e-10, abs=1e-13)
+    for (name, p), q in zip(hand.named_parameters(), auto.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+    assert hand_losses[-1] < hand_losses[0]                           # it learned, so agreeing means something
+
+
+def test_the_step_says_which_loss_and_options_it_trains_with():
+    model = MLP(6, [8], 4)
+    opt = make_optimizer("adam", model, lr=0.01)
+    ctx = StepContext(model, "cross_entropy", opt, "torch", torch.device("cpu"), 1, False,
+                      class_weight=WEIGHTS["cross_entropy"], label_smoothing=0.1)
+    chosen = choose_step("auto", ctx, forward=model, loss_fn=with_options("cross_entropy", ctx.class_weight, 0.1),
+                         amp=None)
+    assert chosen.reason == ("mlplab's MLP with cross entropy (class weights, label smoothing 0.1) on the CPU: "
+                             "forward and backward by hand (gradients by hand, then Adam.step())")
+    with pytest.raises(ValueError, match="class weights and label smoothing apply to cross_entropy and "
+                                         "bce_with_logits; the loss is 'mse'"):
+        HandStep([], opt, loss="mse", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="loss must be one of cross_entropy, bce_with_logits, mse by hand; got 'nll'"):
+        HandStep([], opt, loss="nll")
+    regression = MLP(6, [8], 1)
+    step = HandStep(layers_of(regression), make_optimizer("sgd", regression, lr=0.1), loss="mse")
+    with pytest.raises(ValueError, match=r"mse expects input and target of the same shape.*\(32, 1\) and \(32,\)"):
+        step.step(torch.randn(32, 6), torch.randn(32))                # checked as the loss functions check it
+
+
+def test_table_runs_train_by_hand_with_their_losses(tmp_path):
+    """What used to take autograd: the table preset's label smoothing (binary), mse (regression), class weights."""
+    import numpy as np
+
+    import mlplab
+    from mlplab.data.tabular import from_table
+
+    rng = np.random.default_rng(0)
+    n = 400
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    rows = ["a,b,colour,price,bought"] + [
+        f"{a[i]:.4f},{b[i]:.4f},{colour[i]},{3 * a[i] - b[i] + (colour[i] == 'red') + rng.normal(0, 0.1):.4f},"
+        f"{int(a[i] + 0.5 * b[i] + rng.normal(0, 0.5) > 0.8)}" for i in range(n)]
+    (tmp_path / "shop.csv").write_text("\n".join(rows) + "\n")
+    keys = {"epochs": 3, "progress": "quiet", "device": "cpu", "seed": 0}
+    quiet = {"log": lambda m: None}
+    binary = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet), **keys)
+    regression = mlplab.train(from_table(tmp_path / "shop.csv", "price", drop=["bought"], **quiet), **keys)
+    weighted = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet),
+                            class_weight="balanced", **keys)
+    assert binary.metrics["backprop"] == regression.metrics["backprop"] == weighted.metrics["backprop"] == "hand"
+    assert binary.metrics["backprop_reason"].startswith("mlplab's MLP with bce with logits (label smoothing 0.1) on")
+    assert regression.metrics["backprop_reason"].startswith("mlplab's MLP with mse on the CPU")
+    assert weighted.metrics["backprop_reason"].startswith(
+        "mlplab's MLP with bce with logits (class weights, label smoothing 0.1) on the CPU")
+    assert regression.history.column("val_loss")[-1] < regression.history.column("val_loss")[0]
+    digits = load_dataset("digits")
+    multiclass = mlplab.train(digits, hidden=[32], class_weight="balanced", label_smoothing=0.1, **keys)
+    assert multiclass.metrics["backprop_reason"].startswith(
+        "mlplab's MLP with cross entropy (class weights, label smoothing 0.1) on the CPU")
+    assert multiclass.metrics["test_accuracy"] > 0.7                  # it learned (0.86 observed; chance 0.1)
+
+
+@pytest.mark.parametrize("loss,keys", [
+    ("mse", {}),
+    ("bce_with_logits", {"label_smoothing": 0.1, "class_weight": "balanced"}),
+    ("cross_entropy", {"label_smoothing": 0.1, "class_weight": "balanced"}),
+])
+def test_fit_by_hand_matches_autograd_with_each_loss_float64(loss, keys):
+    """Whole fit runs (Adam, two epochs, every history column) agree, as the activation tests above do for CE."""
+    x, y, _, _ = case(loss, False, 0.0, n=300)
+    data = mlplab_arrays(x, y if loss != "bce_with_logits" else y.long().view(-1), loss)
+    hand, auto = train_both(data, lambda: MLP(6, [16, 12], data.output_size, seed=0), optimizer="adam", lr=0.01,
+                            epochs=2, batch_size=64, **keys)
+    assert hand[1].backprop == "hand" and auto[1].backprop == "autograd"
+    assert_same(hand, auto)
+
+
+def mlplab_arrays(x, y, loss):
+    import mlplab
+
+    task = {"mse": "regression", "bce_with_logits": "binary", "cross_entropy": "multiclass"}[loss]
+    d = mlplab.Dataset.from_arrays(x.numpy(), y.numpy(), task=task, test_fraction=0.2)
+    return dataclasses.replace(d, **{k: getattr(d, k).double() for k in ("x_train", "x_val", "x_test")}
+                               | ({k: getattr(d, k).double() for k in ("y_train", "y_val", "y_test")}
+                                  if task != "multiclass" else {}))

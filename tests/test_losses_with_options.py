@@ -35,7 +35,8 @@ def test_balanced_class_weight_raises_minority_recall(one_torch_thread):
     d = mlplab.Dataset.from_arrays(x, y, test_fraction=0.3)
     keys = dict(hidden=[16], optimizer="adam", lr=0.01, epochs=15, progress="quiet", device="cpu")
     plain, balanced = mlplab.train(d, **keys), mlplab.train(d, class_weight="balanced", **keys)
-    assert balanced.metrics["backprop_reason"].startswith("the loss is bce_with_logits with class weights")
+    assert balanced.metrics["backprop"] == "hand"
+    assert balanced.metrics["backprop_reason"].startswith("mlplab's MLP with bce with logits (class weights) on the CPU")
     xt, yt = d.unstandardize(d.x_test).numpy(), d.y_test.numpy().ravel()  # raw rows, as predict takes them
     recall = lambda run: (run.predict(xt)[yt == 1] == 1).mean()
     assert recall(balanced) > recall(plain) + 0.2

@@ -41,7 +41,10 @@ def test_each_rule_names_its_reason():
     assert why_not_hand(ctx(m, device=torch.device("meta"))).startswith("the device is not the CPU")
     assert why_not_hand(ctx(m, world=2)) == "it runs under torch.distributed (DDP)"
     assert why_not_hand(ctx(m, compile=True)) == "compile is on"
-    assert why_not_hand(ctx(m, loss="mse")) == "the loss is mse; by hand: cross_entropy"
+    assert why_not_hand(ctx(m, loss="l1")) == (
+        "the loss is l1; by hand: cross_entropy, bce_with_logits, mse (cross_entropy and bce_with_logits also with "
+        "class weights and label smoothing); l1, smooth_l1, bce, nll take autograd")
+    assert why_not_hand(ctx(m, loss="mse")) is None
     assert why_not_hand(ctx(nn.Linear(4, 3))) == "the model is a Linear, not an nn.Sequential MLP"
     assert why_not_hand(ctx(m, penalty=True)) == "a penalty term is added to the loss"
     held = [why for why, holds in RULES if holds(ctx(m))]

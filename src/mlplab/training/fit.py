@@ -177,8 +177,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
     if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
-    train_loss_fn, train_loss = training_loss(loss, loss_fn, data, config)
-    ctx = StepContext(model, train_loss, opt, config.impl, dev, world, config.compile, penalty is not None)
+    train_loss_fn, class_weight, smoothing = training_loss(loss, loss_fn, data, config)
+    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
+                      class_weight=class_weight, label_smoothing=smoothing)
     choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, amp=config.amp, penalty=penalty)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
@@ -259,12 +260,12 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     return history
 
 
-def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig):
-    """(loss function, its name) to train with: ``loss_fn`` itself, or with class weights and label smoothing
-    (mlplab.training.losses.with_options; then the name says so, and the step takes autograd)."""
+def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig) -> tuple[Callable, Tensor | None, float]:
+    """(loss function, class weight (C,) or None, label smoothing) to train with: ``loss_fn`` itself, or with
+    the class weights and label smoothing config asks for (mlplab.training.losses.with_options)."""
     smoothing = config.label_smoothing if data.task != "regression" else 0.0  # a classification option
     if config.class_weight is None and not smoothing:
-        return loss_fn, loss
+        return loss_fn, None, 0.0
     from mlplab.training.losses import with_options
 
     weight = None
@@ -272,9 +273,7 @@ def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig):
         y = data.y_train.reshape(-1).long()
         counts = torch.bincount(y, minlength=data.num_classes or 2).double()
         weight = (len(y) / (len(counts) * counts.clamp(min=1))).float()  # n / (C · n_c)
-    return (with_options(loss, weight, smoothing),
-            f"{loss} with {'class weights' if weight is not None else ''}"
-            f"{' and ' if weight is not None and smoothing else ''}{'label smoothing' if smoothing else ''}")
+    return with_options(loss, weight, smoothing), weight, smoothing
 
 
 def last_batch_gradients(model: nn.Module, x: Tensor, y: Tensor, perm: Tensor, batch_size: int, loss_fn) -> None:

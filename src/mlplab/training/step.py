@@ -3,7 +3,8 @@
 A run trains through exactly one step object, chosen once by ``choose_step``:
 
 - ``HandStep`` (mlplab.training.backprop): forward, gradient and update written out, no autograd graph.
-  The fast path on the CPU, for mlplab's MLP with cross entropy.
+  The fast path on the CPU, for mlplab's MLP with cross entropy, bce_with_logits (each with optional class
+  weights and label smoothing) or mse.
 - ``AutogradStep``: zero_grad, forward, loss, backward, ``opt.step()`` — the textbook step, for everything
   else: any model or loss, scratch modules, a GPU, ``torch.compile`` and DistributedDataParallel (each only
   changes the ``forward`` it calls).
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 
 from mlplab.models.cnn import CNN
 from mlplab.training import backprop as hand_backprop
+from mlplab.training.losses import LOSSES
 
 AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
 BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies, else autograd
@@ -36,7 +38,8 @@ BACKPROPS = ("auto", "hand", "autograd")  # auto: by hand where it applies, else
 
 @dataclass
 class StepContext:
-    """What the choice depends on."""
+    """What the choice depends on: ``loss`` is the loss's name (mlplab.training.losses), trained with
+    ``class_weight`` (C,) and ``label_smoothing`` where given (mlplab.training.losses.with_options)."""
 
     model: nn.Module
     loss: str
@@ -46,6 +49,15 @@ class StepContext:
     world: int
     compile: bool
     penalty: bool = False
+    class_weight: Tensor | None = None
+    label_smoothing: float = 0.0
+
+    @property
+    def loss_text(self) -> str:
+        """The loss and its options, for the record: ``cross_entropy (class weights, label smoothing 0.1)``."""
+        options = (["class weights"] if self.class_weight is not None else []) + (
+            [f"label smoothing {self.label_smoothing:g}"] if self.label_smoothing else [])
+        return f"{self.loss} ({', '.join(options)})" if options else self.loss
 
 
 def _global_hooks() -> bool:
@@ -76,7 +88,9 @@ RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
      lambda c: c.device.type != "cpu"),
     ("it runs under torch.distributed (DDP)", lambda c: c.world > 1),
     ("compile is on", lambda c: c.compile),
-    ("the loss is {loss}; by hand: " + ", ".join(hand_backprop.LOSSES), lambda c: c.loss not in hand_backprop.LOSSES),
+    ((f"the loss is {{loss}}; by hand: {', '.join(hand_backprop.LOSSES)} (cross_entropy and bce_with_logits also "
+      f"with class weights and label smoothing); {', '.join(n for n in LOSSES if n not in hand_backprop.LOSSES)} "
+      "take autograd"), lambda c: c.loss not in hand_backprop.LOSSES),
     ("a penalty term is added to the loss", lambda c: c.penalty),
     ("the model is a {model}, not an nn.Sequential MLP", lambda c: not isinstance(c.model, nn.Sequential)),
     ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
@@ -89,7 +103,7 @@ def why_not_hand(ctx: StepContext) -> str | None:
     """The reason backprop by hand does not apply to this run, or None when it does."""
     for why, holds in RULES:
         if holds(ctx):
-            return why.format(loss=ctx.loss, model=type(ctx.model).__name__, hooked=_hooked(ctx.model))
+            return why.format(loss=ctx.loss_text, model=type(ctx.model).__name__, hooked=_hooked(ctx.model))
     layers = hand_backprop.layers_of(ctx.model)  # the model's own modules, layer by layer
     if isinstance(layers, str):
         return layers
@@ -162,9 +176,11 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
     reason = "backprop 'autograd' was asked for" if backprop == "autograd" else why_not_hand(ctx)
     if reason is None:
         layers = hand_backprop.layers_of(ctx.model)
-        hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(amp))
+        hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(amp), loss=ctx.loss, class_weight=ctx.class_weight,
+                                      label_smoothing=ctx.label_smoothing)
         how = "SGD folded into the weight GEMMs" if hand.fold else f"gradients by hand, then {type(ctx.opt).__name__}.step()"
-        return Choice(hand, "hand", f"mlplab's MLP with cross entropy on the CPU: forward and backward by hand ({how})")
+        return Choice(hand, "hand", f"mlplab's MLP with {ctx.loss_text.replace('_', ' ')} on the CPU: forward and "
+                                    f"backward by hand ({how})")
     if backprop == "hand":
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
     step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=amp, device=ctx.device,
