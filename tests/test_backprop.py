@@ -15,8 +15,9 @@ from torch import nn
 from mlplab.data.load import load_dataset
 from mlplab.models.activations import Activation
 from mlplab.models.mlp import MLP
-from mlplab.training.backprop import HEADS, HandStep, draw_mask, layers_of
+from mlplab.training.backprop import HandStep, draw_mask, layers_of
 from mlplab.training.fit import fit
+from mlplab.training.heads import HEADS
 from mlplab.training.losses import LOSSES, with_options
 from mlplab.training.optim import make_optimizer
 from mlplab.training.step import StepContext, choose_step

@@ -378,4 +378,21 @@ def test_cli_data_for_an_array_run_is_one_line(capsys, runs, tmp_path):
     runs["binary"].save(tmp_path / "run")
     line = one_line_error(capsys, "export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "m"),
                           "--data", str(tmp_path / "x.csv"))
-    assert "--data is for runs trained on a table" in line
+    assert "--data and --na-values are for runs trained on a table" in line
+
+
+def test_cli_na_values_mark_the_check_rows_cells_missing(capsys, table_runs, tables, tmp_path):
+    table_runs["penguins"].save(tmp_path / "run")
+    text = (tables / "penguins.csv").read_text().splitlines()
+    names = text[0].split(",")
+    col = names.index("bill_length_mm")
+    rows = [line.split(",") for line in text[1:]]
+    rows[5][col] = "unmeasured"  # one cell of a number column in a marker the run was not trained with
+    (tmp_path / "new.csv").write_text("\n".join([text[0]] + [",".join(r) for r in rows]) + "\n")
+    argv = ["export", str(tmp_path / "run"), "--format", "torchscript", "--out", str(tmp_path / "m.pt"),
+            "--data", str(tmp_path / "new.csv")]
+    line = one_line_error(capsys, *argv)
+    assert "'unmeasured' is not a number" in line and "bill_length_mm" in line and "line 7" in line
+    assert not (tmp_path / "m.pt").exists()
+    assert main(argv + ["--na-values", "unmeasured"]) == 0
+    assert f"on {len(rows)} rows of" in capsys.readouterr().out

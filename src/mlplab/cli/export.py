@@ -17,6 +17,7 @@ trained from a DataFrame, pass --data with rows to check on."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mlplab.cli.flags import _list
     from mlplab.runs.export import FORMATS
 
     p.epilog = EPILOG
@@ -28,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE", default=None,
                    help="table runs: rows to check the export on (.csv, .tsv, .parquet, ...; the target column "
                         "may be there or not), instead of the run's test rows")
+    p.add_argument("--na-values", dest="na_values", type=_list(str, "cell texts"), default=[], metavar="A,B",
+                   help="--data: more cell texts meaning missing (besides those the run was trained with)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(e)) from None
     run = load_run(args.run_folder)
     if run.schema.columns is not None:
-        rows, checked_on = check_table(run, args.data)
-    elif args.data is not None:
-        raise ValueError(f"--data is for runs trained on a table; {args.run_folder} was not (it is checked on "
-                         "its own test rows): leave --data out")
+        rows, checked_on = check_table(run, args.data, args.na_values)
+    elif args.data is not None or args.na_values:
+        raise ValueError(f"--data and --na-values are for runs trained on a table; {args.run_folder} was not (it "
+                         "is checked on its own test rows): leave them out")
     else:
         rows, checked_on = check_rows(run)
     diff = write_checked(run, args.format, args.out, rows, checked_on)

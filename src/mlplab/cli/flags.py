@@ -101,7 +101,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_table_flags(p: argparse.ArgumentParser) -> None:
-    """--data FILE --target COLUMN and the table options (mlplab.data.tabular); they start from the TABLE preset."""
+    """--data FILE --target COLUMN and the table options (mlplab.data.tabular); they start from the table preset of the task (mlplab.training.presets)."""
     S = argparse.SUPPRESS
     g = p.add_argument_group("tables (train on your own CSV/TSV/Parquet file)")
     g.add_argument("--data", default=S, metavar="FILE", help="a table: .csv/.tsv (delimiter sniffed), .parquet, "

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proba", action="store_true", help="also write one probability column per class")
     p.add_argument("--keep", type=_list(str, "column names"), default=[], metavar="A,B",
                    help="input columns copied to the output (an id, say)")
-    p.add_argument("--na-values", dest="na_values", type=_list(str, "column names"), default=[], metavar="A,B",
+    p.add_argument("--na-values", dest="na_values", type=_list(str, "cell texts"), default=[], metavar="A,B",
                    help="more cell texts meaning missing (besides those the run was trained with)")
 
 

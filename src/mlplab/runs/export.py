@@ -198,15 +198,16 @@ def needs_packages(format: str) -> None:
                               "install them with: pip install 'mlplab[export]'") from None
 
 
-def export(run, format: str, path: str | Path, x=None) -> float:
+def export(run, format: str, path: str | Path, x=None, na_values=()) -> float:
     """Write ``run``'s model with its preprocessing as ``format`` (onnx | torchscript) to ``path`` and
     ``path`` + ".json"; check the file against mlplab on ``x`` (raw rows; default ``check_rows(run)``; a table
-    run: a table, file or DataFrame, default its test rows) and return the largest absolute difference.
-    See the module docstring for the graph's inputs and outputs."""
+    run: a table, file or DataFrame, default its test rows, read with ``na_values`` as missing besides the
+    run's own) and return the largest absolute difference. See the module docstring for the graph's inputs
+    and outputs."""
     if run.schema.columns is not None:
         from mlplab.runs.export_table import check_table
 
-        x, checked_on = check_table(run, x)
+        x, checked_on = check_table(run, x, na_values)
     else:
         x, checked_on = check_rows(run) if x is None else (np.asarray(x), f"{len(x)} rows given")
     return write_checked(run, format, path, x, checked_on)

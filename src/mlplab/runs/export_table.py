@@ -147,16 +147,16 @@ def table_graph(run, table) -> tuple[nn.Module, tuple[Tensor, ...], dict[str, np
     return TableModel(columns, exportable_model(run)).eval(), examples(columns), feeds, expected(run, feeds)
 
 
-def check_table(run, data=None) -> tuple:
+def check_table(run, data=None, na_values=()) -> tuple:
     """The rows (a pyarrow Table) to check a table run's export on, and what they are: ``data`` (a file, a
-    pyarrow Table or a DataFrame) when given, else the run's test rows (a fresh run's, or the split of its
+    pyarrow Table or a DataFrame; ``na_values`` as missing besides the run's own) when given, else the run's test rows (a fresh run's, or the split of its
     ``--data`` file made again with its seed)."""
     from mlplab.data.tabular import load
     from mlplab.runs.export import MAX_CHECK_ROWS
     from mlplab.runs.train import load_data
 
     if data is not None:
-        table, source = load(data, tuple(run.config.na_values))
+        table, source = load(data, tuple(run.config.na_values) + tuple(na_values))
         what = f"rows of {source or 'the table given'}"
     elif run.data is not None and run.data.test_table is not None:
         table, what = run.data.test_table, "test rows"

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from mlplab.models.cnn import CNN
 from mlplab.training import backprop as hand_backprop
+from mlplab.training.heads import LOSSES as HAND_LOSSES
 from mlplab.training.losses import LOSSES
 
 AMP = {"bf16": torch.bfloat16}  # autocast dtypes by name; bf16 needs no loss scaling
@@ -88,9 +89,9 @@ RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
      lambda c: c.device.type != "cpu"),
     ("it runs under torch.distributed (DDP)", lambda c: c.world > 1),
     ("compile is on", lambda c: c.compile),
-    ((f"the loss is {{loss}}; by hand: {', '.join(hand_backprop.LOSSES)} (cross_entropy and bce_with_logits also "
-      f"with class weights and label smoothing); {', '.join(n for n in LOSSES if n not in hand_backprop.LOSSES)} "
-      "take autograd"), lambda c: c.loss not in hand_backprop.LOSSES),
+    ((f"the loss is {{loss}}; by hand: {', '.join(HAND_LOSSES)} (cross_entropy and bce_with_logits also "
+      f"with class weights and label smoothing); {', '.join(n for n in LOSSES if n not in HAND_LOSSES)} "
+      "take autograd"), lambda c: c.loss not in HAND_LOSSES),
     ("a penalty term is added to the loss", lambda c: c.penalty),
     ("the model is a {model}, not an nn.Sequential MLP", lambda c: not isinstance(c.model, nn.Sequential)),
     ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
