@@ -149,8 +149,8 @@ def table_graph(run, table) -> tuple[nn.Module, tuple[Tensor, ...], dict[str, np
 
 def check_table(run, data=None, na_values=()) -> tuple:
     """The rows (a pyarrow Table) to check a table run's export on, and what they are: ``data`` (a file, a
-    pyarrow Table or a DataFrame; ``na_values`` as missing besides the run's own) when given, else the run's test rows (a fresh run's, or the split of its
-    ``--data`` file made again with its seed)."""
+    pyarrow Table or a DataFrame; ``na_values`` as missing besides the run's own) when given, else the run's
+    test rows (a fresh run's, or the split of its ``--data`` file made again with its seed)."""
     from mlplab.data.tabular import load
     from mlplab.runs.export import MAX_CHECK_ROWS
     from mlplab.runs.train import load_data
@@ -180,7 +180,8 @@ def sidecar_inputs(columns) -> dict:
     """FILE.json's ``inputs`` (how to build each input from a table's cells) and ``columns`` (Columns' report)."""
     meta = {NUMERIC: {"name": NUMERIC, "dtype": "float32", "shape": ["batch", 0], "columns": [],
                       "missing": "NaN", "meaning": "the raw numbers, one column each in this order; NaN where a "
-                      "cell is missing (imputation, scaling and missing indicators are inside the graph)"},
+                      "cell is missing (imputation, scaling and missing indicators are inside the graph); +-inf is "
+                      "not a value the model takes (Run.predict refuses it; the graph would give NaN or inf)"},
             CATEGORICAL: {"name": CATEGORICAL, "dtype": "int64", "shape": ["batch", 0], "columns": [],
                           "missing": "-1 (or len(categories))",
                           "meaning": "one column each in this order: the position of the cell's text in the "
