@@ -56,7 +56,7 @@ VALID = {
     "activation": st.lists(st.sampled_from(NAMES["activation"][:4]), min_size=1, max_size=3),
     "dropout": st.lists(st.floats(0, 0.99), min_size=1, max_size=3),
     "init": st.lists(st.sampled_from(NAMES["init"][:4]), min_size=1, max_size=3),
-    "bias": st.booleans(), "nesterov": st.booleans(),
+    "bias": st.booleans(), "nesterov": st.booleans(), "numeric_embedding": st.sampled_from([0, 0, 4, 16]),
     "optimizer": st.sampled_from(NAMES["optimizer"][:-1]),
     "lr": st.floats(1e-6, 10), "momentum": st.floats(0, 0.99), "weight_decay": st.floats(0, 1),
     "loss": st.sampled_from([None, *NAMES["loss"][:-1]]),
@@ -145,6 +145,7 @@ FLAG_VALUES = {
     "--dropout": st.sampled_from(["0", "0.2", "1", "-0.1", "0.1,0.2", "x"]),
     "--init": st.sampled_from(["default", "normal:0.01", "xavier_uniform", "bogus", "normal:-1"]),
     "--loss": st.sampled_from(NAMES["loss"]),
+    "--numeric-embedding": st.sampled_from(["0", "4", "16", "-1", "1.5", "x"]),
     "--optimizer": st.sampled_from(NAMES["optimizer"]),
     "--lr": st.sampled_from(["0.01", "0.1", "0", "-1", "nan", "inf", "1e-3", "x"]),
     "--momentum": st.sampled_from(["0", "0.9", "-0.5", "x"]),
@@ -157,7 +158,8 @@ FLAG_VALUES = {
     "--config": st.sampled_from(["/nonexistent/c.toml"]),
 }
 SWITCHES = ["--nesterov", "--no-bias", "--quiet", "--bogus-flag", "extra-positional"]
-MODEL_FLAGS = ["--dataset", "--impl", "--hidden", "--activation", "--dropout", "--init", "--loss", "--config"]
+MODEL_FLAGS = ["--dataset", "--impl", "--hidden", "--activation", "--dropout", "--init", "--loss", "--config",
+               "--numeric-embedding"]
 
 
 @st.composite

@@ -34,6 +34,7 @@ class TrainConfig:
     dropout: tuple[float, ...] = (0.0,)  # one, or one per hidden layer; in [0, 1)
     init: tuple[str, ...] = ("default",)  # one, or one per affine layer: "normal:0.01", "xavier_uniform", ...
     bias: bool = True
+    numeric_embedding: int = 0           # mlp: k > 0 embeds each numeric column periodically (PLR), k frequencies
     # optimisation
     optimizer: str = "sgd"               # sgd, rmsprop, adagrad, adadelta, adam, adamax
     lr: float = 0.1
@@ -93,6 +94,9 @@ class TrainConfig:
                 raise ValueError(f"{key} must be a finite number; got {getattr(self, key)!r}")
         if any(w >= 2**31 for w in self.hidden):
             raise ValueError(f"hidden widths must be below 2**31; got {list(self.hidden)}")
+        if not 0 <= self.numeric_embedding < 2**31:
+            raise ValueError(f"numeric_embedding is a number of frequencies, e.g. --numeric-embedding 16, or 0 for "
+                             f"none; got {self.numeric_embedding}")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping is a patience in epochs and must be >= 1, e.g. --early-stop 5; "
                              f"got {self.early_stopping}")

@@ -10,7 +10,8 @@ Parameters are mlplab's config keys (the names ``mlplab train`` takes), validate
 so a bad value fails with the same message as on the command line. Training is minibatch training with any
 mlplab optimizer (Adam by default, as scikit-learn's own MLP) on the rows given, with no validation split held
 out unless ``early_stopping=PATIENCE`` (then ``validation_fraction`` of the rows, stratified, and the weights
-of the epoch with the lowest validation loss are kept), deterministic for a ``seed``.
+of the epoch with the lowest validation loss are kept), deterministic for a ``seed``. ``numeric_embedding=16``
+embeds every feature periodically before the first layer (mlplab.models.embeddings).
 The classifier always uses softmax outputs with cross-entropy (two units for binary problems); the regressor
 uses MSE on the targets as given (scale them, e.g. with TransformedTargetRegressor, if they are large).
 """
@@ -39,7 +40,7 @@ class _MLPBase(BaseEstimator):
 
     def __init__(self, hidden=(100,), activation="relu", dropout=0.0, init="default", optimizer="adam",
                  lr=0.001, momentum=0.0, weight_decay=0.0, epochs=200, batch_size=200, seed=0, device="cpu",
-                 impl="torch", early_stopping=None, validation_fraction=0.1):
+                 impl="torch", early_stopping=None, validation_fraction=0.1, numeric_embedding=0):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -55,6 +56,7 @@ class _MLPBase(BaseEstimator):
         self.impl = impl
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.numeric_embedding = numeric_embedding
 
     def _config(self) -> TrainConfig:
         params = self.get_params()

@@ -68,6 +68,9 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", type=_list(str, "init schemes"), default=S,
                    help="one, or one per affine layer: default, normal:0.01, xavier_uniform, kaiming_normal, ...")
     g.add_argument("--no-bias", dest="bias", action="store_false", default=S, help="affine layers without bias")
+    g.add_argument("--numeric-embedding", dest="numeric_embedding", metavar="K", type=int, default=S,
+                   help="mlp: embed each numeric column with K learned frequencies (periodic, PLR; e.g. 16) "
+                   "before the first layer; 0 (default): none")
     g.add_argument("--loss", default=S, help="cross_entropy, nll, bce_with_logits, bce, mse, l1, smooth_l1 "
                    "(default: by task)")
 

@@ -29,6 +29,7 @@ from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
 from mlplab.experiments import tables
 from mlplab.models.build import build_model
+from mlplab.models.embeddings import numeric_positions
 from mlplab.plots import figures as plots
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.run import Run
@@ -176,7 +177,8 @@ def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[Tra
                 loaded[key] = load_dataset(c.dataset, data_dir=c.data_dir, seed=c.seed, val_fraction=c.val_fraction)
             data = loaded[key]
             check_device(c.device)
-            build_optimizer(c, build_model(c, data.input_shape, data.task, data.output_size))
+            build_optimizer(c, build_model(c, data.input_shape, data.task, data.output_size,
+                                              numeric=numeric_positions(data)))
         except (TypeError, ValueError) as e:
             raise type(e)(f"setting {label(s)}: {e}") from None
     check_writable(base.out)

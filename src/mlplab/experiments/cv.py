@@ -27,6 +27,7 @@ from mlplab.data.load import BUNDLED, Dataset, load_dataset, scaler_stats
 from mlplab.data.schema import Schema
 from mlplab.experiments import tables
 from mlplab.models.build import build_model
+from mlplab.models.embeddings import numeric_positions
 from mlplab.plots import figures as plots
 from mlplab.runs.run import Run, final_metrics, write_outputs
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
@@ -96,7 +97,8 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
     pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, val_fraction=0.0)
     splits = split_indices(pool, folds, config.seed)
     check_device(config.device)  # a bad spec, optimizer setting or device fails before any file:
-    build_optimizer(config, build_model(config, pool.input_shape, pool.task, pool.output_size))
+    build_optimizer(config, build_model(config, pool.input_shape, pool.task, pool.output_size,
+                                        numeric=numeric_positions(pool)))
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     if path is not None:
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
@@ -104,7 +106,7 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
     histories, metrics = [], []
     for i, (train_idx, val_idx) in enumerate(splits, start=1):
         data = fold_dataset(pool, train_idx, val_idx, standardize=config.dataset in BUNDLED)
-        model = build_model(config, data.input_shape, data.task, data.output_size)
+        model = build_model(config, data.input_shape, data.task, data.output_size, numeric=numeric_positions(data))
         history = fit(model, data, config)
         m = final_metrics(history, model, config)
         histories.append(history)

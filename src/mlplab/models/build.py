@@ -15,14 +15,17 @@ from mlplab.registry import impl_module
 from mlplab.training.losses import OUTPUT_ACTIVATION, loss_for_task
 
 
-def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None, numeric=None) -> nn.Module:
+    if config.numeric_embedding and len(input_shape) != 1:
+        raise ValueError(f"numeric_embedding embeds the columns of a table (inputs (N, D)); these inputs have "
+                         f"shape {tuple(input_shape)}; leave numeric_embedding at 0 (drop --numeric-embedding)")
     mlp = impl_module(config.impl, "mlp").MLP
     return mlp(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
                dropout=list(config.dropout), init=list(config.init), bias=config.bias, output=output,
-               seed=config.seed)
+               seed=config.seed, numeric_embedding=config.numeric_embedding, numeric=numeric)
 
 
-def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None, numeric=None) -> nn.Module:
     if len(input_shape) not in (2, 3):
         raise ValueError(f"model {config.model!r} takes images (H, W) or (C, H, W); these inputs have shape "
                          f"{tuple(input_shape)}; use --model mlp")
@@ -30,7 +33,7 @@ def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None)
                                                init=config.init[0], seed=config.seed)
 
 
-def _rnn(config: TrainConfig, input_shape, output_size: int, output: str | None) -> nn.Module:
+def _rnn(config: TrainConfig, input_shape, output_size: int, output: str | None, numeric=None) -> nn.Module:
     if len(input_shape) != 2:
         raise ValueError(f"model {config.model!r} reads sequences (T, D) (an image is read row by row); these "
                          f"inputs have shape {tuple(input_shape)}")
@@ -65,8 +68,12 @@ def with_model_defaults(config: TrainConfig, keys: dict) -> TrainConfig:
     return config.replace(**{**defaults, **keys})
 
 
-def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, output_size: int) -> nn.Module:
+def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, output_size: int, *,
+                numeric: list[int] | None = None) -> nn.Module:
     """The model ``config`` describes (``config.impl``'s modules) with the output layer its loss expects.
+
+    ``numeric``: the input columns ``config.numeric_embedding`` embeds (``mlplab.models.embeddings
+    .numeric_positions(data)``: a table's numeric value slots); None: every input.
 
     >>> from mlplab.config import TrainConfig
     >>> build_model(TrainConfig(hidden=(8,)), (4,), "multiclass", 3)[1]
@@ -77,4 +84,7 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], task: str, ou
     if output is not None and config.model != "mlp":
         raise ValueError(f"loss {loss!r} needs a {output} output layer, which only model 'mlp' appends; use "
                          "cross_entropy (or bce_with_logits) with model " + repr(config.model))
-    return MODELS[config.model](config, input_shape, output_size, output)
+    if config.numeric_embedding and config.model != "mlp":
+        raise ValueError(f"numeric_embedding puts an embedding before an MLP's first layer; model "
+                         f"{config.model!r} has none; use --model mlp or leave numeric_embedding at 0")
+    return MODELS[config.model](config, input_shape, output_size, output, numeric)

@@ -1,4 +1,4 @@
-"""The MLP built from a spec with torch.nn: Flatten → (Linear → activation → Dropout)* → Linear.
+"""The MLP built from a spec with torch.nn: Flatten → [embedding] → (Linear → activation → Dropout)* → Linear.
 
 The scratch twin (``mlplab.scratch.model.MLP``) takes the same arguments and keeps its own weights.
 """
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mlplab.models.activations import Activation
+from mlplab.models.embeddings import PeriodicEmbedding
 from mlplab.models.init import init_linear, parse_init
 
 OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
@@ -67,10 +68,24 @@ class Parts:
     output: Callable[[str], nn.Module]        # "log_softmax" | "sigmoid" | "softmax"
 
 
+def numeric_embedding_for(input_size: int, frequencies: int, numeric: Sequence[int] | None,
+                          generator: torch.Generator) -> PeriodicEmbedding | None:
+    """The periodic embedding of the inputs at ``numeric`` (None: all of them) with ``frequencies`` k, drawn
+    from ``generator``; None when ``frequencies`` is 0 (no embedding)."""
+    if isinstance(frequencies, bool) or not isinstance(frequencies, int) or frequencies < 0:
+        raise ValueError(f"numeric_embedding is a number of frequencies, a positive integer (e.g. 16), or 0 for "
+                         f"none; got {frequencies!r}")
+    if not frequencies:
+        return None
+    numeric = range(input_size) if numeric is None else numeric
+    return PeriodicEmbedding(numeric, input_size, frequencies, generator=generator)
+
+
 def mlp_layers(widths: list[int], acts: list[str], drops: list[float], bias: bool, output: str | None,
-               parts: Parts) -> list[nn.Module]:
-    """Flatten → (Linear → activation → [Dropout])* → Linear → [output]: the one MLP builder both impls use."""
-    layers = [parts.flatten()]
+               parts: Parts, embedding: nn.Module | None = None) -> list[nn.Module]:
+    """Flatten → [embedding] → (Linear → activation → [Dropout])* → Linear → [output]: the one MLP builder
+    both impls use. ``widths[0]`` is what the first Linear takes: the embedding's ``out_features`` if any."""
+    layers = [parts.flatten()] + ([embedding] if embedding is not None else [])
     for i in range(len(widths) - 2):
         layers += [parts.linear(widths[i], widths[i + 1], bias=bias), parts.activation(acts[i])]
         if drops[i] > 0:
@@ -98,15 +113,19 @@ class MLP(nn.Sequential):
     ``activation``, ``dropout`` and ``init`` take one value or one per layer (``init``: per affine layer,
     output included). Biases start at zero unless ``init`` is ``default`` (torch's own reset).
     ``output`` appends ``log_softmax`` or ``sigmoid`` for losses that expect them (nll, bce).
+    ``numeric_embedding`` k > 0 puts a ``PeriodicEmbedding`` with k frequencies of the inputs at ``numeric``
+    (None: all) before the first Linear (mlplab.models.embeddings).
     """
 
     def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
-                 seed: int = 0):
-        widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
-        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS))
+                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None):
         g = torch.Generator().manual_seed(seed)
+        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
+        first = input_size if embedding is None else embedding.out_features
+        widths, acts, drops, inits = layer_specs(first, hidden, output_size, activation, dropout, init)
+        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS, embedding))
         for layer, spec in zip(self.linears(), inits):
             init_linear(layer.weight, layer.bias, spec, generator=g)
 

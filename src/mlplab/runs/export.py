@@ -3,7 +3,8 @@
 The graph holds everything ``Run.predict`` does with numbers, so a consumer needs no mlplab:
 
 * the input scaling z = (raw − mean) / scale is folded into the first Linear layer:
-  W' = W / scale (per input column), b' = b − W' · mean;
+  W' = W / scale (per input column), b' = b − W' · mean (before a numeric embedding, whose sin and cos take no
+  fold, it stays a ``Standardize`` layer);
 * for regression, the target de-standardisation y = scale_y · out + mean_y is folded into the last one:
   W'' = scale_y · W, b'' = scale_y · b + mean_y (both folds in float64, then cast to float32);
 * for classification, the probabilities are computed inside: softmax (multiclass) or sigmoid as
@@ -26,6 +27,7 @@ units would fail targets spread over hundreds) is a ValueError and leaves no fil
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -34,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from mlplab.models import activations as torch_activations
+from mlplab.models.embeddings import PeriodicEmbedding
 from mlplab.registry import lookup
 from mlplab.runs.rundir import atomic_write, write_json
 from mlplab.scratch import activations as scratch_activations
@@ -52,6 +55,18 @@ EXPORTABLE = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "softmax"
               "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": lambda: nn.ELU(1.0), "gelu": nn.GELU,
               "silu": nn.SiLU, "identity": nn.Identity}
 OUTPUT_LAYERS = (nn.LogSoftmax, nn.Sigmoid, nn.Softmax)  # what a loss (nll, bce) appends; the head replaces it
+
+
+class Standardize(nn.Module):
+    """x → (x − mean) / scale per column: the input scaling where no Linear comes first to fold it into."""
+
+    def __init__(self, mean: Tensor, scale: Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.double().cpu().reshape(-1))
+        self.register_buffer("scale", scale.double().cpu().reshape(-1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.scale   # (N, D)
 
 
 class TwoClassProbabilities(nn.Module):
@@ -74,8 +89,8 @@ def output_name(task: str) -> str:
 
 
 def affine_layers(model: nn.Module) -> list[nn.Module]:
-    """The model's layers as plain torch modules, eval mode: Linear (float64, (out, in) weights), activations;
-    dropout (the identity in eval) and the loss's output layer left out."""
+    """The model's layers as plain torch modules, eval mode: Linear (float64, (out, in) weights), activations,
+    a numeric embedding (a float64 copy); dropout (the identity in eval) and the loss's output layer left out."""
     layers: list[nn.Module] = []
     for m in model:
         if m is model[-1] and (isinstance(m, OUTPUT_LAYERS) or (isinstance(m, torch_activations.Activation)
@@ -93,6 +108,8 @@ def affine_layers(model: nn.Module) -> list[nn.Module]:
             layers.append(linear)
         elif isinstance(m, (nn.Dropout, scratch_dropout.Dropout)):
             continue
+        elif type(m) is PeriodicEmbedding:  # sin, cos, MatMul: ONNX opset 17 and TorchScript take it as it is
+            layers.append(copy.deepcopy(m).to("cpu", torch.float64))
         elif isinstance(m, torch_activations.Activation):
             known = m.fn in (torch_activations.ACTIVATIONS.get(m.name), scratch_activations.ACTIVATIONS.get(m.name))
             if not known or m.name not in EXPORTABLE:
@@ -101,7 +118,7 @@ def affine_layers(model: nn.Module) -> list[nn.Module]:
             layers.append(EXPORTABLE[m.name]())
         else:
             raise ValueError(f"layer {type(m).__name__} cannot be exported: an mlplab MLP holds Flatten, Linear, "
-                             "activations and dropout only")
+                             "activations, dropout and a PeriodicEmbedding only")
     return layers
 
 
@@ -111,9 +128,11 @@ def exportable_model(run) -> nn.Module:
     layers = affine_layers(run.model)
     linears = [m for m in layers if isinstance(m, nn.Linear)]
     with torch.no_grad():
-        if schema.feature_stats is not None:  # z = (x − mean) / scale, so W z + b = (W / scale) x + (b − W' mean)
+        first = next(m for m in layers if not isinstance(m, nn.Flatten))
+        if schema.feature_stats is not None and first is not linears[0]:  # an embedding: sin(c·z) takes no fold
+            layers.insert(layers.index(first), Standardize(*schema.feature_stats))
+        elif schema.feature_stats is not None:  # z = (x − mean) / scale, so W z + b = (W / scale) x + (b − W' mean)
             mean, scale = (s.double().cpu() for s in schema.feature_stats)
-            first = linears[0]
             first.weight.div_(scale)               # (out, in) / (in,)
             first.bias.sub_(first.weight @ mean)   # (out,)
         if schema.task == "regression" and schema.target_stats is not None:  # y = scale_y · out + mean_y

@@ -27,6 +27,7 @@ from mlplab.config import TrainConfig, dump_config, load_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model
+from mlplab.models.embeddings import numeric_positions
 from mlplab.runs.rundir import (
     atomic_write,
     load_weights,
@@ -187,7 +188,8 @@ def load_run(folder: str | Path) -> Run:
         raise FileNotFoundError(f"{folder} has no model.safetensors: the run did not finish; "
                                 f"continue it with: mlplab train --resume {folder}")
     schema = read_schema(folder, config)
-    model = build_model(config, schema.input_shape, schema.task, schema.output_size)
+    model = build_model(config, schema.input_shape, schema.task, schema.output_size,
+                        numeric=numeric_positions(schema))
     try:
         load_weights(model, weights)
     except RuntimeError as e:

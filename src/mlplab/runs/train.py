@@ -17,6 +17,7 @@ from mlplab.config import TrainConfig, dump_config
 from mlplab.data.dataset import Dataset
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model, with_model_defaults
+from mlplab.models.embeddings import numeric_positions
 from mlplab.runs.checkpoint import Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
 from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
@@ -111,7 +112,7 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
         checkpoint = check_resume(resume, config) if resume is not None else None
         data, config = load_data(data, config)
         with out_of_memory_hint(config, model_only=True):
-            model = build_model(config, data.input_shape, data.task, data.output_size)
+            model = build_model(config, data.input_shape, data.task, data.output_size, numeric=numeric_positions(data))
         history = None
         if checkpoint is not None:
             model.load_state_dict(checkpoint.model)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mlplab.models.mlp import Parts, layer_specs, mlp_layers
+from mlplab.models.mlp import Parts, layer_specs, mlp_layers, numeric_embedding_for
 from mlplab.scratch.activations import Activation, sigmoid, softmax
 from mlplab.scratch.dropout import Dropout
 from mlplab.scratch.init import init_linear
@@ -59,15 +59,20 @@ class MLP(nn.Sequential):
       (4): Activation(relu)
       (5): Linear(W: (4, 2), bias=True)
     )
+
+    ``numeric_embedding`` puts the torch side's own ``PeriodicEmbedding`` first: torch has no built-in for it
+    to twin, so both impls share that module (mlplab.models.embeddings).
     """
 
     def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
-                 seed: int = 0):
-        widths, acts, drops, inits = layer_specs(input_size, hidden, output_size, activation, dropout, init)
-        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS))
+                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None):
         g = torch.Generator().manual_seed(seed)
+        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
+        first = input_size if embedding is None else embedding.out_features
+        widths, acts, drops, inits = layer_specs(first, hidden, output_size, activation, dropout, init)
+        super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS, embedding))
         for layer, spec in zip(self.linears(), inits):
             w = torch.empty(layer.W.shape[::-1])  # (out, in): torch's layout, drawn as torch draws it
             init_linear(w, layer.b, spec, generator=g)
