@@ -108,9 +108,9 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     g = p.add_argument_group("tables (train on your own CSV/TSV/Parquet file)")
     g.add_argument("--data", default=S, metavar="FILE", help="a table: .csv/.tsv (delimiter sniffed), .parquet, "
-                   ".npy, .npz; settings then start from the table preset of its task (3x256, adam, cosine, early "
-                   "stop; classification: dropout 0.15, batch 256, lr 5e-4, <=100 epochs; regression: no dropout, "
-                   "batch 512, lr 2e-3, 30 epochs)")
+                   ".npy, .npz; settings then start from the table preset of its task (adam, cosine, early "
+                   "stop; classification: 3x256, dropout 0.15, batch 256, lr 5e-4, <=100 epochs; regression: "
+                   "numeric embeddings, 2x128, batch 512, lr 2e-3, 20 epochs)")
     g.add_argument("--target", default=S, metavar="COLUMN", help="the column to predict")
     g.add_argument("--task", default=S, choices=["auto", "multiclass", "binary", "regression"],
                    help="default auto: from the target column (said in columns.md)")
