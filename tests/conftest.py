@@ -86,3 +86,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def one_line_error(capsys, *argv) -> str:
+    """``mlplab ARGV`` in-process exits 2 with one line on stderr and no traceback; returns the line."""
+    from mlplab.cli.main import main
+
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv
 import pytest
 import torch
-from conftest import ONE_THREAD
+from conftest import ONE_THREAD, one_line_error
 from safetensors.torch import load_file
 
 import mlplab
@@ -243,14 +243,6 @@ def slots(columns) -> list[str]:
 
 
 # ---- errors: one line -------------------------------------------------------------------------------------
-
-def one_line_error(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
-
 
 @pytest.mark.parametrize("value, error, match", [(-1, ValueError, "numeric_embedding is a number of frequencies"),
                                                   ("16", TypeError, "numeric_embedding' must be an integer"),

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import ONE_THREAD
+from conftest import ONE_THREAD, one_line_error
 
 import mlplab
 from mlplab.cli.main import main
@@ -160,14 +160,6 @@ def test_cli_trains_then_exports_in_real_processes(cli, tmp_path):
     rows = np.random.default_rng(1).normal(run.schema.feature_stats[0], run.schema.feature_stats[1], (10, 13))
     np.testing.assert_allclose(load_and_run(tmp_path / "m.onnx", "onnx", rows), mlplab_answer(run, rows),
                                rtol=1e-5, atol=1e-5)
-
-
-def one_line_error(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    return lines[0]
 
 
 def test_cli_unknown_format_is_one_line(capsys, tmp_path):
