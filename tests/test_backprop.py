@@ -14,6 +14,7 @@ from torch import nn
 
 from mlplab.data.load import load_dataset
 from mlplab.models.activations import Activation
+from mlplab.models.embeddings import PeriodicEmbedding
 from mlplab.models.mlp import MLP
 from mlplab.training.backprop import HandStep, draw_mask, layers_of
 from mlplab.training.fit import fit
@@ -200,6 +201,9 @@ def test_what_it_does_not_handle_says_why():
     assert "frozen" in reason(frozen)
     from mlplab.scratch.mlp import MLP as ScratchMLP
     assert "is not one backprop by hand knows" in reason(ScratchMLP(4, [8], 3))  # its own Flatten, Linear
+    assert reason(MLP(4, [8], 3, numeric_embedding=2)) is None    # a PeriodicEmbedding first goes by hand
+    later = nn.Sequential(nn.Flatten(), nn.Linear(4, 4), PeriodicEmbedding([0], 4, 2, 2), nn.Linear(5, 3))
+    assert "PeriodicEmbedding(1 columns" in reason(later) and "a PeriodicEmbedding first" in reason(later)
 
 
 def test_auto_falls_back_and_hand_insists(digits64):
@@ -223,6 +227,9 @@ def test_auto_chooses_hand_on_the_default_cpu_path():
     assert isinstance(choice(model, opt).step, HandStep)
     assert choice(model, opt, backprop="autograd").path == "autograd"
     assert choice(model, opt, amp="bf16").step.amp is torch.bfloat16
+    embedded = MLP(64, [16], 10, numeric_embedding=2)
+    assert choice(embedded, make_optimizer("sgd", embedded, lr=0.1), amp="bf16").reason.startswith(
+        "amp is on and the model has a PeriodicEmbedding")
     assert choice(model, opt, compile=True).reason == "compile is on"
     assert choice(model, opt, world=2).reason == "it runs under torch.distributed (DDP)"
 
@@ -343,14 +350,15 @@ def test_each_loss_head_is_the_loss_and_its_gradient(loss, weighted, smoothing):
     torch.testing.assert_close(delta, out.grad, rtol=1e-12, atol=1e-15)
 
 
-def steps_both(loss, weighted, smoothing, optimizer, lr, steps=6, batch=32):
+def steps_both(loss, weighted, smoothing, optimizer, lr, steps=6, batch=32, embedding=0, **args):
     """(losses, model) of ``steps`` steps by hand and by autograd (choose_step on a StepContext, as fit builds
-    it) from the same float64 start."""
+    it) from the same float64 start; ``embedding`` k > 0 embeds inputs 0, 2 and 3 (1, 4, 5 pass through)."""
     x, y, weight, fn = case(loss, weighted, smoothing)
     runs = {}
     for backprop in ("hand", "autograd"):
-        model = MLP(6, [16, 12], 4 if loss == "cross_entropy" else 1, activation="tanh", seed=0).double()
-        opt = make_optimizer(optimizer, model, lr=lr)
+        model = MLP(6, [16, 12], 4 if loss == "cross_entropy" else 1, activation="tanh", seed=0,
+                    numeric_embedding=embedding, numeric=[0, 2, 3] if embedding else None).double()
+        opt = make_optimizer(optimizer, model, lr=lr, **args)
         ctx = StepContext(model, loss, opt, "torch", torch.device("cpu"), 1, False, class_weight=weight,
                           label_smoothing=smoothing)
         chosen = choose_step(backprop, ctx, forward=model, loss_fn=fn, amp=None)
@@ -369,6 +377,27 @@ def test_hand_matches_autograd_for_each_loss_float64(loss, weighted, smoothing, 
     for (name, p), q in zip(hand.named_parameters(), auto.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
     assert hand_losses[-1] < hand_losses[0]                           # it learned, so agreeing means something
+
+
+@pytest.mark.parametrize("optimizer,lr,args", [
+    ("sgd", 0.2, {}),                                         # folded: each parameter stepped in place
+    ("sgd", 0.1, {"momentum": 0.9}),                          # gradients into .grad, torch's step
+    ("adam", 0.01, {}),
+])
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_hand_matches_autograd_through_a_periodic_embedding_float64(loss, optimizer, lr, args):
+    """A PeriodicEmbedding first (three columns embedded, three passed through): its frequencies, weights and
+    biases follow autograd's to rounding, as the MLP's do."""
+    (hand_losses, hand), (auto_losses, auto) = steps_both(loss, False, 0.0, optimizer, lr, steps=9, embedding=4,
+                                                          **args)
+    assert type(hand[1]) is PeriodicEmbedding
+    assert hand_losses == pytest.approx(auto_losses, rel=1e-10, abs=1e-13)
+    for (name, p), q in zip(hand.named_parameters(), auto.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+    start = MLP(6, [16, 12], 1, numeric_embedding=4, numeric=[0, 2, 3], seed=0)[1]
+    assert not torch.allclose(hand[1].frequencies.float(), start.frequencies)   # the embedding itself learned
+    assert hand_losses[-1] < hand_losses[0]
+    assert all((p.grad is None) == (optimizer == "sgd" and not args) for p in hand.parameters())
 
 
 def test_the_step_says_which_loss_and_options_it_trains_with():
@@ -409,13 +438,13 @@ def test_table_runs_train_by_hand_with_their_losses(tmp_path):
     keys = {"epochs": 3, "progress": "quiet", "device": "cpu", "seed": 0}
     quiet = {"log": lambda m: None}
     binary = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet), **keys)
-    regression = mlplab.train(from_table(tmp_path / "shop.csv", "price", drop=["bought"], **quiet),
-                              numeric_embedding=0, **keys)  # the preset's embedding would take autograd
+    regression = mlplab.train(from_table(tmp_path / "shop.csv", "price", drop=["bought"], **quiet), **keys)
+    assert regression.config.numeric_embedding == 16 and type(regression.model[1]) is PeriodicEmbedding  # the preset's
     weighted = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet),
                             class_weight="balanced", **keys)
     assert binary.metrics["backprop"] == regression.metrics["backprop"] == weighted.metrics["backprop"] == "hand"
     assert binary.metrics["backprop_reason"].startswith("mlplab's MLP with bce with logits (label smoothing 0.1) on")
-    assert regression.metrics["backprop_reason"].startswith("mlplab's MLP with mse on the CPU")
+    assert regression.metrics["backprop_reason"].startswith("mlplab's MLP after a PeriodicEmbedding with mse on the CPU")
     assert weighted.metrics["backprop_reason"].startswith(
         "mlplab's MLP with bce with logits (class weights, label smoothing 0.1) on the CPU")
     assert regression.history.column("val_loss")[-1] < regression.history.column("val_loss")[0]

@@ -47,6 +47,11 @@ def test_each_rule_names_its_reason():
     assert why_not_hand(ctx(m, loss="mse")) is None
     assert why_not_hand(ctx(nn.Linear(4, 3))) == "the model is a Linear, not an nn.Sequential MLP"
     assert why_not_hand(ctx(m, penalty=True)) == "a penalty term is added to the loss"
+    embedded = MLP(4, [8], 3, numeric_embedding=2)
+    assert why_not_hand(ctx(embedded)) is None
+    assert why_not_hand(ctx(embedded, amp="bf16")) == (
+        "amp is on and the model has a PeriodicEmbedding (by hand embeds in float32/float64 only)")
+    assert why_not_hand(ctx(m, amp="bf16")) is None
     held = [why for why, holds in RULES if holds(ctx(m))]
     assert held == []                                             # none holds for the default CPU run
 

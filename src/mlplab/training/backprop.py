@@ -16,6 +16,17 @@ into ``p.grad`` and take their own ``step()``. With ``amp`` (bfloat16) the produ
 bfloat16 as under ``torch.autocast``: a bfloat16 copy of each weight per step, the loss head in float32,
 gradients and updates applied to the float32 weights.
 
+A ``PeriodicEmbedding`` (mlplab.models.embeddings) may come first, before the first Linear. Per embedded column
+j (input x_j (B,), frequencies c_j (k,), W_j (2k, d)): v = 2π x_j c_j,  E_j = [sin v, cos v],  Z_j = E_j W_j + b_j,
+H_j = relu(Z_j); A₀ = [H_1 … H_F, the other columns]. With ∂ℓ/∂A₀ = δ₁ W₁ (its first F·d columns, per column
+j a (B, d) block; the passed-through columns need no gradient):
+
+    δ_Zj = ∂ℓ/∂H_j ⊙ (H_j > 0)      ∂ℓ/∂W_j = E_jᵀ δ_Zj      ∂ℓ/∂b_j = Σ_rows δ_Zj
+    δ_Ej = δ_Zj W_jᵀ = [δ_sin, δ_cos]      δ_v = δ_sin ⊙ cos v − δ_cos ⊙ sin v      ∂ℓ/∂c_j = Σ_rows δ_v ⊙ 2π x_j
+
+with sin v and cos v kept from the forward pass. All F columns go at once as batched products (bmm over F).
+With ``amp`` an embedding takes autograd (mlplab.training.step.RULES).
+
 Dropout masks are drawn as ``uniform_() >= p`` from torch's global generator: the same Bernoulli(1 − p)
 distribution as ``nn.Dropout``, which draws them with ``bernoulli_`` (3× slower on the CPU), so the masks,
 and hence runs with dropout, differ from the autograd path's; runs without dropout match it to rounding.
@@ -31,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from mlplab.models.activations import ACTIVATIONS, Activation
+from mlplab.models.embeddings import PeriodicEmbedding
 from mlplab.training.heads import HEADS
 from mlplab.training.losses import WEIGHTABLE, check_inputs
 
@@ -64,15 +76,23 @@ class Layer:
     linear: nn.Linear
     activation: str | None = None      # None on the output layer
     dropout: nn.Dropout | None = None  # its p and its training flag (model.train()/eval()) are read each step
+    embedding: PeriodicEmbedding | None = None  # before the Linear: the first layer's only
+
+    def parameters(self) -> list[Tensor]:
+        return [*(self.embedding.parameters() if self.embedding is not None else ()), *self.linear.parameters()]
 
 
 def layers_of(model: nn.Module) -> list[Layer] | str:
-    """``model``'s modules as a list of Layers (Flatten, then Linear [→ Activation] [→ Dropout] … → Linear), or a
-    reason why they cannot be trained by hand (another module, an output activation, a frozen parameter, ...).
+    """``model``'s modules as a list of Layers (Flatten, [PeriodicEmbedding,] then Linear [→ Activation]
+    [→ Dropout] … → Linear), or a reason why they cannot be trained by hand (another module, an embedding not
+    first, an output activation, a frozen parameter, ...).
     Whether the model as a whole qualifies (its class, hooks, device) is decided by mlplab.training.step.RULES."""
     mods = list(model)
     if mods and type(mods[0]) is nn.Flatten and (mods[0].start_dim, mods[0].end_dim) == (1, -1):
         mods = mods[1:]
+    embedding = None
+    if mods and type(mods[0]) is PeriodicEmbedding:
+        embedding, mods = mods[0], mods[1:]
     layers: list[Layer] = []
     for m in mods:
         if type(m) is nn.Linear:
@@ -83,9 +103,11 @@ def layers_of(model: nn.Module) -> list[Layer] | str:
         elif type(m) is nn.Dropout and layers and layers[-1].dropout is None and not m.inplace and m.p < 1:
             layers[-1].dropout = m
         else:
-            return f"its module {m} is not one backprop by hand knows (Linear, {', '.join(FORWARD)}, Dropout)"
+            return (f"its module {m} is not one backprop by hand knows (Linear, {', '.join(FORWARD)}, Dropout; "
+                    "a PeriodicEmbedding first)")
     if not layers:
         return "it has no Linear layer"
+    layers[0].embedding = embedding
     if layers[-1].activation is not None or layers[-1].dropout is not None:
         return "its last layer is not a plain Linear (the loss by hand takes the last Linear's raw output)"
     params = list(model.parameters())
@@ -137,7 +159,7 @@ class HandStep:
     def check_optimizer(layers: list[Layer], opt: torch.optim.Optimizer) -> str | None:
         """Why ``opt`` cannot drive these layers by hand (it misses a parameter), or None."""
         held = {p for g in opt.param_groups for p in g["params"]}
-        if any(p not in held for layer in layers for p in layer.linear.parameters()):
+        if any(p not in held for layer in layers for p in layer.parameters()):
             return "the optimizer does not hold every parameter of the model"
         return None
 
@@ -149,6 +171,9 @@ class HandStep:
         a = x.reshape(len(x), -1)                                # (B, D)
         if low is not None:
             a = a.to(low)
+        embedding = self.layers[0].embedding
+        if embedding is not None:
+            a, embedded = self._embed(embedding, a)              # (B, F·d + rest), (u, e, h)
         saved = []                             # per layer: (input, activation output, mask, scale, weight used)
         for layer in self.layers:
             w, b = layer.linear.weight, layer.linear.bias        # (out, in), (out,)
@@ -184,12 +209,55 @@ class HandStep:
                     delta.mul_(scale)
             if layer.activation is not None:                     # then through φ, to ∂ℓ/∂Z
                 delta = BACKWARD[layer.activation](delta, h)
-            below = torch.mm(delta, w) if k > 0 else None        # ∂ℓ/∂A_in, with W before its update
+            if k > 0:
+                below = torch.mm(delta, w)                       # ∂ℓ/∂A_in, with W before its update
+            elif embedding is not None:                          # ∂ℓ/∂H of the embedded columns only (B, F·d)
+                below = torch.mm(delta, w[:, :embedding.bias.numel()])
+            else:
+                below = None
             self._update(layer.linear.weight, delta, a_in, layer.linear.bias)
             delta = below
+        if embedding is not None:
+            self._embed_backward(embedding, delta, *embedded)
         if not self.fold:
             self.opt.step()
         return loss, out
+
+    @staticmethod
+    def _embed(emb: PeriodicEmbedding, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+        """The embedding's forward, as its own: the output (B, F·d + rest) and (2π x_j, [sin v, cos v], H)."""
+        n, _, d = emb.weight.shape
+        u = 2 * math.pi * x[:, emb.positions].T[..., None]                       # (F, B, 1)
+        v = u * emb.frequencies[:, None, :]                                        # (F, B, k)
+        e = torch.cat([torch.sin(v), torch.cos(v)], dim=-1)                        # (F, B, 2k)
+        h = torch.baddbmm(emb.bias.view(n, 1, d), e, emb.weight).relu_()          # (F, B, d)
+        return torch.cat([h.transpose(0, 1).flatten(1), x[:, emb.others]], dim=1), (u, e, h)
+
+    def _embed_backward(self, emb: PeriodicEmbedding, delta: Tensor, u: Tensor, e: Tensor, h: Tensor) -> None:
+        """From ∂ℓ/∂H (B, F·d) to the embedding's gradients (module docstring): applied at once for plain SGD,
+        else written into ``.grad``."""
+        n, two_k, d = emb.weight.shape
+        k = two_k // 2
+        dz = BACKWARD["relu"](delta.view(len(delta), n, d).transpose(0, 1), h)   # (F, B, d): δ_Z
+        de = torch.bmm(dz, emb.weight.transpose(1, 2))                            # (F, B, 2k), W before its update
+        dv = de[..., :k] * e[..., k:] - de[..., k:] * e[..., :k]                  # δ_sin cos v − δ_cos sin v (F, B, k)
+        et = e.transpose(1, 2)                                                     # (F, 2k, B)
+        if self.fold:
+            emb.weight.baddbmm_(et, dz, alpha=-self._lr(emb.weight))              # W_j − lr · E_jᵀ δ_Zj
+            emb.bias.view(n, d).sub_(dz.sum(1), alpha=self._lr(emb.bias))
+            emb.frequencies.view(n, 1, k).baddbmm_(u.transpose(1, 2), dv, alpha=-self._lr(emb.frequencies))
+            return
+        self._grads(emb.weight, emb.bias, emb.frequencies)
+        torch.bmm(et, dz, out=emb.weight.grad)                                    # (F, 2k, d)
+        torch.sum(dz, 1, out=emb.bias.grad.view(n, d))                            # (F, d)
+        torch.bmm(u.transpose(1, 2), dv, out=emb.frequencies.grad.view(n, 1, k))  # Σ_B δ_v 2π x_j (F, 1, k)
+
+    @staticmethod
+    def _grads(*params: Tensor | None) -> None:
+        """A ``.grad`` of the right shape on each parameter, to write into."""
+        for p in params:
+            if p is not None and (p.grad is None or p.grad.shape != p.shape):
+                p.grad = torch.empty_like(p)
 
     def _lr(self, p: Tensor) -> float:
         return float(self.opt.param_groups[self.group[p]]["lr"])
@@ -216,9 +284,7 @@ class HandStep:
                 else:
                     b.sub_(torch.sum(delta, 0, dtype=b.dtype), alpha=blr)
             return
-        for p in (w, b):
-            if p is not None and (p.grad is None or p.grad.shape != p.shape):
-                p.grad = torch.empty_like(p)
+        self._grads(w, b)
         if delta.dtype == w.dtype:
             torch.mm(delta.t(), a_in, out=w.grad)
         else:

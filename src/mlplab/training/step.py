@@ -3,8 +3,8 @@
 A run trains through exactly one step object, chosen once by ``choose_step``:
 
 - ``HandStep`` (mlplab.training.backprop): forward, gradient and update written out, no autograd graph.
-  The fast path on the CPU, for mlplab's MLP with cross entropy, bce_with_logits (each with optional class
-  weights and label smoothing) or mse.
+  The fast path on the CPU, for mlplab's MLP (with or without a PeriodicEmbedding first) with cross entropy,
+  bce_with_logits (each with optional class weights and label smoothing) or mse.
 - ``AutogradStep``: zero_grad, forward, loss, backward, ``opt.step()`` — the textbook step, for everything
   else: any model or loss, scratch modules, a GPU, ``torch.compile`` and DistributedDataParallel (each only
   changes the ``forward`` it calls).
@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from mlplab.models.cnn import CNN
+from mlplab.models.embeddings import PeriodicEmbedding
 from mlplab.training import backprop as hand_backprop
 from mlplab.training.heads import LOSSES as HAND_LOSSES
 from mlplab.training.losses import LOSSES
@@ -52,6 +53,7 @@ class StepContext:
     penalty: bool = False
     class_weight: Tensor | None = None
     label_smoothing: float = 0.0
+    amp: str | None = None     # choose_step sets it from its own ``amp``
 
     @property
     def loss_text(self) -> str:
@@ -97,6 +99,8 @@ RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
     ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
     ("global module hooks are registered", lambda c: _global_hooks()),
     ("a hook is registered on {hooked}", lambda c: _hooked(c.model) is not None),
+    ("amp is on and the model has a PeriodicEmbedding (by hand embeds in float32/float64 only)",
+     lambda c: c.amp is not None and any(type(m) is PeriodicEmbedding for m in c.model.modules())),
 ]
 
 
@@ -174,13 +178,15 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
     """The step this run trains with, by the rules above; ``backprop="hand"`` where they forbid it says why."""
     if backprop not in BACKPROPS:
         raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
+    ctx = replace(ctx, amp=amp)
     reason = "backprop 'autograd' was asked for" if backprop == "autograd" else why_not_hand(ctx)
     if reason is None:
         layers = hand_backprop.layers_of(ctx.model)
         hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(amp), loss=ctx.loss, class_weight=ctx.class_weight,
                                       label_smoothing=ctx.label_smoothing)
         how = "SGD folded into the weight GEMMs" if hand.fold else f"gradients by hand, then {type(ctx.opt).__name__}.step()"
-        return Choice(hand, "hand", f"mlplab's MLP with {ctx.loss_text.replace('_', ' ')} on the CPU: forward and "
+        model = "mlplab's MLP" + (" after a PeriodicEmbedding" if layers[0].embedding is not None else "")
+        return Choice(hand, "hand", f"{model} with {ctx.loss_text.replace('_', ' ')} on the CPU: forward and "
                                     f"backward by hand ({how})")
     if backprop == "hand":
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
