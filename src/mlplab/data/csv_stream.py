@@ -7,7 +7,7 @@ in pages of their own, given back to the system once let go (``release_memory`` 
 pool). Its parse errors become one ValueError naming the file and, where it has one, the line and column: a row
 with too many or too few cells, bytes that are not UTF-8.
 
->>> t = read_csv(Path("diamonds.csv"), NA_VALUES)      # doctest: +SKIP
+>>> t = read_csv(Path("diamonds.csv"), ("", "NA"))      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def release_memory() -> None:
 
 
 def read_csv(path: Path, nas: tuple[str, ...]):
-    """pyarrow's streaming reader, one block of the file at a time (``read_csv`` keeps every block's parse until
-    its types are settled: 2-3× the table), each number column gathered into one array (``gather``). Types
-    come from the first block; a column that a later block does not fit (integers then ``1.5``, numbers then
-    text) is read again as text, which mlplab.data.table's ``_clean`` makes numbers when every cell is one, as ``read_csv``'s
-    whole-file inference would have."""
+    """pyarrow's streaming reader, one block of the file at a time (pyarrow's ``read_csv`` keeps every block's
+    parse until its types are settled: 2-3× the table), each number column gathered into one array (``gather``).
+    Types come from the first block; a column that a later block does not fit (integers then ``1.5``, numbers
+    then text) is read again as text, which mlplab.data.table makes numbers when every cell is one, as
+    pyarrow's whole-file inference would have. ``nas``: the cell texts read as missing."""
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
