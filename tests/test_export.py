@@ -20,7 +20,8 @@ from conftest import ONE_THREAD, one_line_error
 import mlplab
 from mlplab.cli.main import main
 from mlplab.models.activations import ACTIVATIONS, Activation
-from mlplab.runs.export import export, exportable_model
+from mlplab.runs.export import export
+from mlplab.runs.export_array import exportable_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.load.*is deprecated:DeprecationWarning")
 
@@ -273,14 +274,15 @@ def test_table_run_round_trip_matches_mlplab_on_raw_cells(table_runs, tables, na
 
 
 def test_the_graph_encodes_cells_as_columns_encode_does(table_runs, tables):
+    from mlplab.data.cells import cells, encode_cells
     from mlplab.runs.export_table import ColumnsGraph, graph_inputs
 
     columns = table_runs["titanic"].schema.columns
     rows = odd_rows(table_rows(tables, "titanic"))
-    numeric, codes = columns.cells(rows, lambda m: None)
-    assert np.array_equal(columns.encode_cells(numeric, codes), columns.transform(rows, lambda m: None))  # one formula
+    numeric, codes = cells(columns, rows, lambda m: None)
+    assert np.array_equal(encode_cells(columns, numeric, codes), columns.transform(rows, lambda m: None))  # one formula
     feeds = graph_inputs(columns, rows)
-    want = columns.encode_cells(feeds["numeric"].astype(np.float64), feeds["categorical"])
+    want = encode_cells(columns, feeds["numeric"].astype(np.float64), feeds["categorical"])
     with torch.no_grad():
         got = ColumnsGraph(columns)(*map(torch.from_numpy, feeds.values())).numpy()
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
@@ -290,7 +292,7 @@ def test_the_graph_encodes_cells_as_columns_encode_does(table_runs, tables):
         with torch.no_grad():
             odd = ColumnsGraph(columns)(torch.from_numpy(feeds["numeric"]), torch.from_numpy(other)).numpy()
         others = np.broadcast_to([len(c.categories) for c in columns.columns if c.kind == "categorical"], other.shape)
-        np.testing.assert_allclose(odd, columns.encode_cells(feeds["numeric"].astype(np.float64), others), atol=1e-6)
+        np.testing.assert_allclose(odd, encode_cells(columns, feeds["numeric"].astype(np.float64), others), atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:.*encoded as 'other'")  # titanic's rare parch and deck values

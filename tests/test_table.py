@@ -7,7 +7,8 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 
-from mlplab.data.table import read_table, sniff_delimiter  # noqa: E402
+from mlplab.data.csv_stream import sniff_delimiter  # noqa: E402
+from mlplab.data.table import read_table  # noqa: E402
 
 
 def write(tmp_path, text: str | bytes, name: str = "t.csv"):
@@ -89,7 +90,7 @@ def test_missing_file_folder_and_suffix(tmp_path):
 
 
 def test_text_in_a_numeric_column_names_line_and_cell(tmp_path):
-    from mlplab.data.columns import check_numbers
+    from mlplab.data.cells import check_numbers
 
     rows = "".join(f"{i},{i * 2}\n" for i in range(40))
     path = write(tmp_path, "a,b\n" + rows + "oops,5\n")
@@ -112,7 +113,7 @@ def whole_file(path):
 
 def long_file(tmp_path, late: str, first: str = "{i}"):
     """Rows ``first,i,w{i%3}`` over the reader's first blocks, then ``late,1,w0``."""
-    from mlplab.data.table import BLOCK_BYTES
+    from mlplab.data.csv_stream import BLOCK_BYTES
 
     rows = 3 * BLOCK_BYTES // 10
     body = "".join(f"{first.format(i=i)},{i},w{i % 3}\n" for i in range(rows))

@@ -15,7 +15,8 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 
 from mlplab.data.columns import Columns
-from mlplab.data.table import BLOCK_BYTES, read_table
+from mlplab.data.csv_stream import BLOCK_BYTES
+from mlplab.data.table import read_table
 from mlplab.data.tabular import from_table
 from mlplab.data.target import Target
 

@@ -1,7 +1,7 @@
 """``mlplab export RUN_FOLDER --format onnx|torchscript --out FILE [--data FILE]``: the run's model with its
 preprocessing (input scaling or a table's column encoding, target units, probabilities) as one file that takes
 raw rows; FILE.json describes it. The file is loaded back and checked against mlplab before it is kept
-(``mlplab.runs.export``; tables: ``mlplab.runs.export_table``)."""
+(``mlplab.runs.export``; arrays: ``mlplab.runs.export_array``; tables: ``mlplab.runs.export_table``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlplab.runs.export import FORMATS, check_rows, needs_packages, write_checked
+    from mlplab.runs.export import FORMATS, needs_packages, write_checked
+    from mlplab.runs.export_array import check_rows
     from mlplab.runs.export_table import check_table
     from mlplab.runs.run import load_run
 

@@ -14,6 +14,7 @@ Trees on Tabular Data"):
 - dropped with a notice: ``drop``, all-missing and constant columns. A column that restates the target is
   refused (mlplab.data.target.leaks) unless named in ``allow_leak``.
 
+The cells are read as numbers by mlplab.data.cells (which also gives an exported graph its inputs).
 Saved as JSON (kinds, categories, the report) plus safetensors (the numeric statistics); never pickled.
 ``report`` lists every choice in one line each (a run writes it to ``columns.md``).
 """
@@ -25,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlplab.data.table import release_memory
+from mlplab.data.cells import check_numeric, codes_of, float_blocks, floats, log_other
+from mlplab.data.csv_stream import release_memory
 from mlplab.data.target import Target, as_text, leaks, take
 
 MAX_CATEGORIES = 32
 MIN_COUNT = 3
 MAX_INT_CATEGORIES = 10
-NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|Inf|INF|infinity)$"
 SCALINGS = ("robust", "standard")
 
 
@@ -45,25 +46,6 @@ class Column:
     @property
     def width(self) -> int:
         return len(self.categories) + 1 if self.kind == "categorical" else 1 + self.indicator
-
-
-def check_numbers(table, source: str | None = None) -> None:
-    """A text column whose cells are mostly numbers holds a typo: name the column, the line and the cell."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    for name in table.column_names:
-        col = table.column(name)
-        if not pa.types.is_string(col.type) or col.null_count == len(col):
-            continue
-        is_number = pc.match_substring_regex(col, NUMBER)
-        numbers, cells = pc.sum(is_number).as_py() or 0, len(col) - col.null_count
-        if numbers >= 0.9 * cells and numbers < cells:
-            row = pc.index(pc.fill_null(is_number, True), False).as_py()
-            where = f"{source}, line {row + 2}" if source else f"row {row}"
-            raise ValueError(f"{where}, column {name!r}: {col[row].as_py()!r} is not a number, though "
-                             f"{numbers} of its {cells} cells are; fix the cell, or mark such cells missing "
-                             f"with --na-values {col[row].as_py()!r}")
 
 
 class Columns:
@@ -115,7 +97,7 @@ class Columns:
             elif name in numeric or (name not in categorical and _is_numeric(col)):
                 if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
                     raise ValueError(f"--numeric {name}: the column holds text such as {col.drop_null()[0].as_py()!r}")
-                x = _floats(col)
+                x = floats(col)
                 del col
                 ok = x[~np.isnan(x)] if np.isnan(x).any() else x
                 if np.ptp(ok) == 0 and len(ok) == len(x):
@@ -168,7 +150,7 @@ class Columns:
             col = cells.pop(c.name)
             if c.kind == "numeric":
                 check_numeric(c.name, col)
-                for start, x in _float_blocks(col):               # a block of rows at a time: no (N,) temporaries
+                for start, x in float_blocks(col):               # a block of rows at a time: no (N,) temporaries
                     miss = self.scale_(x, k)
                     out[start:start + len(x), j] = x
                     if c.indicator:
@@ -177,7 +159,7 @@ class Columns:
                 release_memory()                                  # the column just encoded
                 k += 1
             else:
-                idx, other[c.name] = _codes(col, c.categories)
+                idx, other[c.name] = codes_of(col, c.categories)
                 out[np.arange(len(idx)), j + idx] = 1.0
             j += c.width
         cells.clear()  # the columns not used (the target, dropped ones)
@@ -211,47 +193,6 @@ class Columns:
             x /= s
         return miss
 
-    def cells(self, table, log=None) -> tuple[np.ndarray, np.ndarray]:
-        """The cells of ``table`` as numbers, before any statistic is applied (what an exported graph takes,
-        mlplab.runs.export_table): numeric (N, numeric columns) float64 with NaN for missing, and codes
-        (N, categorical columns) int64, each the position of the cell's text (``as_text``) in its column's
-        ``categories``, len(categories) for "other" (rare, unseen, missing). Columns in ``self.columns`` order
-        within each kind. Notices (extra columns, unseen values) go to ``log``."""
-        log = log or (lambda m: warnings.warn(m, stacklevel=4))
-        self.check_names(table.column_names, log)
-        numeric, codes, other = [], [], {}
-        for c in self.columns:
-            col = table.column(c.name)
-            if c.kind == "numeric":
-                check_numeric(c.name, col)
-                numeric.append(_floats(col))
-            else:
-                idx, other[c.name] = _codes(col, c.categories)
-                codes.append(idx.astype(np.int64))
-        log_other(other, log)
-        n = table.num_rows
-        return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), \
-            (np.stack(codes, 1) if codes else np.zeros((n, 0), np.int64))
-
-    def encode_cells(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``cells``' arrays as float32 (N, width), as ``encode`` makes them from the table: numeric columns
-        by ``scale_`` then the 0/1 missing indicator if any; categorical one-hot of the code."""
-        out = np.zeros((len(numeric), self.width), np.float32)
-        j, k, m = 0, 0, 0
-        for c in self.columns:
-            if c.kind == "numeric":
-                x = np.array(numeric[:, k], np.float64)
-                miss = self.scale_(x, k)
-                out[:, j] = x
-                if c.indicator:
-                    out[:, j + 1] = miss
-                k += 1
-            else:
-                out[np.arange(len(codes)), j + codes[:, m]] = 1.0
-                m += 1
-            j += c.width
-        return out
-
     def to_files(self) -> tuple[dict, dict]:
         """(JSON-able metadata, float64 numpy arrays) to save with a run."""
         meta = {"format": "mlplab-columns-1", "target": self.target.to_json(), "scaling": self.scaling,
@@ -267,34 +208,6 @@ class Columns:
                    meta["scaling"], tuple(meta["ignored"]), tuple(meta["report"]))
 
 
-def check_numeric(name: str, col) -> None:
-    """A column numeric in training must hold numbers (or nothing) here."""
-    import pyarrow as pa
-
-    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
-        raise ValueError(f"column {name!r} was numeric in training but holds text here, such as "
-                         f"{col.drop_null()[0].as_py()!r}")
-
-
-def _codes(col, categories: tuple[str, ...]) -> tuple[np.ndarray, int]:
-    """(each cell's position in ``categories``, len(categories) for "other" (rare, unseen, missing); how many
-    non-missing cells held a value not in ``categories``)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    index = pc.index_in(as_text(col), value_set=pa.array(categories, pa.string()))
-    unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
-    return pc.fill_null(index, len(categories)).to_numpy(zero_copy_only=False), unseen
-
-
-def log_other(other: dict[str, int], log) -> None:
-    """One notice for the cells encoded as 'other' ({column: count}; columns with 0 left out)."""
-    other = {n: v for n, v in other.items() if v}
-    if other:
-        log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
-            + ", ".join(f"{n} ({v})" for n, v in other.items()))
-
-
 def _is_numeric(col) -> bool:
     """Floats, and integers with more than MAX_INT_CATEGORIES distinct values (fewer: categories)."""
     import pyarrow as pa
@@ -303,23 +216,6 @@ def _is_numeric(col) -> bool:
     if pa.types.is_floating(col.type):
         return True
     return pa.types.is_integer(col.type) and pc.count_distinct(col).as_py() > MAX_INT_CATEGORIES
-
-
-def _floats(col) -> np.ndarray:
-    """A pyarrow column as a fresh float64 array, missing cells NaN."""
-    out = np.empty(len(col), np.float64)
-    for start, x in _float_blocks(col):
-        out[start:start + len(x)] = x
-    return out
-
-
-def _float_blocks(col, rows: int = 1 << 16):
-    """``(start, float64 array)`` for consecutive blocks of at most ``rows`` cells of a pyarrow column, each a
-    fresh writable array, missing cells NaN."""
-    import pyarrow as pa
-
-    for start in range(0, len(col), rows):
-        yield start, np.array(col.slice(start, rows).cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
 
 
 def _scale(x: np.ndarray, scaling: str) -> tuple[float, float, float]:

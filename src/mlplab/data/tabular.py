@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mlplab.data.columns import Columns, check_numbers
+from mlplab.data.cells import check_numbers
+from mlplab.data.columns import Columns
+from mlplab.data.csv_stream import release_memory
 from mlplab.data.dataset import Dataset, fit_stats, targets
 from mlplab.data.split import train_test_rows
-from mlplab.data.table import read_table, release_memory, to_arrow
+from mlplab.data.table import read_table, to_arrow
 from mlplab.data.target import Target
 
 VAL_FRACTION = 0.15   # of all rows, as Dataset.from_arrays counts it

@@ -9,13 +9,13 @@ The graph takes the table's cells as two arrays, in the column order FILE.json l
   whole numbers without ".0" (1.0 → ``1``).
 
 A table without numeric (or without categorical) feature columns has no such input. Inside, what
-``Columns.encode_cells`` does, as ops that export to ONNX opset 17 and TorchScript::
+``mlplab.data.cells.encode_cells`` does, as ops that export to ONNX opset 17 and TorchScript::
 
     missing = isnan(x);  z = (where(missing, fill, x) − center) · factor
     robust scaling: z ← z / √(1 + (z/3)²)  (smooth clipping; not affine, so it is not folded into a layer)
     indicator = float(missing) for the columns that had missing cells in training
     one-hot: code → clamp to [0, len(categories)] (out of range → other), compared with an arange
-    the blocks permuted back into the Columns order, then the model's layers and head (mlplab.runs.export).
+    the blocks permuted back into the Columns order, then the model's layers and head (mlplab.runs.export_array).
 
 ``graph_inputs(columns, table)`` builds the two arrays from a table with mlplab; without mlplab, with pandas
 (tests/test_export.py runs this recipe on titanic)::
@@ -44,11 +44,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mlplab.data.cells import cells, encode_cells
+from mlplab.runs import export_array
+
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 
 class ColumnsGraph(nn.Module):
-    """``Columns.encode_cells`` in torch: (numeric (B, n) float32, categorical (B, m) int64) → (B, width) float32,
+    """``encode_cells`` in torch: (numeric (B, n) float32, categorical (B, m) int64) → (B, width) float32,
     each input present only when the table has columns of that kind."""
 
     def __init__(self, columns):
@@ -117,8 +120,8 @@ def input_names(columns) -> list[str]:
 
 def graph_inputs(columns, table, log=None) -> dict[str, np.ndarray]:
     """The exported graph's inputs for the rows of ``table`` (a pyarrow Table): {name: array}, as the module
-    docstring says; numbers rounded to float32, the graph's input dtype. See ``Columns.cells``."""
-    numeric, codes = columns.cells(table, log or (lambda m: None))
+    docstring says; numbers rounded to float32, the graph's input dtype. See mlplab.data.cells.cells."""
+    numeric, codes = cells(columns, table, log or (lambda m: None))
     arrays = {NUMERIC: np.ascontiguousarray(numeric, dtype=np.float32), CATEGORICAL: np.ascontiguousarray(codes)}
     return {name: arrays[name] for name in input_names(columns)}
 
@@ -134,17 +137,15 @@ def expected(run, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """What mlplab predicts for the cells ``inputs`` (the same float32 numbers the graph takes)."""
     rows = len(next(iter(inputs.values())))
     numeric = inputs.get(NUMERIC, np.zeros((rows, 0))).astype(np.float64)
-    x = run.schema.columns.encode_cells(numeric, inputs.get(CATEGORICAL, np.zeros((rows, 0), np.int64)))
-    return run.predict(x).reshape(rows, -1) if run.schema.task == "regression" else run.predict_proba(x)
+    x = encode_cells(run.schema.columns, numeric, inputs.get(CATEGORICAL, np.zeros((rows, 0), np.int64)))
+    return export_array.expected(run, x)
 
 
 def table_graph(run, table) -> tuple[nn.Module, tuple[Tensor, ...], dict[str, np.ndarray], np.ndarray]:
     """``mlplab.runs.export.graph`` for a table run and rows ``table`` (a pyarrow Table)."""
-    from mlplab.runs.export import exportable_model
-
-    columns = run.schema.columns
-    feeds = graph_inputs(columns, table)
-    return TableModel(columns, exportable_model(run)).eval(), examples(columns), feeds, expected(run, feeds)
+    columns, feeds = run.schema.columns, graph_inputs(run.schema.columns, table)
+    model = TableModel(columns, export_array.exportable_model(run)).eval()
+    return model, examples(columns), feeds, expected(run, feeds)
 
 
 def check_table(run, data=None, na_values=()) -> tuple:
@@ -152,7 +153,6 @@ def check_table(run, data=None, na_values=()) -> tuple:
     pyarrow Table or a DataFrame; ``na_values`` as missing besides the run's own) when given, else the run's
     test rows (a fresh run's, or the split of its ``--data`` file made again with its seed)."""
     from mlplab.data.tabular import load
-    from mlplab.runs.export import MAX_CHECK_ROWS
     from mlplab.runs.train import load_data
 
     if data is not None:
@@ -172,7 +172,7 @@ def check_table(run, data=None, na_values=()) -> tuple:
     if table is None or table.num_rows == 0:
         raise ValueError("this table run holds no test rows to check the export on; pass rows with the run's "
                          "columns: mlplab export --data FILE (export(..., x=table))")
-    table = table.slice(0, MAX_CHECK_ROWS)
+    table = table.slice(0, export_array.MAX_CHECK_ROWS)
     return table, f"{table.num_rows} {what}"
 
 

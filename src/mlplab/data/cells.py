@@ -1,0 +1,129 @@
+"""A table's cells as numbers, column by column: what fitting and encoding (mlplab.data.columns) read, and the
+inputs of an exported graph (mlplab.runs.export_table), which takes the cells before any statistic.
+
+``cells(columns, table)`` gives a fitted ``Columns``' view of the rows: the numeric columns' raw numbers (NaN
+where missing) and each categorical cell's position in its column's categories; ``encode_cells`` applies the
+training statistics to them, the same float32 matrix ``Columns.transform`` makes from the table. Before any of
+it, ``check_numbers`` names the cell that makes a column of numbers text (a typo, an unmarked NA).
+
+>>> numeric, codes = cells(run.schema.columns, table)          # doctest: +SKIP
+>>> x = encode_cells(run.schema.columns, numeric, codes)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from mlplab.data.target import as_text
+
+NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|Inf|INF|infinity)$"
+
+
+def check_numbers(table, source: str | None = None) -> None:
+    """A text column whose cells are mostly numbers holds a typo: name the column, the line and the cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_string(col.type) or col.null_count == len(col):
+            continue
+        is_number = pc.match_substring_regex(col, NUMBER)
+        numbers, cells = pc.sum(is_number).as_py() or 0, len(col) - col.null_count
+        if numbers >= 0.9 * cells and numbers < cells:
+            row = pc.index(pc.fill_null(is_number, True), False).as_py()
+            where = f"{source}, line {row + 2}" if source else f"row {row}"
+            raise ValueError(f"{where}, column {name!r}: {col[row].as_py()!r} is not a number, though "
+                             f"{numbers} of its {cells} cells are; fix the cell, or mark such cells missing "
+                             f"with --na-values {col[row].as_py()!r}")
+
+
+def cells(columns, table, log=None) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of ``table`` as numbers, before any statistic is applied (what an exported graph takes,
+    mlplab.runs.export_table): numeric (N, numeric columns) float64 with NaN for missing, and codes
+    (N, categorical columns) int64, each the position of the cell's text (``as_text``) in its column's
+    ``categories``, len(categories) for "other" (rare, unseen, missing). Columns in ``columns.columns`` order
+    within each kind. Notices (extra columns, unseen values) go to ``log``."""
+    log = log or (lambda m: warnings.warn(m, stacklevel=4))
+    columns.check_names(table.column_names, log)
+    numeric, codes, other = [], [], {}
+    for c in columns.columns:
+        col = table.column(c.name)
+        if c.kind == "numeric":
+            check_numeric(c.name, col)
+            numeric.append(floats(col))
+        else:
+            idx, other[c.name] = codes_of(col, c.categories)
+            codes.append(idx.astype(np.int64))
+    log_other(other, log)
+    n = table.num_rows
+    return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), \
+        (np.stack(codes, 1) if codes else np.zeros((n, 0), np.int64))
+
+
+def encode_cells(columns, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``cells``' arrays as float32 (N, width), as ``Columns.encode`` makes them from the table: numeric
+    columns by ``Columns.scale_`` then the 0/1 missing indicator if any; categorical one-hot of the code."""
+    out = np.zeros((len(numeric), columns.width), np.float32)
+    j, k, m = 0, 0, 0
+    for c in columns.columns:
+        if c.kind == "numeric":
+            x = np.array(numeric[:, k], np.float64)
+            miss = columns.scale_(x, k)
+            out[:, j] = x
+            if c.indicator:
+                out[:, j + 1] = miss
+            k += 1
+        else:
+            out[np.arange(len(codes)), j + codes[:, m]] = 1.0
+            m += 1
+        j += c.width
+    return out
+
+
+def check_numeric(name: str, col) -> None:
+    """A column numeric in training must hold numbers (or nothing) here."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+        raise ValueError(f"column {name!r} was numeric in training but holds text here, such as "
+                         f"{col.drop_null()[0].as_py()!r}")
+
+
+def codes_of(col, categories: tuple[str, ...]) -> tuple[np.ndarray, int]:
+    """(each cell's position in ``categories``, len(categories) for "other" (rare, unseen, missing); how many
+    non-missing cells held a value not in ``categories``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = pc.index_in(as_text(col), value_set=pa.array(categories, pa.string()))
+    unseen = (len(col) - col.null_count) - (len(index) - index.null_count)
+    return pc.fill_null(index, len(categories)).to_numpy(zero_copy_only=False), unseen
+
+
+def log_other(other: dict[str, int], log) -> None:
+    """One notice for the cells encoded as 'other' ({column: count}; columns with 0 left out)."""
+    other = {n: v for n, v in other.items() if v}
+    if other:
+        log(f"{sum(other.values())} cells held values rare or unseen in training, encoded as 'other': "
+            + ", ".join(f"{n} ({v})" for n, v in other.items()))
+
+
+def floats(col) -> np.ndarray:
+    """A pyarrow column as a fresh float64 array, missing cells NaN."""
+    out = np.empty(len(col), np.float64)
+    for start, x in float_blocks(col):
+        out[start:start + len(x)] = x
+    return out
+
+
+def float_blocks(col, rows: int = 1 << 16):
+    """``(start, float64 array)`` for consecutive blocks of at most ``rows`` cells of a pyarrow column, each a
+    fresh writable array, missing cells NaN."""
+    import pyarrow as pa
+
+    for start in range(0, len(col), rows):
+        yield start, np.array(col.slice(start, rows).cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+
