@@ -16,16 +16,9 @@ into ``p.grad`` and take their own ``step()``. With ``amp`` (bfloat16) the produ
 bfloat16 as under ``torch.autocast``: a bfloat16 copy of each weight per step, the loss head in float32,
 gradients and updates applied to the float32 weights.
 
-A ``PeriodicEmbedding`` (mlplab.models.embeddings) may come first, before the first Linear. Per embedded column
-j (input x_j (B,), frequencies c_j (k,), W_j (2k, d)): v = 2π x_j c_j,  E_j = [sin v, cos v],  Z_j = E_j W_j + b_j,
-H_j = relu(Z_j); A₀ = [H_1 … H_F, the other columns]. With ∂ℓ/∂A₀ = δ₁ W₁ (its first F·d columns, per column
-j a (B, d) block; the passed-through columns need no gradient):
-
-    δ_Zj = ∂ℓ/∂H_j ⊙ (H_j > 0)      ∂ℓ/∂W_j = E_jᵀ δ_Zj      ∂ℓ/∂b_j = Σ_rows δ_Zj
-    δ_Ej = δ_Zj W_jᵀ = [δ_sin, δ_cos]      δ_v = δ_sin ⊙ cos v − δ_cos ⊙ sin v      ∂ℓ/∂c_j = Σ_rows δ_v ⊙ 2π x_j
-
-with sin v and cos v kept from the forward pass. All F columns go at once as batched products (bmm over F).
-With ``amp`` an embedding takes autograd (mlplab.training.step.RULES).
+A ``PeriodicEmbedding`` (mlplab.models.embeddings) may come first, before the first Linear: its forward and
+gradients by hand are in mlplab.training.backprop_embedding. With ``amp`` an embedding takes autograd
+(mlplab.training.step.RULES).
 
 Dropout masks are drawn as ``uniform_() >= p`` from torch's global generator: the same Bernoulli(1 − p)
 distribution as ``nn.Dropout``, which draws them with ``bernoulli_`` (3× slower on the CPU), so the masks,
@@ -43,6 +36,7 @@ from torch import Tensor, nn
 
 from mlplab.models.activations import ACTIVATIONS, Activation
 from mlplab.models.embeddings import PeriodicEmbedding
+from mlplab.training.backprop_embedding import embed, embedding_gradients
 from mlplab.training.heads import HEADS
 from mlplab.training.losses import WEIGHTABLE, check_inputs
 
@@ -173,7 +167,7 @@ class HandStep:
             a = a.to(low)
         embedding = self.layers[0].embedding
         if embedding is not None:
-            a, embedded = self._embed(embedding, a)              # (B, F·d + rest), (u, e, h)
+            a, embedded = embed(embedding, a)                    # (B, F·d + rest), (u, e, h)
         saved = []                             # per layer: (input, activation output, mask, scale, weight used)
         for layer in self.layers:
             w, b = layer.linear.weight, layer.linear.bias        # (out, in), (out,)
@@ -217,40 +211,17 @@ class HandStep:
                 below = None
             self._update(layer.linear.weight, delta, a_in, layer.linear.bias)
             delta = below
-        if embedding is not None:
-            self._embed_backward(embedding, delta, *embedded)
+        if embedding is not None:                                # its gradients, applied as the Linears' are
+            grads = embedding_gradients(embedding, delta, *embedded)
+            if self.fold:
+                for p, g in grads.items():
+                    p.sub_(g, alpha=self._lr(p))
+            else:
+                for p, g in grads.items():
+                    p.grad = g
         if not self.fold:
             self.opt.step()
         return loss, out
-
-    @staticmethod
-    def _embed(emb: PeriodicEmbedding, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
-        """The embedding's forward, as its own: the output (B, F·d + rest) and (2π x_j, [sin v, cos v], H)."""
-        n, _, d = emb.weight.shape
-        u = 2 * math.pi * x[:, emb.positions].T[..., None]                       # (F, B, 1)
-        v = u * emb.frequencies[:, None, :]                                        # (F, B, k)
-        e = torch.cat([torch.sin(v), torch.cos(v)], dim=-1)                        # (F, B, 2k)
-        h = torch.baddbmm(emb.bias.view(n, 1, d), e, emb.weight).relu_()          # (F, B, d)
-        return torch.cat([h.transpose(0, 1).flatten(1), x[:, emb.others]], dim=1), (u, e, h)
-
-    def _embed_backward(self, emb: PeriodicEmbedding, delta: Tensor, u: Tensor, e: Tensor, h: Tensor) -> None:
-        """From ∂ℓ/∂H (B, F·d) to the embedding's gradients (module docstring): applied at once for plain SGD,
-        else written into ``.grad``."""
-        n, two_k, d = emb.weight.shape
-        k = two_k // 2
-        dz = BACKWARD["relu"](delta.view(len(delta), n, d).transpose(0, 1), h)   # (F, B, d): δ_Z
-        de = torch.bmm(dz, emb.weight.transpose(1, 2))                            # (F, B, 2k), W before its update
-        dv = de[..., :k] * e[..., k:] - de[..., k:] * e[..., :k]                  # δ_sin cos v − δ_cos sin v (F, B, k)
-        et = e.transpose(1, 2)                                                     # (F, 2k, B)
-        if self.fold:
-            emb.weight.baddbmm_(et, dz, alpha=-self._lr(emb.weight))              # W_j − lr · E_jᵀ δ_Zj
-            emb.bias.view(n, d).sub_(dz.sum(1), alpha=self._lr(emb.bias))
-            emb.frequencies.view(n, 1, k).baddbmm_(u.transpose(1, 2), dv, alpha=-self._lr(emb.frequencies))
-            return
-        self._grads(emb.weight, emb.bias, emb.frequencies)
-        torch.bmm(et, dz, out=emb.weight.grad)                                    # (F, 2k, d)
-        torch.sum(dz, 1, out=emb.bias.grad.view(n, d))                            # (F, d)
-        torch.bmm(u.transpose(1, 2), dv, out=emb.frequencies.grad.view(n, 1, k))  # Σ_B δ_v 2π x_j (F, 1, k)
 
     @staticmethod
     def _grads(*params: Tensor | None) -> None:
