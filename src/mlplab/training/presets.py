@@ -15,7 +15,7 @@ activations, per-feature scaling layer and AdamW with β₂ = 0.95 are left out.
 
 Regression: periodic embeddings of the numeric columns (Gorishniy, Rubachev & Babenko 2022, "On Embeddings for
 Numerical Features in Tabular Deep Learning", PLR: mlplab.models.embeddings) before a 2×128 MLP, no dropout,
-batch 512, lr 2e-3, 20 epochs. Diamonds RMSE over 3 seeds (bench_tabular.py, one thread): $530 in 7.8 s, against
+batch 512, lr 2e-3, 20 epochs. Diamonds RMSE over 3 seeds (bench_tabular.py, one thread): $531 in 7.0 s, against
 $549 in 19.7 s for 3×256 without embeddings (batch 512, lr 2e-3, 30 epochs) and $563 in 46 s for the
 classification settings. Without embeddings a 2×128 net gave $578 and 1×512 $576; with them, 2×256 gave $530
 in nearly twice the time, 15 epochs $535, σ = 0.1 $545, σ = 3 $560 (a plain torch loop, same splits).
