@@ -99,12 +99,10 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
     if "dataset" in keys and data is not None:
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
     write = "out" in keys if write is None else write
-    if config is None and ("data" in keys or getattr(data, "columns", None) is not None):
-        from mlplab.training.presets import for_task, table_config
+    if config is None and getattr(data, "columns", None) is not None:  # a table starts from its task's defaults
+        from mlplab.training.presets import table_config
 
-        config = with_model_defaults(table_config(), keys)  # tables start from their own defaults,
-        data, config = load_data(data, config)               # then their task's (known once they are read)
-        config = with_model_defaults(for_task(config, data.task, keys), keys)
+        config = with_model_defaults(table_config(data.task), keys)
     config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
     with contextlib.ExitStack() as held:
         if write and resume is not None:  # one writer per run folder, from before it is read
