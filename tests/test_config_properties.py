@@ -57,6 +57,7 @@ VALID = {
     "dropout": st.lists(st.floats(0, 0.99), min_size=1, max_size=3),
     "init": st.lists(st.sampled_from(NAMES["init"][:4]), min_size=1, max_size=3),
     "bias": st.booleans(), "nesterov": st.booleans(), "numeric_embedding": st.sampled_from([0, 0, 4, 16]),
+    "ema": st.one_of(st.just(0.0), st.floats(0, 0.999)),
     "optimizer": st.sampled_from(NAMES["optimizer"][:-1]),
     "lr": st.floats(1e-6, 10), "momentum": st.floats(0, 0.99), "weight_decay": st.floats(0, 1),
     "loss": st.sampled_from([None, *NAMES["loss"][:-1]]),

@@ -56,6 +56,8 @@ class TrainConfig:
     # stopping early
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
     monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)
+    ema: float = 0.0                     # weight averaging: decay per step of an exponential moving average of the
+    #                                      weights, which evaluation, early stopping and the final model use; 0: off
     data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
     # tables (mlplab train --data FILE --target COLUMN: mlplab.data.tabular); runs without --data ignore them
     data: str | None = None              # a CSV/TSV/Parquet/npy/npz file; the run folder is named after its stem
@@ -97,6 +99,8 @@ class TrainConfig:
         if not 0 <= self.numeric_embedding < 2**31:
             raise ValueError(f"numeric_embedding is a number of frequencies, e.g. --numeric-embedding 16, or 0 for "
                              f"none; got {self.numeric_embedding}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema is a decay per step in [0, 1), e.g. 0.99 (0: no weight averaging); got {self.ema!r}")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping is a patience in epochs and must be >= 1, e.g. --early-stop 5; "
                              f"got {self.early_stopping}")

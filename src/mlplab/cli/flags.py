@@ -99,6 +99,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="auto (default: by hand where it applies, else autograd), hand, autograd")
     g.add_argument("--early-stop", dest="early_stopping", type=int, default=S, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement of --monitor; keep the best weights")
+    g.add_argument("--ema", type=float, default=S, metavar="DECAY",
+                   help="average the weights (exponential moving average, DECAY per step, e.g. 0.99); evaluation, "
+                   "early stopping and the saved model use the average")
     g.add_argument("--monitor", default=S, help="the history column early stopping watches (default val_loss; binary tasks also record "
                         "val_roc_auc)")
 

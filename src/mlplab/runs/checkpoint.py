@@ -99,6 +99,8 @@ def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: Histor
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     for k, v in (history.best_state or {}).items():  # early stopping's best weights so far
         tensors[f"best/{k}"] = v.detach().cpu().contiguous().clone()
+    for i, v in enumerate(history.ema_state or ()):  # with ema: the training weights (the model holds the average)
+        tensors[f"ema/{i}"] = v.detach().cpu().contiguous().clone()
     optimizer = _encode(opt.state_dict(), "optimizer", tensors)
     rng = _encode(capture_rng(), "rng", tensors)
     epoch = history.rows[-1]["epoch"] if history.rows else 0
@@ -136,7 +138,9 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     rng["numpy"] = (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
     model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
     best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
-    return Checkpoint(epoch, config, History(rows, best_state=best or None), model, optimizer, rng)
+    ema = [tensors[f"ema/{i}"] for i in range(sum(k.startswith("ema/") for k in tensors))]
+    return Checkpoint(epoch, config, History(rows, best_state=best or None, ema_state=ema or None), model,
+                      optimizer, rng)
 
 
 # ---- resuming: which settings may change -----------------------------------------------------------------

@@ -26,18 +26,25 @@ from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
 from mlplab.training import distributed
+from mlplab.training.averaging import WeightAverage
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
 from mlplab.training.device import check_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
 from mlplab.training.optim import build_optimizer
 from mlplab.training.schedules import get_schedule, set_lr
-from mlplab.training.step import AMP, MEMORY_FORMATS, StepContext, choose_memory_format, choose_step
+from mlplab.training.step import (
+    AMP,
+    MEMORY_FORMATS,
+    StepContext,
+    choose_memory_format,
+    choose_step,
+)
 
 # The TrainConfig keys fit reads; the others describe the data, the model or the run folder, which fit is given.
 FIT_KEYS = ("impl", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "loss", "epochs", "batch_size",
             "schedule", "augment", "seed", "device", "compile", "amp", "backprop", "early_stopping", "monitor",
-            "class_weight", "label_smoothing")
+            "class_weight", "label_smoothing", "ema")
 OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
 
 
@@ -198,6 +205,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     n_batches = -(-n // config.batch_size)
     batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
     start = history.rows[-1]["epoch"] if history.rows else 0
+    average = WeightAverage(model, config.ema, history.ema_state) if config.ema else None
     perm = None
     for cb in callbacks:
         cb.on_train_begin(history, model, opt)
@@ -205,6 +213,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
+        if average is not None and average.swapped:  # train on from the training weights, not their average
+            average.swap()
         g = torch.Generator(device=dev).manual_seed(epoch_seed(config.seed, epoch))
         torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
         perm = torch.randperm(n, generator=g, device=dev)
@@ -220,6 +230,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             if config.schedule != "none":
                 set_lr(opt, factor(((epoch - 1) * n_batches + i // config.batch_size) / (config.epochs * n_batches)))
             batch_loss, out = choice.step.step(xb, yb, share)
+            if average is not None:
+                average.update()
             if on_cpu:
                 if not math.isfinite(value := batch_loss.item()):
                     raise non_finite(value, f"training loss became {{value}} in epoch {epoch}, batch "
@@ -238,6 +250,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
             raise non_finite(train_loss, f"training loss became {{value}} in epoch {epoch}, batch "
                                          f"{bad[0] + 1 if bad else n_batches} of {n_batches}", opt)
         row = {"epoch": epoch, "train_loss": train_loss}
+        if average is not None:  # evaluation, callbacks (early stopping, checkpoints) and the end see the average
+            average.swap()
+            history.ema_state = average.other
         if classify:
             row["train_accuracy"] = correct.item() / n
         for name, (x, y) in splits.items():
