@@ -97,3 +97,20 @@ def one_line_error(capsys, *argv) -> str:
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
     return lines[0]
+
+
+def whole_and_resumed(capsys, tmp_path: Path, args: list[str], epochs: int, stop_after: int) -> tuple[Path, Path]:
+    """``mlplab train ARGS`` in-process twice: for ``epochs`` epochs in one go, and for ``stop_after`` epochs then
+    ``--resume``d to ``epochs``; returns the two run folders (whole, resumed), each with the same model weights
+    and history rows when resuming is exact."""
+    from mlplab.cli.main import main
+
+    def run(*more) -> Path:
+        assert main([*args, *more]) == 0
+        return Path(capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: "))
+
+    whole = run("--epochs", str(epochs), "--out", str(tmp_path / "whole"))
+    part = run("--epochs", str(stop_after), "--out", str(tmp_path / "part"))
+    assert main(["train", "--resume", str(part), "--epochs", str(epochs), "--quiet"]) == 0
+    capsys.readouterr()
+    return whole, part

@@ -3,10 +3,8 @@ not change training; evaluation and the final model use it; a run with it resume
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from conftest import one_line_error
+from conftest import one_line_error, whole_and_resumed
 from safetensors.torch import load_file
 
 import mlplab
@@ -45,19 +43,9 @@ def test_the_validation_columns_are_the_averages(one_torch_thread):
 
 
 def test_a_run_with_weight_averaging_resumes_bit_identical(tmp_path, capsys, one_torch_thread):
-    from mlplab.cli.main import main
-
     args = ["train", "--dataset", "iris", "--hidden", "16", "--optimizer", "adam", "--lr", "0.01", "--ema", "0.9",
             "--early-stop", "3", "--quiet"]
-
-    def run(*more):
-        assert main([*args, *more]) == 0
-        return Path(capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: "))
-
-    whole = run("--epochs", "6", "--out", str(tmp_path / "whole"))
-    part = run("--epochs", "3", "--out", str(tmp_path / "part"))
-    assert main(["train", "--resume", str(part), "--epochs", "6", "--quiet"]) == 0
-    capsys.readouterr()
+    whole, part = whole_and_resumed(capsys, tmp_path, args, epochs=6, stop_after=3)
     a, b = load_file(str(part / "model.safetensors")), load_file(str(whole / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rows = lambda folder: [{k: v for k, v in r.items() if k != "seconds"}  # noqa: E731

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import whole_and_resumed
 from safetensors.torch import load_file
 
 from mlplab.cli.main import main
@@ -431,15 +432,7 @@ def test_a_table_run_resumed_from_the_cli_continues_bit_identical(tables, tmp_pa
     lr: a cosine schedule spans the epochs a run was started with, so it can only resume to those.)"""
     args = ["train", "--data", str(tables / "titanic.csv"), "--target", "survived", "--drop", "alive",
             "--hidden", "32,32", "--schedule", "none", "--quiet"]
-
-    def run(*more):
-        assert main([*args, *more]) == 0
-        return Path(capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: "))
-
-    whole = run("--epochs", "6", "--out", str(tmp_path / "whole"))
-    part = run("--epochs", "3", "--out", str(tmp_path / "part"))
-    assert main(["train", "--resume", str(part), "--epochs", "6", "--quiet"]) == 0
-    capsys.readouterr()
+    whole, part = whole_and_resumed(capsys, tmp_path, args, epochs=6, stop_after=3)
     for name in ("model.safetensors", "preprocessing.safetensors"):
         assert_same_weights(load_file(str(part / name)), load_file(str(whole / name)))
     rows = lambda folder: without_time(History.from_csv(folder / "history.csv").rows)  # noqa: E731

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv
 import pytest
 import torch
-from conftest import ONE_THREAD, one_line_error
+from conftest import ONE_THREAD, one_line_error, whole_and_resumed
 from safetensors.torch import load_file
 
 import mlplab
@@ -209,15 +209,7 @@ def test_the_cli_trains_a_table_run_with_the_flag_in_a_real_process(cli, csv, tm
 def test_a_table_run_with_the_embedding_resumed_continues_bit_identical(csv, tmp_path, capsys, one_torch_thread):
     args = ["train", "--data", str(csv), "--target", "grade", "--drop", "price", "--numeric-embedding", "8",
             "--hidden", "16,16", "--schedule", "none", "--quiet"]
-
-    def run(*more):
-        assert main([*args, *more]) == 0
-        return Path(capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run folder: "))
-
-    whole = run("--epochs", "4", "--out", str(tmp_path / "whole"))
-    part = run("--epochs", "2", "--out", str(tmp_path / "part"))
-    assert main(["train", "--resume", str(part), "--epochs", "4", "--quiet"]) == 0
-    capsys.readouterr()
+    whole, part = whole_and_resumed(capsys, tmp_path, args, epochs=4, stop_after=2)
     a, b = load_file(str(part / "model.safetensors")), load_file(str(whole / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     def rows(folder):
