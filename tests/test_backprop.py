@@ -28,8 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def choice(model, opt, loss="cross_entropy", backprop="auto", impl="torch", world=1, compile=False, amp=None):
     """The step mlplab.training.step.choose_step picks for this model and optimizer on the CPU."""
-    ctx = StepContext(model, loss, opt, impl, torch.device("cpu"), world, compile)
-    return choose_step(backprop, ctx, forward=model, loss_fn=nn.functional.cross_entropy, amp=amp)
+    ctx = StepContext(model, loss, opt, impl, torch.device("cpu"), world, compile, amp=amp)
+    return choose_step(backprop, ctx, forward=model, loss_fn=nn.functional.cross_entropy)
 
 
 def hand_step(model, opt, amp=None) -> HandStep:
@@ -361,7 +361,7 @@ def steps_both(loss, weighted, smoothing, optimizer, lr, steps=6, batch=32, embe
         opt = make_optimizer(optimizer, model, lr=lr, **args)
         ctx = StepContext(model, loss, opt, "torch", torch.device("cpu"), 1, False, class_weight=weight,
                           label_smoothing=smoothing)
-        chosen = choose_step(backprop, ctx, forward=model, loss_fn=fn, amp=None)
+        chosen = choose_step(backprop, ctx, forward=model, loss_fn=fn)
         assert chosen.path == backprop, chosen.reason
         losses = [chosen.step.step(x[i:i + batch], y[i:i + batch])[0].item()
                   for _ in range(steps // (len(x) // batch)) for i in range(0, len(x), batch)]
@@ -405,8 +405,7 @@ def test_the_step_says_which_loss_and_options_it_trains_with():
     opt = make_optimizer("adam", model, lr=0.01)
     ctx = StepContext(model, "cross_entropy", opt, "torch", torch.device("cpu"), 1, False,
                       class_weight=WEIGHTS["cross_entropy"], label_smoothing=0.1)
-    chosen = choose_step("auto", ctx, forward=model, loss_fn=with_options("cross_entropy", ctx.class_weight, 0.1),
-                         amp=None)
+    chosen = choose_step("auto", ctx, forward=model, loss_fn=with_options("cross_entropy", ctx.class_weight, 0.1))
     assert chosen.reason == ("mlplab's MLP with cross entropy (class weights, label smoothing 0.1) on the CPU: "
                              "forward and backward by hand (gradients by hand, then Adam.step())")
     with pytest.raises(ValueError, match="class weights and label smoothing apply to cross_entropy and "

@@ -186,8 +186,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
     train_loss_fn, class_weight, smoothing = training_loss(loss, loss_fn, data, config)
     ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
-                      class_weight=class_weight, label_smoothing=smoothing)
-    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, amp=config.amp, penalty=penalty)
+                      class_weight=class_weight, label_smoothing=smoothing, amp=config.amp)
+    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
     splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.splits().items()}
     x_train, y_train = splits["train"]
     if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once

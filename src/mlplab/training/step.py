@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -53,7 +53,7 @@ class StepContext:
     penalty: bool = False
     class_weight: Tensor | None = None
     label_smoothing: float = 0.0
-    amp: str | None = None     # choose_step sets it from its own ``amp``
+    amp: str | None = None     # mixed precision by name (``AMP``), or None
 
     @property
     def loss_text(self) -> str:
@@ -174,15 +174,14 @@ class Choice:
 
 
 def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: Callable,
-                amp: str | None, penalty: Callable | None = None) -> Choice:
+                penalty: Callable | None = None) -> Choice:
     """The step this run trains with, by the rules above; ``backprop="hand"`` where they forbid it says why."""
     if backprop not in BACKPROPS:
         raise ValueError(f"backprop must be one of {', '.join(BACKPROPS)}; got {backprop!r}")
-    ctx = replace(ctx, amp=amp)
     reason = "backprop 'autograd' was asked for" if backprop == "autograd" else why_not_hand(ctx)
     if reason is None:
         layers = hand_backprop.layers_of(ctx.model)
-        hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(amp), loss=ctx.loss, class_weight=ctx.class_weight,
+        hand = hand_backprop.HandStep(layers, ctx.opt, amp=AMP.get(ctx.amp), loss=ctx.loss, class_weight=ctx.class_weight,
                                       label_smoothing=ctx.label_smoothing)
         how = "SGD folded into the weight GEMMs" if hand.fold else f"gradients by hand, then {type(ctx.opt).__name__}.step()"
         model = "mlplab's MLP" + (" after a PeriodicEmbedding" if layers[0].embedding is not None else "")
@@ -190,6 +189,6 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
                                     f"backward by hand ({how})")
     if backprop == "hand":
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
-    step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=amp, device=ctx.device,
+    step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=ctx.amp, device=ctx.device,
                         check_now=ctx.device.type == "cpu", penalty=penalty, model=ctx.model)
     return Choice(step, "autograd", reason)
