@@ -50,8 +50,6 @@ BACKWARD = {
 }
 
 
-
-
 def draw_mask(h: Tensor, p: float) -> tuple[Tensor, float | None]:
     """An inverted-dropout mask shaped like ``h`` that keeps with probability 1 − p, and the scale to apply
     after it: in float32/64 the mask holds 1/(1 − p) itself; for bfloat16, which would round 1/(1 − p), it is
