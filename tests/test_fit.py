@@ -126,6 +126,18 @@ def test_roc_auc_of_a_worked_example():
     assert math.isnan(roc_auc(torch.tensor([0.1, 0.4]), torch.tensor([1.0, 1.0])))
 
 
+def test_roc_auc_equals_scikit_learns_with_ties_and_many_rows():
+    from sklearn.metrics import roc_auc_score
+
+    from mlplab.training.fit import roc_auc
+
+    g = torch.Generator().manual_seed(0)
+    y = (torch.rand(5000, generator=g) < 0.1).float()
+    scores = torch.randn(5000, generator=g) + y          # informative, and rounded so that many scores tie
+    for s in (scores, scores.round(decimals=1), torch.zeros(5000)):
+        assert roc_auc(s, y) == pytest.approx(roc_auc_score(y.numpy(), s.numpy()), abs=1e-12)
+
+
 def test_a_binary_run_stops_on_validation_roc_auc_and_keeps_the_best_epochs_weights(one_torch_thread):
     from sklearn.metrics import roc_auc_score
 
