@@ -420,7 +420,8 @@ def test_the_step_says_which_loss_and_options_it_trains_with():
 
 
 def test_table_runs_train_by_hand_with_their_losses(tmp_path):
-    """What used to take autograd: the table preset's label smoothing (binary), mse (regression), class weights."""
+    """What used to take autograd: the table presets' label smoothing (binary), mse and periodic embeddings
+    (regression), class weights."""
     import numpy as np
 
     import mlplab
@@ -437,8 +438,9 @@ def test_table_runs_train_by_hand_with_their_losses(tmp_path):
     keys = {"epochs": 3, "progress": "quiet", "device": "cpu", "seed": 0}
     quiet = {"log": lambda m: None}
     binary = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet), **keys)
-    regression = mlplab.train(from_table(tmp_path / "shop.csv", "price", drop=["bought"], **quiet), **keys)
-    assert regression.config.numeric_embedding == 16 and type(regression.model[1]) is PeriodicEmbedding  # the preset's
+    regression = mlplab.train(from_table(tmp_path / "shop.csv", "price", drop=["bought"], **quiet),
+                              numeric_embedding=16, **keys)  # a large regression table's preset has it
+    assert type(regression.model[1]) is PeriodicEmbedding
     weighted = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet),
                             class_weight="balanced", **keys)
     assert binary.metrics["backprop"] == regression.metrics["backprop"] == weighted.metrics["backprop"] == "hand"

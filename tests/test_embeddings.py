@@ -143,7 +143,7 @@ def test_a_table_run_trains_loads_and_predicts_the_same(csv, target, tmp_path, o
     data = from_table(csv, target, drop=[other], log=lambda m: None)
     settings = {"hidden": [32], "epochs": 20, "batch_size": 32, "lr": 1e-2, "progress": "quiet"}
     run = mlplab.train(data, numeric_embedding=16, out=str(tmp_path), **settings)
-    plain = mlplab.train(data, write=False, numeric_embedding=0, **settings)  # (the regression preset has it on)
+    plain = mlplab.train(data, write=False, numeric_embedding=0, **settings)  # (a large regression table's preset has it on)
     assert type(run.model[1]) is PeriodicEmbedding and run.metrics["backprop"] == "hand"
     assert run.metrics["backprop_reason"].startswith("mlplab's MLP after a PeriodicEmbedding with ")
     loaded = mlplab.load_run(run.path)

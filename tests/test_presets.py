@@ -1,8 +1,9 @@
-"""mlplab.training.presets: a table run takes its task's preset keys once the table is read, from Python and
-from the CLI, except the keys the user set (as keyword, flag, or in a --config file)."""
+"""mlplab.training.presets: a table run takes the preset keys of its task and size once the table is read, from
+Python and from the CLI, except the keys the user set (as keyword, flag, or in a --config file)."""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -13,46 +14,76 @@ pytest.importorskip("pyarrow")
 
 import mlplab
 from mlplab.data.dataset import Dataset
-from mlplab.training.presets import BY_TASK, TABLE
+from mlplab.models.embeddings import PeriodicEmbedding
+from mlplab.training.presets import LARGE, LARGE_ROWS, REGRESSION_STEPS, SMALL, TABLE, table_keys
 from conftest import ONE_THREAD, run_cli
 
 
-def table_csv(path: Path, task: str, n: int = 300) -> Path:
+def table_csv(path: Path, task: str, n: int = 300, numeric: bool = True) -> Path:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=n), rng.normal(size=n)
     y = {"regression": (2 * a + b).round(3), "binary": np.where(a + b > 0, "yes", "no"),
          "multiclass": np.array(["p", "q", "r"])[np.digitize(a, [-0.4, 0.4])]}[task]
-    path.write_text("a,b,kind,y\n" + "".join(f"{x:.4f},{z:.4f},{'uv'[i % 2]},{t}\n"
-                                                for i, (x, z, t) in enumerate(zip(a, b, y))))
+    if numeric:
+        rows = (f"{x:.4f},{z:.4f},{'uv'[i % 2]},{t}\n" for i, (x, z, t) in enumerate(zip(a, b, y)))
+        path.write_text("a,b,kind,y\n" + "".join(rows))
+    else:  # categorical columns only
+        rows = (f"{'uv'[i % 2]},{'pqrs'[int(x > 0) + 2 * int(z > 0)]},{t}\n" for i, (x, z, t) in enumerate(zip(a, b, y)))
+        path.write_text("kind,quadrant,y\n" + "".join(rows))
     return path
 
 
-def test_the_task_presets_differ_where_measured():
-    # the point of BY_TASK: regression and classification train differently (presets.py's docstring measures it)
-    assert BY_TASK["regression"]["dropout"] == (0.0,) and BY_TASK["binary"]["dropout"] == (0.15,)
-    assert BY_TASK["regression"]["batch_size"] > BY_TASK["multiclass"]["batch_size"]
-    assert not set(TABLE) & set(BY_TASK["regression"])  # one place for each key
+def table(path: Path, task: str, n: int = 300, numeric: bool = True) -> Dataset:
+    return Dataset.from_table(table_csv(path, task, n, numeric), "y", log=lambda m: None)
+
+
+def test_small_tables_differ_by_task_in_dropout_only(tmp_path):
+    small = {task: table_keys(table(tmp_path / f"{task}.csv", task)) for task in ("regression", "binary", "multiclass")}
+    assert small["binary"] == small["multiclass"] == {**SMALL, "dropout": (0.15,)}
+    assert small["regression"] == {**SMALL, "dropout": (0.0,)}
+    assert not set(TABLE) & set(SMALL) and not set(TABLE) & set(LARGE["regression"])  # one place for each key
+
+
+def test_large_tables_take_large_batches_and_regression_epochs_for_enough_steps(tmp_path):
+    n = 30_000  # 65 % of it trains: 19,500 rows, over LARGE_ROWS
+    regression, binary = table(tmp_path / "r.csv", "regression", n), table(tmp_path / "b.csv", "binary", n)
+    assert len(regression.x_train) >= LARGE_ROWS
+    r, b = table_keys(regression), table_keys(binary)
+    assert b == LARGE["classification"] and b["batch_size"] > SMALL["batch_size"]
+    assert r["numeric_embedding"] == 16 and r["batch_size"] == 1024
+    steps = math.ceil(len(regression.x_train) / 1024)  # 20 an epoch
+    assert r["epochs"] == 21 and (r["epochs"] - 1) * steps < REGRESSION_STEPS <= r["epochs"] * steps
+    diamonds_like = table(tmp_path / "d.csv", "regression", 54_000)  # 35,100 training rows: the floor of 12 epochs
+    assert table_keys(diamonds_like)["epochs"] == 12
+
+
+def test_a_large_table_of_categorical_columns_only_trains_without_an_embedding(tmp_path, one_torch_thread):
+    data = table(tmp_path / "c.csv", "regression", 30_000, numeric=False)
+    assert "numeric_embedding" not in table_keys(data)  # nothing to embed: the embedding would refuse the table
+    run = mlplab.train(data, epochs=1, progress="quiet", device="cpu")
+    assert run.config.hidden == LARGE["regression"]["hidden"] and run.config.numeric_embedding == 0
+    assert not any(isinstance(m, PeriodicEmbedding) for m in run.model)
 
 
 @pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
-def test_a_table_from_python_takes_its_tasks_keys(tmp_path, task, one_torch_thread):
-    path = table_csv(tmp_path / "t.csv", task)
-    run = mlplab.train(Dataset.from_table(path, "y", log=lambda m: None), epochs=2, progress="quiet", device="cpu")
+def test_a_table_from_python_takes_its_keys(tmp_path, task, one_torch_thread):
+    data = table(tmp_path / "t.csv", task)
+    run = mlplab.train(data, epochs=2, progress="quiet", device="cpu")
     assert run.data.task == task
-    for key, value in BY_TASK[task].items():
+    for key, value in table_keys(data).items():
         if key != "epochs":
             assert getattr(run.config, key) == value, key
     assert run.config.epochs == 2 and run.config.schedule == TABLE["schedule"]
 
 
 def test_a_key_the_user_sets_in_python_is_kept(tmp_path, one_torch_thread):
-    data = Dataset.from_table(table_csv(tmp_path / "t.csv", "regression"), "y", log=lambda m: None)
+    data = table(tmp_path / "t.csv", "regression")
     run = mlplab.train(data, epochs=1, batch_size=32, dropout=[0.15], progress="quiet", device="cpu")
-    assert (run.config.batch_size, run.config.dropout, run.config.lr) == (32, (0.15,), BY_TASK["regression"]["lr"])
+    assert (run.config.batch_size, run.config.dropout, run.config.lr) == (32, (0.15,), SMALL["lr"])
 
 
-def test_the_cli_takes_the_tasks_keys_but_keeps_flags_and_config_file_keys(tmp_path):
-    path = table_csv(tmp_path / "t.csv", "regression")
+def test_the_cli_takes_the_tables_keys_but_keeps_flags_and_config_file_keys(tmp_path):
+    path = table_csv(tmp_path / "t.csv", "regression", 30_000)
     (tmp_path / "c.toml").write_text("lr = 0.01\n")
     out = tmp_path / "runs"
     r = run_cli("train", "--data", str(path), "--target", "y", "--epochs", "1", "--dropout", "0.15",
@@ -60,5 +91,5 @@ def test_the_cli_takes_the_tasks_keys_but_keeps_flags_and_config_file_keys(tmp_p
     assert r.returncode == 0, r.stderr
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     saved = tomllib.loads((folder / "config.toml").read_text())
-    assert saved["batch_size"] == BY_TASK["regression"]["batch_size"]  # the task's
+    assert saved["batch_size"] == 1024 and saved["hidden"] == [96, 96]  # the large regression table's
     assert saved["dropout"] == [0.15] and saved["lr"] == 0.01 and saved["epochs"] == 1  # the user's

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         from mlplab.training.presets import for_task
 
         data, config = load_data(None, config)
-        config = for_task(config, data.task, given_keys(args, config))
+        config = for_task(config, data, given_keys(args, config))
     if args.seeds != 1:
         from mlplab.experiments.compare import compare
 

@@ -102,7 +102,7 @@ def train(data: Dataset | str | None = None, *, config: TrainConfig | None = Non
     if config is None and getattr(data, "columns", None) is not None:  # a table starts from its task's defaults
         from mlplab.training.presets import table_config
 
-        config = with_model_defaults(table_config(data.task), keys)
+        config = with_model_defaults(table_config(data), keys)
     config = with_model_defaults(TrainConfig(), keys) if config is None else config.replace(**keys)
     with contextlib.ExitStack() as held:
         if write and resume is not None:  # one writer per run folder, from before it is read
