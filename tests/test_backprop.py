@@ -379,6 +379,19 @@ def test_hand_matches_autograd_for_each_loss_float64(loss, weighted, smoothing, 
     assert hand_losses[-1] < hand_losses[0]                           # it learned, so agreeing means something
 
 
+def test_the_hand_embedding_forward_equals_the_modules_exactly():
+    from mlplab.models.embeddings import PeriodicEmbedding
+    from mlplab.training.backprop_embedding import embed
+
+    emb = PeriodicEmbedding([0, 2, 3], 6, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(257, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out, (u, e, h) = embed(emb, x)
+        assert torch.equal(out, emb(x))
+        assert torch.equal(out[:, 3 * 16:], x[:, [1, 4, 5]])                # the others passed through, in order
+        assert torch.equal(h.transpose(0, 1).flatten(1), out[:, :3 * 16])  # H is the output's first block
+
+
 @pytest.mark.parametrize("optimizer,lr,args", [
     ("sgd", 0.2, {}),                                         # folded: each parameter stepped in place
     ("sgd", 0.1, {"momentum": 0.9}),                          # gradients into .grad, torch's step

@@ -12,8 +12,9 @@ That is what autograd computes too (tests: float64 runs agree to 1e-10, single s
 a step needs no graph, no saved-tensor bookkeeping and no per-node dispatch; and for plain SGD the update
 folds into the gradient's matrix product, W ← W − lr · δᵀA_in, one GEMM (and b ← b − lr · δᵀ1, one GEMV),
 with no gradient tensor, zero_grad or optimizer step at all. Other optimizers get their gradients written
-into ``p.grad`` and take their own ``step()``. With ``amp`` (bfloat16) the products and activations run in
-bfloat16 as under ``torch.autocast``: a bfloat16 copy of each weight per step, the loss head in float32,
+into ``p.grad`` and take their own ``step()``; Adam its fused kernel, without ``step()``'s wrappers
+(mlplab.training.fused_adam). With ``amp`` (bfloat16) the products and activations run in bfloat16 as under
+``torch.autocast``: a bfloat16 copy of each weight per step, the loss head in float32,
 gradients and updates applied to the float32 weights.
 
 A ``PeriodicEmbedding`` (mlplab.models.embeddings) may come first, before the first Linear: its forward and
@@ -36,6 +37,7 @@ from torch import Tensor, nn
 
 from mlplab.models.activations import ACTIVATIONS, Activation
 from mlplab.models.embeddings import PeriodicEmbedding
+from mlplab.training import fused_adam
 from mlplab.training.backprop_embedding import embed, embedding_gradients
 from mlplab.training.heads import HEADS
 from mlplab.training.losses import WEIGHTABLE, check_inputs
@@ -144,6 +146,7 @@ class HandStep:
         self.checked = False                                     # check_inputs on the first batch, as losses do
         self._constants: dict[tuple, Tensor] = {}
         self.fold = plain_sgd(opt)
+        self.fused_adam = fused_adam.direct(opt)                 # Adam's kernel without opt.step()'s wrappers
         # which param group's lr applies to p, by index: load_state_dict replaces the group dicts
         self.group = {p: i for i, g in enumerate(opt.param_groups) for p in g["params"]}
 
@@ -217,7 +220,9 @@ class HandStep:
             else:
                 for p, g in grads.items():
                     p.grad = g
-        if not self.fold:
+        if self.fused_adam:
+            fused_adam.step(self.opt)
+        elif not self.fold:
             self.opt.step()
         return loss, out
 
