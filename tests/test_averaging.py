@@ -11,7 +11,7 @@ import mlplab
 from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
 from mlplab.models.build import build_model
-from mlplab.training.fit import evaluate
+from mlplab.training.evaluate import evaluate
 from mlplab.training.history import History
 
 ONE_STEP_EPOCHS = dict(hidden=[8], epochs=4, batch_size=1000, optimizer="sgd", lr=0.5, progress="quiet",

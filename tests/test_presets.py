@@ -12,11 +12,19 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
+from conftest import ONE_THREAD, run_cli
+
 import mlplab
 from mlplab.data.dataset import Dataset
 from mlplab.models.embeddings import PeriodicEmbedding
-from mlplab.training.presets import LARGE, LARGE_ROWS, REGRESSION_STEPS, SMALL, TABLE, table_keys
-from conftest import ONE_THREAD, run_cli
+from mlplab.training.presets import (
+    LARGE,
+    LARGE_ROWS,
+    REGRESSION_STEPS,
+    SMALL,
+    TABLE,
+    table_keys,
+)
 
 
 def table_csv(path: Path, task: str, n: int = 300, numeric: bool = True) -> Path:

@@ -13,7 +13,8 @@ from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
 from mlplab.recipes import Narrate, fashion, write_report
-from mlplab.training.fit import evaluate, fit
+from mlplab.training.evaluate import evaluate
+from mlplab.training.fit import fit
 from mlplab.training.losses import get_loss
 
 TITLE = "dropout: regularising a 784-256-256-10 MLP on Fashion-MNIST"
