@@ -31,7 +31,7 @@ def test_bank_train_predict_evaluate_in_subprocesses(tables, tmp_path, cli):
     assert "task: binary (target y has 2 values: N, Y)" in (folder / "columns.md").read_text()
     m = json.loads((folder / "metrics.json").read_text())
     assert m["test"]["rows"] == 9043 and m["test"]["positive_class"] == "Y" and m["test_roc_auc"] > 0.85
-    assert m["early_stopping"]["monitor"] == "val_loss"  # tables stop early by default
+    assert m["early_stopping"]["monitor"] == "val_accuracy"  # a large table stops early on accuracy by default
     assert m["test_roc_auc"] == pytest.approx(m["test"]["roc_auc"], abs=1e-6)  # per epoch = the report's
 
     new = tmp_path / "new.csv"  # the first rows without the target, an id column and an extra column
