@@ -99,5 +99,5 @@ def test_the_cli_takes_the_tables_keys_but_keeps_flags_and_config_file_keys(tmp_
     assert r.returncode == 0, r.stderr
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     saved = tomllib.loads((folder / "config.toml").read_text())
-    assert saved["batch_size"] == 1024 and saved["hidden"] == [96, 96]  # the large regression table's
+    assert saved["batch_size"] == 1024 and saved["hidden"] == [64, 64]  # the large regression table's
     assert saved["dropout"] == [0.15] and saved["lr"] == 0.01 and saved["epochs"] == 1  # the user's

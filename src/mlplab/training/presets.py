@@ -36,14 +36,16 @@ in 4.3 s; 2×256, dropout 0.15, lr 1e-3: 0.9063 / 0.9259 in 9.9 s; batch 1024, l
 
 Large regression (diamonds, 35k training rows, 5 seeds): periodic embeddings of the numeric columns
 (Gorishniy, Rubachev & Babenko 2022, "On Embeddings for Numerical Features in Tabular Deep Learning", PLR:
-mlplab.models.embeddings) before a 2×96 MLP, no dropout, batch 1024, lr 4e-3, epochs for about
-``REGRESSION_STEPS`` steps (12 on diamonds): $548 in 3.0 s (HGB $546 in 1.0 s). Also measured: the previous
-preset (2×128, batch 512, lr 2e-3, 20 epochs) $531 in 7.0 s, its 8 epochs $555 in 3.1 s; batch 1024, 10 epochs
-$552; 8 epochs $563; k = 8 frequencies $558. On 25,300 rows of diamonds (16.4k training rows, 3 seeds) 12
-epochs of batch 1024 gave $615 (16 steps an epoch): hence epochs from a number of steps, 27 there, $564
-(HGB $558; the small keys $578 in 17 s). Earlier (3 seeds): 3×256 without embeddings (batch 512, lr 2e-3, 30
-epochs) $549 in 19.7 s; without embeddings 2×128 gave $578 and 1×512 $576; with them 2×256 $530 in twice the
-time, σ = 0.1 $545, σ = 3 $560.
+mlplab.models.embeddings) before a 2×64 MLP, no dropout, batch 1024, lr 6e-3, epochs for about
+``REGRESSION_STEPS`` steps (12 on diamonds): $547.9 in 2.5 s (HGB $546 in 1.0 s). Also measured: 2×96 at lr
+4e-3 $548.0 in 3.0 s (the timings of one sweep vary by ±15 %), 2×64 at lr 4e-3 $560.6, at lr 8e-3 $546.5; the
+previous preset (2×128, batch 512, lr 2e-3, 20 epochs) $531 in 7.0 s, its 8 epochs $555 in 3.1 s; 2×128 at
+batch 1024, 10 epochs $552, 8 epochs $563; k = 8 frequencies $558, k = 12 $553; 2×96 for 10 epochs $557. On
+25,300 rows of diamonds (16.4k training rows, 3 seeds) 12 epochs of batch 1024 (2×96) gave $615 with 16 steps
+an epoch: hence epochs from a number of steps, 25 there: 2×96 $566, 2×64 at lr 6e-3 $557 and at 8e-3 $556 (HGB
+$558; the small keys $578 in 17 s). Earlier (3 seeds): 3×256 without embeddings (batch 512, lr 2e-3, 30 epochs)
+$549 in 19.7 s; without embeddings 2×128 gave $578 and 1×512 $576; with them 2×256 $530 in twice the time,
+σ = 0.1 $545, σ = 3 $560.
 
 Tried on the small classification keys before the size split (3 seeds; bank-full accuracy / ROC-AUC,
 titanic, penguins; the keys gave 0.9041 / 0.9265, 0.823, 0.981): batch 512, lr 2e-3, 30 epochs: 0.9024 /
@@ -77,7 +79,7 @@ SMALL = {"hidden": (256, 256, 256), "lr": 5e-4, "batch_size": 256, "epochs": 100
 LARGE = {
     "classification": {"hidden": (256,), "dropout": (0.0,), "lr": 2e-3, "batch_size": 512, "epochs": 40,
                        "early_stopping": 16, "monitor": "val_accuracy"},
-    "regression": {"numeric_embedding": 16, "hidden": (96, 96), "dropout": (0.0,), "lr": 4e-3, "batch_size": 1024,
+    "regression": {"numeric_embedding": 16, "hidden": (64, 64), "dropout": (0.0,), "lr": 6e-3, "batch_size": 1024,
                    "early_stopping": 16},
 }
 REGRESSION_STEPS = 420  # a large regression table's epochs: at least 12, and enough for about this many steps
