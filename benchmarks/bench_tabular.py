@@ -132,11 +132,12 @@ def run_sklearn(kind, path, target, drop, seed):
 def warm_up() -> None:
     """One tiny fit of each model, untimed: what a process pays once (imports torch's optimizer machinery
     pulls in, sklearn's first OpenMP pool) is not charged to the first table's first seed."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neural_network import MLPClassifier
+
     import mlplab
     from mlplab.data.dataset import Dataset
     from mlplab.training.presets import TABLE, table_keys
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.neural_network import MLPClassifier
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200, 4)), rng.integers(0, 2, 200)

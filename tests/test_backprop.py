@@ -386,7 +386,7 @@ def test_the_hand_embedding_forward_equals_the_modules_exactly():
     emb = PeriodicEmbedding([0, 2, 3], 6, generator=torch.Generator().manual_seed(0))
     x = torch.randn(257, 6, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        out, (u, e, h) = embed(emb, x)
+        out, (_, _, h) = embed(emb, x)
         assert torch.equal(out, emb(x))
         assert torch.equal(out[:, 3 * 16:], x[:, [1, 4, 5]])                # the others passed through, in order
         assert torch.equal(h.transpose(0, 1).flatten(1), out[:, :3 * 16])  # H is the output's first block
