@@ -16,7 +16,7 @@ import pytest
 import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quickstart", "chapter4")
+NAMES = ("quickstart", "chapter4", "tables")
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -99,6 +99,19 @@ def test_chapter4_accuracy_and_figures(executed):
     assert set(accuracy) == {"relu", "sigmoid", "tanh"}, printed
     assert float(accuracy["relu"]) > 0.9 and float(accuracy["tanh"]) > 0.9
     assert len(images(outs)) >= 6  # activations, their curves, polyfit, weight decay, dropout, init
+
+
+def test_tables_weighting_the_rare_class_finds_it_and_the_run_reloads(executed):
+    nb, cwd = executed("tables")
+    printed = text(outputs(nb))
+    found = re.findall(r"^accuracy ([0-9.]+) \| balanced accuracy ([0-9.]+) \| recall of yes ([0-9.]+)$", printed, re.M)
+    assert len(found) == 2, printed
+    (acc_plain, bal_plain, rec_plain), (acc_weighted, bal_weighted, rec_weighted) = [tuple(map(float, f)) for f in found]
+    assert acc_plain > 0.9 and rec_plain < 0.2          # accurate, and blind to the class that matters
+    assert rec_weighted > 0.5 and bal_weighted > bal_plain + 0.15
+    assert "identical: True" in printed
+    assert "tenure_months: numeric, median" in printed and "customer_id: dropped" in printed
+    assert not (cwd / "tables-run").exists(), "the notebook should clean up the run folder it saved"
 
 
 @pytest.mark.parametrize("name", NAMES)
