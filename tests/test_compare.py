@@ -104,6 +104,18 @@ def test_cli_train_seeds_reports_mean_std(cli, tmp_path):
     assert len(list(tmp_path.glob("*-compare-iris/base/seed*/*-iris/metrics.json"))) == 3
 
 
+def test_cli_train_seeds_on_a_table_file(cli, tmp_path):
+    # each seed reads the table as train does (it used to look the table's name up as a named dataset)
+    rows = [f"{i % 7},{'abc'[i % 3]},{'yes' if (i % 7) + (i % 3) > 4 else 'no'}" for i in range(120)]
+    (tmp_path / "shop.csv").write_text("visits,colour,bought\n" + "\n".join(rows) + "\n")
+    r = cli("train", "--data", str(tmp_path / "shop.csv"), "--target", "bought", "--epochs", "2", "--seeds", "2",
+            "--out", str(tmp_path / "runs"), "--quiet", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert "| base | 2 |" in r.stdout and "test_balanced_accuracy" in r.stdout
+    members = sorted((tmp_path / "runs").glob("*-compare-shop/base/seed*/*-shop"))
+    assert len(members) == 2 and all((m / "columns.md").is_file() for m in members)
+
+
 @pytest.mark.parametrize("spec, message", [
     ("lr=,", "--grid lr: empty value"),
     ("lr=0.1,,0.2", "--grid lr: empty value"),

@@ -26,7 +26,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from mlplab.config import TrainConfig
-from mlplab.data.load import load_dataset
 from mlplab.experiments import tables
 from mlplab.models.build import build_model
 from mlplab.models.embeddings import numeric_positions
@@ -34,11 +33,14 @@ from mlplab.plots import figures as plots
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.run import Run
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
-from mlplab.runs.train import train
+from mlplab.runs.train import load_data, train
 from mlplab.training.device import check_device
 from mlplab.training.optim import build_optimizer
 
 MAX_SEEDS = 10_000
+# The config keys that say which data a member trains on (a named set, or a table file and how it is read)
+DATA_KEYS = ("dataset", "data_dir", "val_fraction", "data", "target", "task", "categorical", "numeric", "drop",
+             "allow_leak", "na_values", "test", "data_seed")
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
 
 
@@ -172,9 +174,9 @@ def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[Tra
     for s, row in zip(settings(grid), configs):
         c = row[0]
         try:  # everything train() builds before its first epoch: data, model, optimizer, device
-            key = (c.dataset, c.data_dir, c.val_fraction)
-            if key not in loaded:
-                loaded[key] = load_dataset(c.dataset, data_dir=c.data_dir, seed=c.seed, val_fraction=c.val_fraction)
+            key = repr([getattr(c, k) for k in DATA_KEYS])
+            if key not in loaded:  # a named set or a table file (train reads it as load_data does here)
+                loaded[key] = load_data(None, c, log=lambda message: None)[0]
             data = loaded[key]
             check_device(c.device)
             build_optimizer(c, build_model(c, data.input_shape, data.task, data.output_size,
