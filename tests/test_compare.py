@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,16 +106,30 @@ def test_cli_train_seeds_reports_mean_std(cli, tmp_path):
     assert len(list(tmp_path.glob("*-compare-iris/base/seed*/*-iris/metrics.json"))) == 3
 
 
+def shop_csv(path: Path) -> Path:
+    rows = [f"{i % 7},{'abc'[i % 3]},{'yes' if (i % 7) + (i % 3) > 4 else 'no'}" for i in range(120)]
+    path.write_text("visits,colour,bought\n" + "\n".join(rows) + "\n")
+    return path
+
+
 def test_cli_train_seeds_on_a_table_file(cli, tmp_path):
     # each seed reads the table as train does (it used to look the table's name up as a named dataset)
-    rows = [f"{i % 7},{'abc'[i % 3]},{'yes' if (i % 7) + (i % 3) > 4 else 'no'}" for i in range(120)]
-    (tmp_path / "shop.csv").write_text("visits,colour,bought\n" + "\n".join(rows) + "\n")
-    r = cli("train", "--data", str(tmp_path / "shop.csv"), "--target", "bought", "--epochs", "2", "--seeds", "2",
+    r = cli("train", "--data", str(shop_csv(tmp_path / "shop.csv")), "--target", "bought", "--epochs", "2", "--seeds", "2",
             "--out", str(tmp_path / "runs"), "--quiet", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert "| base | 2 |" in r.stdout and "test_balanced_accuracy" in r.stdout
     members = sorted((tmp_path / "runs").glob("*-compare-shop/base/seed*/*-shop"))
     assert len(members) == 2 and all((m / "columns.md").is_file() for m in members)
+
+
+def test_cli_compare_on_a_table_file_starts_from_its_preset(cli, tmp_path):
+    r = cli("compare", "--data", str(shop_csv(tmp_path / "shop.csv")), "--target", "bought", "--epochs", "2",
+            "--grid", "lr=0.001,0.01", "--out", str(tmp_path / "runs"), "--quiet", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert "| 0.001 | 1 |" in r.stdout and "| 0.01 | 1 |" in r.stdout
+    (config,) = (tmp_path / "runs").glob("*-compare-shop/lr=0.01/seed*/*-shop/config.toml")
+    saved = tomllib.loads(config.read_text())
+    assert saved["hidden"] == [256, 256, 256] and saved["dropout"] == [0.15] and saved["lr"] == 0.01
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.cli.flags import (
+    add_model_flags,
+    add_table_flags,
+    add_train_flags,
+    config_from_args,
+    with_table_preset,
+)
 from mlplab.experiments.compare import compare, parse_grid
 
 NAME = "compare"
@@ -14,6 +20,7 @@ HELP = "train a grid of settings over several seeds; overlay plots and a mean ±
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     add_train_flags(p)
+    add_table_flags(p)
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="config key and its values, repeatable: --grid optimizer=sgd,adam --grid lr=0.01,0.1 "
                         "(per-layer lists use /: --grid hidden=256,256/256)")
@@ -23,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid)
-    config = config_from_args(args)
+    _, config = with_table_preset(args, config_from_args(args))  # a table: its preset, as train takes it
     result = compare(config, grid, seeds=args.seeds, log=None if args.quiet else print)
     print(result.table, end="")
     print(f"compare folder: {result.path}")

@@ -11,7 +11,7 @@ from mlplab.cli.flags import (
     add_table_flags,
     add_train_flags,
     config_from_args,
-    given_keys,
+    with_table_preset,
 )
 from mlplab.config import TrainConfig
 from mlplab.runs.failures import Interrupted
@@ -38,14 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return resume(args)
-    config = config_from_args(args)
-    data = None
-    if config.data is not None:  # a table: its task's preset keys, for those not set, once it is read
-        from mlplab.runs.train import load_data
-        from mlplab.training.presets import for_task
-
-        data, config = load_data(None, config)
-        config = for_task(config, data, given_keys(args, config))
+    data, config = with_table_preset(args, config_from_args(args))
     if args.seeds != 1:
         from mlplab.experiments.compare import compare
 
