@@ -1,8 +1,10 @@
-"""mlplab cv: stratified folds, per-fold standardisation from the fold's training rows, the table and folder."""
+"""mlplab cv: stratified folds, per-fold standardisation (or a table's preprocessing) from the fold's training
+rows, the table and folder."""
 
 from __future__ import annotations
 
 import csv
+import tomllib
 
 import numpy as np
 import pytest
@@ -95,3 +97,46 @@ def test_cli_cv_refuses_before_writing(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def shop_csv(path, n: int = 150):
+    rng = np.random.default_rng(0)
+    a = rng.gamma(2.0, 3.0, size=n).round(2)                  # skewed: each fold's median differs
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    bought = np.where(a + 2 * (colour == "red") + rng.normal(0, 1, n) > 7, "yes", "no")
+    rows = "".join(f"{x},{c},{b}\n" for x, c, b in zip(a, colour, bought))
+    path.write_text("a,colour,bought\n" + rows)
+    return path, a
+
+
+def test_a_tables_folds_fit_their_preprocessing_on_their_training_rows(tmp_path):
+    from mlplab.data.tabular import from_table, pool_rows
+    from mlplab.experiments.cv import table_folds
+
+    path, a = shop_csv(tmp_path / "shop.csv")
+    config = TrainConfig(data=str(path), target="bought", seed=3)
+    splits, fold = table_folds(config, 3)
+    _, task, pool, test_rows = pool_rows(str(path), "bought", seed=3)
+    assert task == "binary" and sorted(np.concatenate([va for _, va in splits])) == list(range(len(pool)))
+    plain = from_table(path, "bought", val_fraction=0.0, seed=3, log=lambda m: None)
+    medians = []
+    for tr, va in splits:
+        data = fold(tr, va)
+        assert (len(data.x_train), len(data.x_val)) == (len(tr), len(va))
+        assert np.array_equal(data.y_test.numpy(), plain.y_test.numpy())   # the test rows from_table holds out
+        assert len(test_rows) == len(plain.y_test) == 30
+        medians.append(data.columns.fill[0])
+        assert medians[-1] == np.median(a[pool[tr]])                      # the fold's own training rows
+    assert len(set(medians)) > 1
+
+
+def test_cli_cv_on_a_table_file(cli, tmp_path):
+    path, _ = shop_csv(tmp_path / "shop.csv")
+    r = cli("cv", "--data", str(path), "--target", "bought", "--folds", "3", "--epochs", "2",
+            "--out", str(tmp_path / "runs"), "--quiet", env=ONE_THREAD)
+    assert r.returncode == 0, r.stderr
+    assert "| mean ± std |" in r.stdout and "| 3 |" in r.stdout and "val_roc_auc" in r.stdout
+    (folder,) = (tmp_path / "runs").glob("*-cv-shop")
+    assert sorted(p.name for p in folder.glob("fold[0-9]")) == ["fold1", "fold2", "fold3"]
+    saved = tomllib.loads((folder / "config.toml").read_text())
+    assert saved["hidden"] == [256, 256, 256] and saved["dropout"] == [0.15]  # the table's preset, as train's

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import add_model_flags, add_train_flags, config_from_args
+from mlplab.cli.flags import (
+    add_model_flags,
+    add_table_flags,
+    add_train_flags,
+    config_from_args,
+    with_table_preset,
+)
 
 NAME = "cv"
 HELP = "K-fold cross-validation (stratified for classification): per-fold and mean ± std metrics, curves"
@@ -13,6 +19,7 @@ HELP = "K-fold cross-validation (stratified for classification): per-fold and me
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_flags(p)
     add_train_flags(p)
+    add_table_flags(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
     p.add_argument("--quiet", action="store_true", help="only the table and the folder")
 
@@ -25,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "val_fraction", None) is not None:
         raise ValueError("cv takes no --val-fraction: each fold's held-out part is the validation set (1/K of the "
                          "training pool); set the number of folds with --folds K instead")
-    config = config_from_args(args)
+    _, config = with_table_preset(args, config_from_args(args))  # a table: its preset, as train takes it
     result = cross_validate(config, args.folds, log=None if args.quiet else print)
     print(result.table, end="")
     print(f"cv folder: {result.path}")

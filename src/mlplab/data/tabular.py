@@ -81,13 +81,29 @@ def split_rows(y: np.ndarray, task: str, val_fraction: float, test_fraction: flo
     return np.arange(len(y)) if rest is None else rest, parts["val"], parts["test"]
 
 
+def pool_rows(data, target: str, *, task: str = "auto", na_values=(), test=None,
+              test_fraction: float = TEST_FRACTION, seed: int = 0) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+    """For K folds over a table: the labels of its pool (the rows left after the test rows), the task, the pool's
+    positions and the test rows' positions, among the labelled rows; the test rows are those ``from_table``
+    would hold out with this ``seed`` (none when ``test`` names a test file)."""
+    table, source = load(data, na_values)
+    labels = table.column(target).filter(labelled_rows(table, target, source, lambda message: None))
+    spec = Target.detect(labels, target, task)
+    y = spec.encode(labels)
+    pool, _, test_rows = split_rows(y, spec.task, 0.0, 0.0 if test is not None else test_fraction, seed)
+    return y[pool], spec.task, pool, test_rows
+
+
 def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric=(), drop=(), allow_leak=(),
                na_values=(), test=None, val_fraction: float | None = None, test_fraction: float = TEST_FRACTION,
-               seed: int = 0, scaling: str = "robust", name: str | None = None, log=None) -> Dataset:
+               seed: int = 0, scaling: str = "robust", name: str | None = None, rows: dict | None = None,
+               log=None) -> Dataset:
     """A Dataset from ``data`` (a CSV/TSV/Parquet/npy/npz path, pyarrow Table or pandas DataFrame).
 
     ``test``: a second table to test on (else ``test_fraction`` of the rows). ``val_fraction``: the share of
-    all rows held out for validation and early stopping (default 0.15). The rest: see mlplab.data.columns.
+    all rows held out for validation and early stopping (default 0.15). ``rows``: the ``train``, ``val`` and
+    ``test`` rows given instead (positions among the labelled rows, as ``pool_rows`` gives them: a K-fold
+    split). The rest: see mlplab.data.columns.
     """
     log = log or note
     val_fraction = VAL_FRACTION if val_fraction is None else val_fraction
@@ -105,7 +121,10 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     for key, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= f < 1:
             raise ValueError(f"{key} must be in [0, 1); got {f!r}")
-    picks = dict(zip(SPLITS, split_rows(y, spec.task, val_fraction, test_fraction, seed)))
+    if rows is None:
+        picks = dict(zip(SPLITS, split_rows(y, spec.task, val_fraction, test_fraction, seed)))
+    else:
+        picks = {split: np.asarray(rows.get(split, ()), dtype=np.int64) for split in SPLITS}
     ys = {s: y[i] for s, i in picks.items()}
     del y
     if not labelled.all():  # positions among the labelled rows → rows of the table

@@ -8,6 +8,10 @@ Standardisation happens inside each fold from that fold's training rows only. ``
 the bundled sets by the pool's statistics, an affine map per feature; refitting a StandardScaler on the fold's
 training rows of those values gives exactly ``(x_raw - mean_fold) / std_fold``, so no statistic of the
 held-out fold reaches the model. Image and synthetic sets are not standardised, as in ``mlplab train``.
+
+A table (``config.data``) is read once per fold with ``from_table(rows=...)``: its column preprocessing
+(medians, scaling, categories, the "other" slot) is fitted on that fold's training rows alone, so folds may
+differ in width; the test rows are those ``from_table`` holds out with the run seed (or the ``test`` file).
 """
 
 from __future__ import annotations
@@ -38,21 +42,46 @@ from mlplab.training.optim import build_optimizer
 
 def split_indices(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train_idx, val_idx) per fold over ``data``'s training part; stratified for classification."""
+    y = data.y_train.numpy().reshape(len(data.y_train), -1)[:, 0]  # class labels, or the first target
+    return fold_indices(y, data.task, data.name, folds, seed)
+
+
+def fold_indices(y: np.ndarray, task: str, name: str, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train_idx, val_idx) per fold over the rows labelled ``y``; stratified for classification."""
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, e.g. --folds 5; got {folds!r}")
-    y = data.y_train.numpy().reshape(len(data.y_train), -1)[:, 0]  # class labels, or the first target
     n = len(y)
     if folds > n:
-        raise ValueError(f"folds ({folds}) cannot exceed the {n} training samples of {data.name}")
-    if data.task == "regression":
+        raise ValueError(f"folds ({folds}) cannot exceed the {n} training samples of {name}")
+    if task == "regression":
         splitter = KFold(folds, shuffle=True, random_state=seed)
     else:
         smallest = np.bincount(y.astype(np.int64)).min(initial=n)
         if folds > smallest:
             raise ValueError(f"folds ({folds}) cannot exceed the smallest class's {smallest} samples in "
-                             f"{data.name}; use --folds {max(2, smallest)} or fewer")
+                             f"{name}; use --folds {max(2, smallest)} or fewer")
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros((n, 1)), y))
+
+
+def table_folds(config: TrainConfig, folds: int) -> tuple[list, Callable[[np.ndarray, np.ndarray], Dataset]]:
+    """For ``config.data`` (a table): the folds over its pool, and a function from a fold's (train_idx,
+    val_idx) to its Dataset, read with the preprocessing fitted on that fold's training rows alone."""
+    from mlplab.data.tabular import from_table, pool_rows
+
+    name = Path(config.data).stem
+    y, task, pool, test_rows = pool_rows(config.data, config.target, task=config.task, na_values=config.na_values,
+                                         test=config.test, seed=config.seed)
+    splits = fold_indices(y, task, name, folds, config.seed)
+
+    def fold(train_idx: np.ndarray, val_idx: np.ndarray) -> Dataset:
+        return from_table(config.data, config.target, task=config.task, categorical=config.categorical,
+                          numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
+                          na_values=config.na_values, test=config.test, seed=config.seed, name=name,
+                          rows={"train": pool[train_idx], "val": pool[val_idx], "test": test_rows},
+                          log=lambda message: None)
+
+    return splits, fold
 
 
 def _standardize(scaler: StandardScaler, x: torch.Tensor) -> torch.Tensor:
@@ -94,18 +123,27 @@ class CVResult:
 def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
                    log: Callable[[str], None] | None = None) -> CVResult:
     """Train one model per fold with ``config``; with ``write``, fill ``<config.out>/<time>-cv-<dataset>``."""
-    pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, val_fraction=0.0)
-    splits = split_indices(pool, folds, config.seed)
+    if config.data is not None:  # a table: each fold read with its own preprocessing
+        splits, fold = table_folds(config, folds)
+        config = config.replace(dataset=Path(config.data).stem)
+    else:
+        pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, val_fraction=0.0)
+        splits = split_indices(pool, folds, config.seed)
+        standardize = config.dataset in BUNDLED
+
+        def fold(train_idx: np.ndarray, val_idx: np.ndarray) -> Dataset:
+            return fold_dataset(pool, train_idx, val_idx, standardize)
+    first = fold(*splits[0])
     check_device(config.device)  # a bad spec, optimizer setting or device fails before any file:
-    build_optimizer(config, build_model(config, pool.input_shape, pool.task, pool.output_size,
-                                        numeric=numeric_positions(pool)))
+    build_optimizer(config, build_model(config, first.input_shape, first.task, first.output_size,
+                                        numeric=numeric_positions(first)))
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     if path is not None:
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config))
     histories, metrics = [], []
     for i, (train_idx, val_idx) in enumerate(splits, start=1):
-        data = fold_dataset(pool, train_idx, val_idx, standardize=config.dataset in BUNDLED)
+        data = first if i == 1 else fold(train_idx, val_idx)
         model = build_model(config, data.input_shape, data.task, data.output_size, numeric=numeric_positions(data))
         history = fit(model, data, config)
         m = final_metrics(history, model, config)
