@@ -7,10 +7,12 @@ import csv
 import tomllib
 
 import numpy as np
+import pyarrow.csv
 import pytest
 import torch
 from conftest import ONE_THREAD
 
+import mlplab
 from mlplab.config import TrainConfig
 from mlplab.data.load import load_dataset
 from mlplab.experiments.cv import cross_validate, fold_dataset, split_indices
@@ -59,6 +61,11 @@ def test_cross_validate_writes_folds_table_and_curves(tmp_path):
     assert float(rows[3]["val_accuracy"]) == pytest.approx(mean)
     assert (result.path / "cv_val_loss.png").exists() and (result.path / "fold2" / "metrics.json").exists()
     assert "mean ± std" in result.table
+    fold = mlplab.load_run(result.path / "fold2")  # each fold is a run folder
+    pool = load_dataset("iris", val_fraction=0.0)
+    raw = pool.unstandardize(pool.x_test)
+    correct = np.mean(fold.predict(raw) == pool.y_test.numpy())
+    assert correct == pytest.approx(result.metrics[1]["test_accuracy"])  # the fold's own test accuracy
 
 
 @pytest.mark.parametrize("folds, message", [(1, "folds must be an integer >= 2"),
@@ -140,3 +147,5 @@ def test_cli_cv_on_a_table_file(cli, tmp_path):
     assert sorted(p.name for p in folder.glob("fold[0-9]")) == ["fold1", "fold2", "fold3"]
     saved = tomllib.loads((folder / "config.toml").read_text())
     assert saved["hidden"] == [256, 256, 256] and saved["dropout"] == [0.15]  # the table's preset, as train's
+    run = mlplab.load_run(folder / "fold3")                    # a fold is a run folder: it predicts raw rows
+    assert run.predict(pyarrow.csv.read_csv(path)).shape == (150,)

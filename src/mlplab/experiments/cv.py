@@ -33,7 +33,7 @@ from mlplab.experiments import tables
 from mlplab.models.build import build_model
 from mlplab.models.embeddings import numeric_positions
 from mlplab.plots import figures as plots
-from mlplab.runs.run import Run, final_metrics, write_outputs
+from mlplab.runs.run import Run, final_metrics
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 from mlplab.training.device import check_device
 from mlplab.training.fit import History, fit
@@ -150,8 +150,7 @@ def cross_validate(config: TrainConfig, folds: int = 5, *, write: bool = True,
         histories.append(history)
         metrics.append(m)
         if path is not None:
-            (path / f"fold{i}").mkdir()
-            write_outputs(path / f"fold{i}", Run(model, config, history, m, Schema.of(data), data=data))
+            Run(model, config, history, m, Schema.of(data), data=data).save(path / f"fold{i}")  # a run folder
         if log is not None:
             log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([m])
                                                   if k.startswith(("train_", "val_")) and k != "train_seconds"))
