@@ -67,19 +67,18 @@ def fold_indices(y: np.ndarray, task: str, name: str, folds: int, seed: int) -> 
 def table_folds(config: TrainConfig, folds: int) -> tuple[list, Callable[[np.ndarray, np.ndarray], Dataset]]:
     """For ``config.data`` (a table): the folds over its pool, and a function from a fold's (train_idx,
     val_idx) to its Dataset, read with the preprocessing fitted on that fold's training rows alone."""
-    from mlplab.data.tabular import from_table, pool_rows
+    from mlplab.data.tabular import pool_rows
+    from mlplab.runs.train import read_table_of
 
     name = Path(config.data).stem
+    seed = config.seed if config.data_seed is None else config.data_seed  # the test rows' seed, as read_table_of's
     y, task, pool, test_rows = pool_rows(config.data, config.target, task=config.task, na_values=config.na_values,
-                                         test=config.test, seed=config.seed)
+                                         test=config.test, seed=seed)
     splits = fold_indices(y, task, name, folds, config.seed)
 
     def fold(train_idx: np.ndarray, val_idx: np.ndarray) -> Dataset:
-        return from_table(config.data, config.target, task=config.task, categorical=config.categorical,
-                          numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
-                          na_values=config.na_values, test=config.test, seed=config.seed, name=name,
-                          rows={"train": pool[train_idx], "val": pool[val_idx], "test": test_rows},
-                          log=lambda message: None)
+        rows = {"train": pool[train_idx], "val": pool[val_idx], "test": test_rows}
+        return read_table_of(config, log=lambda message: None, rows=rows, name=name)
 
     return splits, fold
 

@@ -58,6 +58,18 @@ def progress_callback(progress: str, epochs: int, classify: bool, title: str) ->
     return EpochProgress(epochs, mode=progress)
 
 
+def read_table_of(config: TrainConfig, log=None, **options) -> Dataset:
+    """The table ``config.data`` read by mlplab.data.tabular.from_table with the table options of ``config``;
+    ``options``: more of from_table's keywords (``rows`` for a cross-validation fold)."""
+    from mlplab.data.tabular import from_table
+
+    seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
+    return from_table(config.data, config.target, **{
+        "task": config.task, "categorical": config.categorical, "numeric": config.numeric, "drop": config.drop,
+        "allow_leak": config.allow_leak, "na_values": config.na_values, "test": config.test,
+        "val_fraction": config.val_fraction, "seed": seed, "log": log, **options})
+
+
 def load_data(data: Dataset | str | None, config: TrainConfig, log=None) -> tuple[Dataset, TrainConfig]:
     """The Dataset to train on, and the config naming it; a table's notices go to ``log`` (default stderr)."""
     if isinstance(data, Dataset):
@@ -69,12 +81,7 @@ def load_data(data: Dataset | str | None, config: TrainConfig, log=None) -> tupl
         config = config.replace(dataset=data)
     seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
     if config.data is not None:  # a table file: mlplab.data.tabular
-        from mlplab.data.tabular import from_table
-
-        table = from_table(config.data, config.target, task=config.task, categorical=config.categorical,
-                           numeric=config.numeric, drop=config.drop, allow_leak=config.allow_leak,
-                           na_values=config.na_values, test=config.test, val_fraction=config.val_fraction,
-                           seed=seed, log=log)
+        table = read_table_of(config, log=log)
         return table, config.replace(dataset=table.name)
     from mlplab.data.load import load_dataset
 
