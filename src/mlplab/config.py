@@ -34,12 +34,22 @@ class TrainConfig:
     dropout: tuple[float, ...] = (0.0,)  # one, or one per hidden layer; in [0, 1)
     init: tuple[str, ...] = ("default",)  # one, or one per affine layer: "normal:0.01", "xavier_uniform", ...
     bias: bool = True
+    bias_init: str = "default"           # biases: default (as torch: U(±1/√fan_in); scratch zeros), zeros, ones,
+    #                                      constant:0.1, ... (mlplab.models.init)
+    ensemble: int = 0                    # mlp: k > 1 trains k members sharing one MLP (TabM-mini), predicts their mean
     numeric_embedding: int = 0           # mlp: k > 0 embeds each numeric column periodically (PLR), k frequencies
     # optimisation
     optimizer: str = "sgd"               # sgd, rmsprop, adagrad, adadelta, adam, adamax
     lr: float = 0.1
     momentum: float = 0.0                # sgd and rmsprop only
     nesterov: bool = False               # sgd only
+    dampening: float = 0.0               # sgd only: momentum dampening, as torch.optim.SGD
+    betas: tuple[float, ...] = ()        # adam, adamax: (beta1, beta2); empty: torch's (0.9, 0.999)
+    eps: float | None = None             # adam, adamax, rmsprop, adagrad, adadelta: None: torch's default
+    alpha: float | None = None           # rmsprop: smoothing constant; None: torch's 0.99
+    rho: float | None = None             # adadelta: decay of the running averages; None: torch's 0.9
+    amsgrad: bool = False                # adam: the AMSGrad variant
+    grad_clip: float = 0.0               # clip the gradients' global norm to this before each step; 0: off
     weight_decay: float = 0.0            # L2 on weights, never on biases
     loss: str | None = None              # None: cross_entropy / bce_with_logits / mse by task
     epochs: int = 20
@@ -71,6 +81,9 @@ class TrainConfig:
     allow_leak: tuple[str, ...] = ()     # columns kept although they restate the target (refused otherwise)
     class_weight: str | None = None      # "balanced": class c weighs n / (C · n_c) in the training loss
     label_smoothing: float = 0.0         # classification only: train on (1 − ε)·onehot + ε/C (cross entropy, BCE)
+    keep: tuple[str, ...] = ()           # columns kept although they look like a row ID (unique per row)
+    baselines: str = "auto"              # tables: fit a linear model and HistGradientBoosting on the same split
+    #                                      beside the net (auto: when cheap next to it), or none
 
     def __post_init__(self):
         for f in fields(self):
@@ -105,6 +118,10 @@ class TrainConfig:
             raise ValueError(f"early_stopping is a patience in epochs and must be >= 1, e.g. --early-stop 5; "
                              f"got {self.early_stopping}")
         self._check_table()
+        self._check_optimizer()
+        if not 0 <= self.ensemble < 2**16 or self.ensemble == 1:
+            raise ValueError(f"ensemble is a number of members >= 2, e.g. --ensemble 8, or 0 for a plain MLP; "
+                             f"got {self.ensemble}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be in [0, 2**32 - 1] (numpy's and scikit-learn's range); got {self.seed}")
         if not self.momentum < 1:  # torch accepts momentum >= 1, but the step then grows without bound
@@ -153,8 +170,24 @@ class TrainConfig:
             raise ValueError(f"class_weight must be 'balanced' (or unset); got {self.class_weight!r}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), e.g. 0.1; got {self.label_smoothing!r}")
+        if self.baselines not in ("auto", "none"):
+            raise ValueError(f"baselines must be auto or none; got {self.baselines!r}")
         if self.data is not None and not self.target:
             raise ValueError(f"--data {self.data} needs --target COLUMN: the column to predict")
+
+    def _check_optimizer(self) -> None:
+        if len(self.betas) not in (0, 2) or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), e.g. --betas 0.9,0.95; got {list(self.betas)}")
+        for key in ("eps", "alpha", "rho"):
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{key} must be a positive finite number; got {value!r}")
+        if self.rho is not None and not self.rho <= 1:
+            raise ValueError(f"rho must be in (0, 1]; got {self.rho!r}")
+        if not (math.isfinite(self.dampening) and 0 <= self.dampening <= 1):
+            raise ValueError(f"dampening must be in [0, 1]; got {self.dampening!r}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ValueError(f"grad_clip is a gradient norm >= 0 (0: off), e.g. --grad-clip 1; got {self.grad_clip!r}")
 
     def optimizer_args(self) -> dict:
         """The optimizer hyperparameters the user set away from their defaults, by torch's names."""
@@ -163,6 +196,15 @@ class TrainConfig:
             args["momentum"] = self.momentum
         if self.nesterov:
             args["nesterov"] = True
+        if self.dampening:
+            args["dampening"] = self.dampening
+        if self.betas:
+            args["betas"] = tuple(self.betas)
+        for key in ("eps", "alpha", "rho"):
+            if getattr(self, key) is not None:
+                args[key] = getattr(self, key)
+        if self.amsgrad:
+            args["amsgrad"] = True
         return args
 
     def to_dict(self) -> dict:

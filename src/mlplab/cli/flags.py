@@ -44,7 +44,7 @@ def _path(what: str):
 
 
 EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
-            "init schemes": "normal:0.01", "column names": "id,name"}
+            "init schemes": "normal:0.01", "column names": "id,name", "betas": "0.9,0.95"}
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -68,6 +68,11 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", type=_list(str, "init schemes"), default=S,
                    help="one, or one per affine layer: default, normal:0.01, xavier_uniform, kaiming_normal, ...")
     g.add_argument("--no-bias", dest="bias", action="store_false", default=S, help="affine layers without bias")
+    g.add_argument("--bias-init", dest="bias_init", default=S,
+                   help="biases: default (torch's), zeros, ones, constant:0.1, ...")
+    g.add_argument("--ensemble", type=int, default=S, metavar="K",
+                   help="mlp: K members sharing one MLP (TabM-mini, a per-member scaling and head each); the "
+                   "prediction is their mean; 0: a plain MLP")
     g.add_argument("--numeric-embedding", dest="numeric_embedding", metavar="K", type=int, default=S,
                    help="mlp: embed each numeric column with K learned frequencies (periodic, PLR; e.g. 16) "
                    "before the first layer; 0 (default): none")
@@ -83,6 +88,15 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float, default=S, help="momentum (sgd, rmsprop)")
     g.add_argument("--nesterov", action="store_true", default=S, help="Nesterov momentum (sgd)")
     g.add_argument("--weight-decay", dest="weight_decay", type=float, default=S, help="L2 on weights, not biases")
+    g.add_argument("--dampening", type=float, default=S, help="momentum dampening (sgd)")
+    g.add_argument("--betas", type=_list(float, "betas"), default=S, metavar="B1,B2",
+                   help="adam, adamax: e.g. 0.9,0.95 (default torch's 0.9,0.999)")
+    g.add_argument("--eps", type=float, default=S, help="the optimizer's epsilon (default torch's)")
+    g.add_argument("--alpha", type=float, default=S, help="rmsprop's smoothing constant (default 0.99)")
+    g.add_argument("--rho", type=float, default=S, help="adadelta's decay (default 0.9)")
+    g.add_argument("--amsgrad", action="store_true", default=S, help="adam: the AMSGrad variant")
+    g.add_argument("--grad-clip", dest="grad_clip", type=float, default=S, metavar="NORM",
+                   help="clip the gradients' global norm to NORM before each step (0: off)")
     g.add_argument("--epochs", type=int, default=S)
     g.add_argument("--batch-size", dest="batch_size", type=int, default=S)
     g.add_argument("--val-fraction", dest="val_fraction", type=float, default=S,
@@ -120,12 +134,16 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
                    help="default auto: from the target column (said in columns.md)")
     for flag, what in (("drop", "columns not to use"), ("categorical", "columns to one-hot encode"),
                        ("numeric", "columns to treat as numbers"), ("na-values", "more cell texts meaning missing"),
-                       ("allow-leak", "columns to keep although they restate the target")):
+                       ("allow-leak", "columns to keep although they restate the target"),
+                       ("keep", "columns to keep although they look like a row ID")):
         g.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=_list(str, "column names"), default=S,
                        metavar="A,B", help=f"{what} (comma-separated)")
     g.add_argument("--test", default=S, metavar="FILE", help="a labelled table to test on (else 20%% of --data)")
     g.add_argument("--class-weight", dest="class_weight", default=S, choices=["balanced"],
                    help="weigh class c by n / (C * n_c) in the training loss (imbalanced classes)")
+    g.add_argument("--baselines", default=S, choices=["auto", "none"],
+                   help="fit a linear model and HistGradientBoosting on the same split beside the net and report "
+                   "their test metrics (auto: when they are cheap next to it)")
     g.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=S,
                    help="classification: train on (1 - e) onehot + e / C (table default 0.1)")
 
