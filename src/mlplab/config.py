@@ -1,6 +1,8 @@
 """The run configuration: a frozen dataclass with commented defaults, read from TOML, overridden strictly.
 
-Unknown keys and wrong types are errors that name the key, what it takes and what came instead.
+Unknown keys, wrong types and values out of range are errors that name the key, what it takes and what came
+instead. A leaf: it imports nothing of mlplab. Names (optimizer, activation, loss, ...) are checked where their
+registries live, when settings are resolved (mlplab.settings), and what a run starts from is decided there too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import tomli_w
 
-from mlplab.registry import lookup
+TASKS = ("auto", "multiclass", "binary", "regression")  # a table's task: auto from the target column
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class TrainConfig:
     data_dir: str | None = None          # IDX folder for (fashion-)mnist; else $MLPLAB_DATA, else the user cache
     val_fraction: float | None = None    # None: 0.2 for bundled/synthetic sets, 0 for the image sets
     # model
-    model: str = "mlp"                   # mlp, cnn, lenet, rnn, lstm (mlplab.models.build.MODELS)
+    model: str = "mlp"                   # mlp, cnn, lenet, rnn, lstm (mlplab.models.build.MODELS); "module": your own
+    module: str | None = None            # your own nn.Module's class as package.module:Class (train(model=...) sets it)
     spec: str | None = None              # CNN layers, e.g. "conv:32:3:pad1,bn,relu,maxpool:2"; None: the preset
     impl: str = "torch"                  # "torch" (torch.nn) or "scratch" (nn.Parameter, X @ W + b)
     hidden: tuple[int, ...] = (256,)     # hidden widths (rnn/lstm: the state size, one entry per layer)
@@ -69,6 +72,8 @@ class TrainConfig:
     ema: float = 0.0                     # weight averaging: decay per step of an exponential moving average of the
     #                                      weights, which evaluation, early stopping and the final model use; 0: off
     data_seed: int | None = None         # the seed of the data split; None: seed (compare keeps one split per grid)
+    cv_folds: int = 0                    # cross-validation: this run trains on fold ``cv_fold`` of ``cv_folds`` of
+    cv_fold: int = 0                     #   the training pool (mlplab cv sets both); 0: not a fold
     # tables (mlplab train --data FILE --target COLUMN: mlplab.data.tabular); runs without --data ignore them
     data: str | None = None              # a CSV/TSV/Parquet/npy/npz file; the run folder is named after its stem
     target: str | None = None            # the column to predict
@@ -88,7 +93,6 @@ class TrainConfig:
     def __post_init__(self):
         for f in fields(self):
             check_type(f.name, getattr(self, f.name), _hints()[f.name])
-        self._check_names()
         for key in ("lr", "epochs", "batch_size"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive; got {getattr(self, key)!r}")
@@ -119,6 +123,10 @@ class TrainConfig:
                              f"got {self.early_stopping}")
         self._check_table()
         self._check_optimizer()
+        if self.cv_folds == 1 or self.cv_folds < 0 or not 0 <= self.cv_fold <= self.cv_folds or (
+                self.cv_folds and not self.cv_fold):
+            raise ValueError(f"cv_fold must be in 1..cv_folds for a cross-validation fold (cv_folds >= 2), or both 0; "
+                             f"got fold {self.cv_fold} of {self.cv_folds}")
         if not 0 <= self.ensemble < 2**16 or self.ensemble == 1:
             raise ValueError(f"ensemble is a number of members >= 2, e.g. --ensemble 8, or 0 for a plain MLP; "
                              f"got {self.ensemble}")
@@ -129,41 +137,10 @@ class TrainConfig:
         if self.nesterov and not self.momentum > 0:  # torch.optim.SGD refuses it too, but only at build time
             raise ValueError(f"nesterov needs a momentum in (0, 1), e.g. --momentum 0.9 --nesterov; got "
                              f"momentum {self.momentum!r}")
-        from mlplab.training.device import parse_device
-
-        parse_device(self.device)
-
-    def _check_names(self) -> None:
-        from mlplab.models.activations import ACTIVATIONS
-        from mlplab.models.init import parse_init
-        from mlplab.registry import IMPLS
-        from mlplab.training.losses import LOSSES
-        from mlplab.training.optim import OPTIMIZERS
-
-        lookup(IMPLS, self.impl, "impl")
-        from mlplab.models.build import MODELS
-
-        lookup(MODELS, self.model, "model")
-        lookup(OPTIMIZERS, self.optimizer, "optimizer")
-        for name in self.activation:
-            lookup(ACTIVATIONS, name, "activation")
-        for spec in self.init:
-            parse_init(spec)
-        if self.loss is not None:
-            lookup(LOSSES, self.loss, "loss")
-        from mlplab.data.augment import AUGMENTS
-        from mlplab.training.schedules import SCHEDULES
-        from mlplab.training.step import AMP, BACKPROPS
-
-        lookup(SCHEDULES, self.schedule, "schedule")
-        lookup(AUGMENTS, self.augment, "augment")
-        if self.amp is not None:
-            lookup(AMP, self.amp, "amp")
-        lookup(dict.fromkeys(BACKPROPS), self.backprop, "backprop")
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"device must be a name like auto, cpu, cuda or cuda:0; got {self.device!r}")
 
     def _check_table(self) -> None:
-        from mlplab.data.target import TASKS
-
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
         if self.class_weight not in (None, "balanced"):
@@ -268,8 +245,8 @@ def _matches(value, hint) -> bool:
     return isinstance(value, hint)
 
 
-def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
-    """Read a TOML file of config keys on top of ``base`` (the defaults)."""
+def read_config_file(path: str | Path) -> dict:
+    """The keys a TOML config file sets, checked (unknown key, wrong type: one error naming the file)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -277,12 +254,28 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
         raise ValueError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8 TOML") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path} not found; check the --config path") from None
+    except IsADirectoryError:
+        raise ValueError(f"config file {path} is a folder; pass a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"config file {path} is not valid TOML: {e}") from None
     try:
-        return (base or TrainConfig()).replace(**data)
+        TrainConfig().replace(**data)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{path}: {e}") from None
+    return {k: _coerce(k, v) for k, v in data.items()}
+
+
+def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a TOML file of config keys on top of ``base`` (the defaults): a run folder's whole config.toml.
+    To start a run from a file, resolve it with mlplab.settings.resolve(file=path), which applies the presets
+    under it."""
+    return (base or TrainConfig()).replace(**read_config_file(path))
+
+
+def given_keys(config: TrainConfig) -> dict:
+    """The keys of ``config`` that differ from the defaults: what a TrainConfig built by hand says."""
+    default = TrainConfig()
+    return {f.name: getattr(config, f.name) for f in fields(config) if getattr(config, f.name) != getattr(default, f.name)}
 
 
 def dump_config(config: TrainConfig) -> str:

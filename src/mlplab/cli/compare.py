@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import (
-    add_model_flags,
-    add_table_flags,
-    add_train_flags,
-    config_from_args,
-    with_table_preset,
-)
+from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
 from mlplab.experiments.compare import compare, parse_grid
 
 NAME = "compare"
@@ -30,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid)
-    _, config = with_table_preset(args, config_from_args(args))  # a table: its preset, as train takes it
-    result = compare(config, grid, seeds=args.seeds, log=None if args.quiet else print)
+    settings = settings_from_args(args)  # each member or fold resolves them again with its data's preset
+    result = compare(settings, grid, seeds=args.seeds, log=None if args.quiet else print)
     print(result.table, end="")
     print(f"compare folder: {result.path}")
     return 0

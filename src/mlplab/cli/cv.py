@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import (
-    add_model_flags,
-    add_table_flags,
-    add_train_flags,
-    config_from_args,
-    with_table_preset,
-)
+from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
 
 NAME = "cv"
 HELP = "K-fold cross-validation (stratified for classification): per-fold and mean ± std metrics, curves"
@@ -32,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "val_fraction", None) is not None:
         raise ValueError("cv takes no --val-fraction: each fold's held-out part is the validation set (1/K of the "
                          "training pool); set the number of folds with --folds K instead")
-    _, config = with_table_preset(args, config_from_args(args))  # a table: its preset, as train takes it
-    result = cross_validate(config, args.folds, log=None if args.quiet else print)
+    settings = settings_from_args(args)  # each member or fold resolves them again with its data's preset
+    result = cross_validate(settings, args.folds, log=None if args.quiet else print)
     print(result.table, end="")
     print(f"cv folder: {result.path}")
     return 0

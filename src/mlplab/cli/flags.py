@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlplab.config import TrainConfig, load_config
+from mlplab.config import TrainConfig
 
 
 def _list(kind, what: str, allow_none: bool = False):
@@ -148,50 +148,17 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
                    help="classification: train on (1 - e) onehot + e / C (table default 0.1)")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults (the table preset with --data; those of the model type asked for), then the --config file, then
-    the flags given.
+def flag_keys(args: argparse.Namespace) -> dict:
+    """The config keys given as flags (unset flags are absent: argparse.SUPPRESS)."""
+    return {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
 
-    A relative data_dir is stored resolved (absolute), so the run's config.toml works from any folder; the
-    device must exist on this machine.
-    """
-    from mlplab.models.build import with_model_defaults
+
+def settings_from_args(args: argparse.Namespace):
+    """The flags over the --config file over the presets, resolved (mlplab.settings.resolve) before the data
+    is read; the run resolves them again with its data's preset. The device must exist on this machine."""
+    from mlplab.settings import resolve
     from mlplab.training.device import check_device
-    from mlplab.training.presets import table_config
 
-    names = {f for f in TrainConfig.__dataclass_fields__}
-    flags = {k: v for k, v in vars(args).items() if k in names}
-    path = getattr(args, "config", None)
-    model = flags.get("model", load_config(path).model if path is not None else TrainConfig.model)
-    base = with_model_defaults(table_config() if flags.get("data") else TrainConfig(), {"model": model})
-    config = (load_config(path, base) if path is not None else base).replace(**flags)
-    if config.data_dir is not None:
-        config = config.replace(data_dir=str(Path(config.data_dir).expanduser().resolve()))
-    check_device(config.device)
-    return config
-
-
-def with_table_preset(args: argparse.Namespace, config: TrainConfig):
-    """``(data, config)``: with ``--data``, the table read and ``config`` with the preset keys of its task and
-    size (mlplab.training.presets) that the user did not set; else ``(None, config)``."""
-    if config.data is None:
-        return None, config
-    from mlplab.runs.train import load_data
-    from mlplab.training.presets import for_task
-
-    data, config = load_data(None, config)
-    return data, for_task(config, data, given_keys(args, config))
-
-
-def given_keys(args: argparse.Namespace, config: TrainConfig) -> set[str]:
-    """The config keys the user set (by flag or in the --config file) or that ``config``'s model type sets:
-    the ones a preset leaves alone. ``config``: config_from_args(args), which has read the file."""
-    import tomllib
-
-    from mlplab.models.build import MODEL_DEFAULTS
-
-    given = {k for k in vars(args) if k in TrainConfig.__dataclass_fields__}
-    path = getattr(args, "config", None)
-    if path is not None:
-        given |= set(tomllib.loads(Path(path).read_text(encoding="utf-8")))
-    return given | set(MODEL_DEFAULTS.get(config.model, {}))
+    settings = resolve(flag_keys(args), file=getattr(args, "config", None))
+    check_device(settings.config.device)
+    return settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import add_model_flags, config_from_args
+from mlplab.cli.flags import add_model_flags, settings_from_args
 from mlplab.config import TrainConfig
 from mlplab.data.load import describe
 from mlplab.models.build import build_model
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         config, input_shape, model = run.config, run.schema.input_shape, run.model
         print(f"run {args.run_folder} ({config.impl}, weights from model.safetensors)")
     else:
-        config = config_from_args(args)
+        config = settings_from_args(args).config
         input_shape, task, output_size = describe(config.dataset)
         model = build_model(config, input_shape, task, output_size)
     print(render(summarize(model, input_shape), model))

@@ -6,13 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlplab.cli.flags import (
-    add_model_flags,
-    add_table_flags,
-    add_train_flags,
-    config_from_args,
-    with_table_preset,
-)
+from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
 from mlplab.config import TrainConfig
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.train import train
@@ -38,17 +32,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return resume(args)
-    data, config = with_table_preset(args, config_from_args(args))
+    settings = settings_from_args(args)
     if args.seeds != 1:
         from mlplab.experiments.compare import compare
 
-        result = compare(config, {}, seeds=args.seeds, log=None if args.quiet else print)
+        result = compare(settings, {}, seeds=args.seeds, log=None if args.quiet else print)
         print(result.table, end="")
         print(f"compare folder: {result.path}")
         return 0
-    with process_group(config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
+    with process_group(settings.config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
         main = is_main()
-        return report(args, lambda: train(data, config=config, progress="auto" if main and not args.quiet else "quiet",
+        return report(args, lambda: train(**settings.keys, progress="auto" if main and not args.quiet else "quiet",
                                           write=main, verbose=args.verbose and main))
 
 
@@ -88,5 +82,9 @@ def report(args: argparse.Namespace, run_training) -> int:
         summary += f"  (stopped after epoch {e['stopped_epoch']}; weights of epoch {e['best_epoch']})"
     if not args.quiet:
         print(f"{summary}  ({m['train_seconds']:.1f}s training on {m['device']})")
+        if m.get("baselines"):
+            from mlplab.runs.metrics import baseline_line
+
+            print(baseline_line(m))
     print(f"run folder: {result.path}")
     return 0

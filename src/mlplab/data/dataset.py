@@ -2,8 +2,11 @@
 
 ``Dataset.from_arrays(x, y)`` turns your own arrays (numpy, torch or lists) into one: dtypes made right
 (float32 inputs, int64 class indices), the task and the number of classes inferred, seeded stratified
-splits, and the inputs standardised with the training rows' statistics, which the Dataset keeps so a trained
-run can apply them to new raw rows (``Run.predict``).
+splits, and the scaling the training rows give (``feature_stats``). The inputs stay as you gave them
+(``x_train``, ``x_val``, ``x_test``; a table's rows as a pyarrow Table): the scaling, or a table's column
+encoding, is fitted here and applied on the way into the model, by training (``encoded_splits``) and by a
+trained run's ``predict`` alike, as a scikit-learn Pipeline owns its scaler. So ``run.predict(data.x_test)``
+is what the run recorded for its test rows.
 
 >>> import numpy as np
 >>> x = np.random.default_rng(0).normal(size=(100, 3)); y = (x[:, 0] > 0).astype(np.int32)
@@ -13,7 +16,7 @@ run can apply them to new raw rows (``Run.predict``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,7 +27,8 @@ TASKS = ("multiclass", "binary", "regression")
 
 @dataclass
 class Dataset:
-    """Splits as tensors (x: float32, y: int64 class indices, float32 (N, 1) for binary/regression)."""
+    """Splits (x: float32 tensors as given, a table's rows as a pyarrow Table; y: int64 class indices, float32
+    (N, 1) for binary/regression, standardised by ``target_stats`` for a regression)."""
 
     name: str
     task: str                      # "multiclass" | "binary" | "regression"
@@ -38,11 +42,12 @@ class Dataset:
     num_classes: int | None = None
     class_names: tuple[str, ...] | None = None
     image_shape: tuple[int, int] | None = None  # how to show one sample as a picture, when it is one
-    feature_stats: tuple[Tensor, Tensor] | None = None  # (mean, scale), float64: inputs are (raw − mean) / scale
+    feature_stats: tuple[Tensor, Tensor] | None = None  # (mean, scale), float64: the model takes (x − mean) / scale
     target_stats: tuple[Tensor, Tensor] | None = None   # the same for regression targets
     labels: str = "index"          # the labels the user gave: class "index" 0..C−1, or class "name" (strings)
     columns: object | None = None  # a table's fitted column preprocessor (mlplab.data.columns.Columns)
     test_table: object | None = None  # a table's first test rows as read, before encoding (a pyarrow Table)
+    _encoded: dict = field(default_factory=dict, repr=False, compare=False)  # split -> (x it was made of, encoded)
 
     @property
     def output_size(self) -> int:
@@ -51,24 +56,33 @@ class Dataset:
             return self.num_classes
         return self.y_train.shape[1]
 
-    def standardize(self, x: Tensor) -> Tensor:
-        """Raw inputs as the model saw them in training (see ``standardize``)."""
-        return standardize(x, self.feature_stats)
+    def encode(self, x) -> Tensor:
+        """Inputs ``x`` as the model takes them: a table's rows encoded by ``columns``, arrays scaled by
+        ``feature_stats`` (float32); what a trained run's Schema does to new rows."""
+        if self.columns is not None and not isinstance(x, (Tensor, np.ndarray)):
+            from mlplab.data.table import to_arrow
 
-    def unstandardize(self, x: Tensor) -> Tensor:
-        """``x`` back in the units of the source data (to show images as images), when it was standardised."""
-        if self.feature_stats is None:
-            return x
-        mean, scale = self.feature_stats
-        return (x.reshape(len(x), -1) * scale + mean).reshape(x.shape)
+            x = torch.as_tensor(self.columns.transform(to_arrow(x), lambda message: None))
+        return standardize(torch.as_tensor(x), self.feature_stats)
 
-    def splits(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """The non-empty splits by name: ``train``, ``val`` and ``test`` (when there are some)."""
-        out = {"train": (self.x_train, self.y_train)}
-        if self.x_val is not None and len(self.x_val):
-            out["val"] = (self.x_val, self.y_val)
-        if self.x_test is not None and len(self.x_test):
-            out["test"] = (self.x_test, self.y_test)
+    def encoded(self, split: str) -> Tensor | None:
+        """Split ``split``'s inputs encoded (``encode``), made once per split and kept while ``x_<split>`` is
+        the same object."""
+        x = getattr(self, f"x_{split}")
+        if x is None:
+            return None
+        made = self._encoded.get(split)
+        if made is None or made[0] is not x:
+            made = self._encoded[split] = (x, self.encode(x))
+        return made[1]
+
+    def encoded_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """The non-empty splits by name, ``train``, ``val`` and ``test``, inputs encoded as the model takes them."""
+        out = {}
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x is not None and len(x) and (split == "train" or y is not None):
+                out[split] = (self.encoded(split), y)
         return out
 
     @classmethod
@@ -81,8 +95,9 @@ class Dataset:
         labels are classes (two classes 0/1: ``binary``), float targets ``regression``. Class labels must be
         0..C−1 (strings are mapped to sorted class names). Validation and test rows come from ``x_val``/
         ``x_test`` when given, else from seeded splits of ``x`` (``val_fraction``, ``test_fraction`` of all
-        rows; stratified by class). With ``standardize`` the inputs (and regression targets) are scaled by the
-        training rows' mean and standard deviation, kept in ``feature_stats``/``target_stats``.
+        rows; stratified by class). The inputs stay as given (float32); with ``standardize`` the model takes
+        them scaled by the training rows' mean and standard deviation (``feature_stats``), and regression
+        targets are standardised likewise (``target_stats``).
         """
         x, y = _as_array(x, "x"), _as_array(y, "y")
         _check_xy(x, y, "x", "y")
@@ -123,7 +138,7 @@ class Dataset:
                    class_names=names, image_shape=tuple(x.shape[1:]) if x.ndim == 3 else None,
                    labels="name" if by_name else "index")
         for split, (xs, ys) in parts.items():
-            setattr(data, f"x_{split}", data.standardize(torch.as_tensor(xs)))
+            setattr(data, f"x_{split}", torch.as_tensor(xs).float())
             setattr(data, f"y_{split}", targets(ys, task, y_stats))
         return data
 
@@ -145,7 +160,7 @@ class Dataset:
 
 def standardize(x: Tensor, stats: tuple[Tensor, Tensor] | None) -> Tensor:
     """``(x − mean) / scale`` per feature in float64, then float32 (as StandardScaler.transform, bit for bit);
-    ``x`` as float32 when there are no statistics. The splits and ``Run.predict`` both go through here."""
+    ``x`` as float32 when there are no statistics. Training and ``Run.predict`` both go through here."""
     if stats is None:
         return x.float()
     mean, scale = stats

@@ -1,7 +1,7 @@
 """``load_dataset(name)``: tensors for train / validation / test plus what the model needs to know.
 
-Bundled scikit-learn sets are split with seeded, stratified splits and standardised with the training
-split's statistics only. Image sets keep their official train/test split and are scaled to [0, 1].
+Bundled scikit-learn sets are split with seeded, stratified splits; the scaling the model takes them with is
+fitted on the training split only (``feature_stats``), and the Dataset keeps the values as they are. Image sets keep their official train/test split and are scaled to [0, 1].
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) ->
         y_val = None if y_val is None else y_scaler.transform(y_val.reshape(-1, 1))
         y_stats = scaler_stats(y_scaler)
 
-    def xs(v):
-        return None if v is None else torch.as_tensor(scaler.transform(v), dtype=torch.float32)
+    def xs(v):  # as given: the run applies the scaling (Dataset.encode)
+        return None if v is None else torch.as_tensor(v, dtype=torch.float32)
 
     names = tuple(str(n) for n in getattr(bunch, "target_names", ())) if task != "regression" else None
     return Dataset(name, task, xs(x_tr), _targets(y_tr, task), xs(x_val),
@@ -142,3 +142,98 @@ def describe(name: str) -> tuple[tuple[int, ...], str, int]:
         return (28, 28), "multiclass", 10
     d = load_dataset(name)
     return d.input_shape, d.task, d.output_size
+
+
+def read_table_of(config, data=None, log=None, **options) -> Dataset:
+    """The table ``data`` (a DataFrame or pyarrow Table; default the file ``config.data``) read by
+    mlplab.data.tabular.from_table with the table options of ``config``; ``options``: more of from_table's
+    keywords (``rows`` for a cross-validation fold)."""
+    from mlplab.data.tabular import from_table
+
+    seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
+    return from_table(config.data if data is None else data, config.target, **{
+        "task": config.task, "categorical": config.categorical, "numeric": config.numeric, "drop": config.drop,
+        "allow_leak": config.allow_leak, "na_values": config.na_values, "test": config.test,
+        "val_fraction": config.val_fraction, "seed": seed, "log": log, **options})
+
+
+def is_frame(data) -> bool:
+    """A pandas DataFrame or a pyarrow Table (not imported to find out)."""
+    return type(data).__name__ in ("DataFrame", "Table") and hasattr(data, "columns")
+
+
+def data_keys(data) -> dict:
+    """The config keys ``train(data)`` stands for: a named set is ``dataset``, a path is the table file ``data``;
+    a Dataset, DataFrame or pyarrow Table (read by ``load_data``) and None stand for no key."""
+    if data is None or isinstance(data, Dataset) or is_frame(data):
+        return {}
+    if isinstance(data, Path) or (isinstance(data, str) and (data not in DATASETS and Path(data).suffix)):
+        return {"data": str(data)}
+    if isinstance(data, str):
+        return {"dataset": data}
+    raise TypeError(f"data must be a Dataset (e.g. Dataset.from_arrays(x, y)), a dataset name ({', '.join(DATASETS)}), "
+                    f"a table file (.csv, .parquet, ...) or a DataFrame; got {type(data).__name__}")
+
+
+def load_data(data, config, log=None) -> tuple[Dataset, object]:
+    """The Dataset to train on, and ``config`` naming it: ``data`` as given (a Dataset, or a DataFrame read
+    with ``config``'s table options), else the table file ``config.data``, else the named set
+    ``config.dataset``; a table's notices go to ``log`` (default stderr)."""
+    if isinstance(data, Dataset):
+        return data, config.replace(dataset=data.name)
+    seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
+    if config.cv_folds:  # a cross-validation fold of the training pool
+        fold = load_fold(config)
+        return fold, config.replace(dataset=fold.name)
+    if is_frame(data) or config.data is not None:
+        if not config.target:
+            raise ValueError("a table needs target=COLUMN (--target): the column to predict")
+        table = read_table_of(config, data if is_frame(data) else None, log=log,
+                              **({"keep": config.keep} if config.keep else {}))
+        return table, config.replace(dataset=table.name)
+    return load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=config.val_fraction), config
+
+
+def load_fold(config) -> Dataset:
+    """Fold ``config.cv_fold`` of ``config.cv_folds`` (mlplab.data.split.fold_rows, shuffled with ``config.seed``) of
+    the training pool: a named set's training part (``val_fraction=0``) or a table's rows outside its test rows,
+    the fold's rows as validation and the pool's test rows as test. Every statistic (scaling, a table's column
+    encoding) is fitted on the fold's training rows alone."""
+    from mlplab.data.split import fold_rows
+
+    seed = config.seed if config.data_seed is None else config.data_seed  # the test rows' seed
+    if config.data is not None:
+        from mlplab.data.tabular import pool_rows
+
+        name = Path(config.data).stem
+        y, task, pool, test_rows = pool_rows(config.data, config.target, task=config.task,
+                                             na_values=config.na_values, test=config.test, seed=seed)
+        train, val = fold_rows(y, task, name, config.cv_folds, config.seed)[config.cv_fold - 1]
+        rows = {"train": pool[train], "val": pool[val], "test": test_rows}
+        return read_table_of(config, log=lambda message: None, rows=rows, name=name,
+                             **({"keep": config.keep} if config.keep else {}))
+    pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=0.0)
+    y = pool.y_train.numpy().reshape(len(pool.y_train), -1)[:, 0]  # class labels, or the first target
+    train, val = fold_rows(y, pool.task, pool.name, config.cv_folds, config.seed)[config.cv_fold - 1]
+    return fold_dataset(pool, train, val, standardize=config.dataset in BUNDLED)
+
+
+def fold_dataset(pool: Dataset, train: np.ndarray, val: np.ndarray, standardize: bool) -> Dataset:
+    """``pool`` with its training part split into train/validation rows, scaled by the fold's training rows."""
+    import dataclasses
+
+    from mlplab.data.dataset import fit_stats
+
+    tr, va = torch.as_tensor(train), torch.as_tensor(val)
+    parts = {"x_train": pool.x_train[tr], "y_train": pool.y_train[tr], "x_val": pool.x_train[va],
+             "y_val": pool.y_train[va], "x_test": pool.x_test, "y_test": pool.y_test, "_encoded": {}}
+    if standardize:
+        parts["feature_stats"] = fit_stats(parts["x_train"].reshape(len(tr), -1).numpy())
+    if pool.task == "regression" and pool.target_stats is not None:  # refit the targets' scaling on the fold
+        mean, scale = pool.target_stats
+        units = {k: parts[k].double() * scale + mean for k in ("y_train", "y_val", "y_test")}
+        stats = fit_stats(units["y_train"].numpy())
+        for k, v in units.items():
+            parts[k] = ((v - stats[0]) / stats[1]).float()
+        parts["target_stats"] = stats
+    return dataclasses.replace(pool, **parts)

@@ -82,3 +82,24 @@ def approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.Rand
             if need_to_add == 0:
                 break
     return floored.astype(int)
+
+
+def fold_rows(y: np.ndarray, task: str, name: str, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) positions into ``y`` per fold: scikit-learn's ``StratifiedKFold`` for classes (every
+    fold keeps the class proportions), ``KFold`` for a regression, shuffled with ``seed``."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, e.g. --folds 5; got {folds!r}")
+    n = len(y)
+    if folds > n:
+        raise ValueError(f"folds ({folds}) cannot exceed the {n} training samples of {name}")
+    if task == "regression":
+        splitter = KFold(folds, shuffle=True, random_state=seed)
+    else:
+        smallest = np.bincount(y.astype(np.int64)).min(initial=n)
+        if folds > smallest:
+            raise ValueError(f"folds ({folds}) cannot exceed the smallest class's {smallest} samples in "
+                             f"{name}; use --folds {max(2, smallest)} or fewer")
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros((n, 1)), y))

@@ -25,17 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from mlplab.config import TrainConfig
+from mlplab.config import TrainConfig, given_keys
 from mlplab.experiments import tables
-from mlplab.models.build import build_model
-from mlplab.models.embeddings import numeric_positions
 from mlplab.plots import figures as plots
 from mlplab.runs.failures import Interrupted
 from mlplab.runs.run import Run
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
-from mlplab.runs.train import load_data, train
-from mlplab.training.device import check_device
-from mlplab.training.optim import build_optimizer
+from mlplab.runs.train import prepare, train
+from mlplab.settings import Settings
 
 MAX_SEEDS = 10_000
 # The config keys that say which data a member trains on (a named set, or a table file and how it is read)
@@ -155,67 +152,64 @@ class Comparison:
     table: str             # markdown
 
 
-def check(base: TrainConfig, grid: dict[str, list], seeds: int) -> list[list[TrainConfig]]:
-    """Every member's config, with the data, model spec, device and output folder checked before any file."""
+def member_keys(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> list[list[dict]]:
+    """Every member's keys: the base's, the grid point's, its seed; one data split for all (``data_seed``)."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, e.g. --seeds 3; got {seeds!r}")
-    if seeds > MAX_SEEDS or base.seed + seeds > 2**32:
+    keys = dict(base.keys) if isinstance(base, Settings) else given_keys(base)
+    seed = keys.get("seed", TrainConfig.seed)
+    if seeds > MAX_SEEDS or seed + seeds > 2**32:
         raise ValueError(f"seeds must be at most {MAX_SEEDS} and --seed + seeds - 1 at most 2**32 - 1; got seeds "
-                         f"{seeds} from --seed {base.seed}")
-    configs = []
-    for s in settings(grid):
+                         f"{seeds} from --seed {seed}")
+    split = {} if "data_seed" in keys else {"data_seed": seed}
+    return [[{**keys, **point, "seed": seed + i, **(split if i else {})} for i in range(seeds)]
+            for point in settings(grid)]
+
+
+def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> list[list[dict]]:
+    """Every member's keys, each prepared (settings, data, model, optimizer, device) before any file is written."""
+    members = member_keys(base, grid, seeds)
+    for point, row in zip(settings(grid), members):
         try:
-            configs.append([base.replace(**s, seed=base.seed + i,
-                                         data_seed=base.seed if base.data_seed is None else base.data_seed)
-                            for i in range(seeds)])
+            prepare(**row[0])
         except (TypeError, ValueError) as e:
-            raise type(e)(f"setting {label(s)}: {e}") from None
-    loaded = {}
-    for s, row in zip(settings(grid), configs):
-        c = row[0]
-        try:  # everything train() builds before its first epoch: data, model, optimizer, device
-            key = repr([getattr(c, k) for k in DATA_KEYS])
-            if key not in loaded:  # a named set or a table file (train reads it as load_data does here)
-                loaded[key] = load_data(None, c, log=lambda message: None)[0]
-            data = loaded[key]
-            check_device(c.device)
-            build_optimizer(c, build_model(c, data.input_shape, data.task, data.output_size,
-                                              numeric=numeric_positions(data)))
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"setting {label(s)}: {e}") from None
-    check_writable(base.out)
-    return configs
+            raise type(e)(f"setting {label(point)}: {e}") from None
+    check_writable(row[0].get("out", TrainConfig.out))
+    return members
 
 
-def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progress: str = "quiet",
+def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1, *, progress: str = "quiet",
             log: Callable[[str], None] | None = None) -> Comparison:
-    """Train every grid setting for ``seeds`` seeds under a new ``<base.out>/<time>-compare-<dataset>`` folder."""
-    configs = check(base, grid, seeds)
+    """Train every grid setting for ``seeds`` seeds under a new ``<out>/<time>-compare-<dataset>`` folder; each
+    member is a run like ``mlplab train`` (mlplab.runs.train), its settings resolved from the base's keys, the
+    grid point and its seed."""
+    members_keys = check(base, grid, seeds)
+    config = prepare(**members_keys[0][0]).config
     points = settings(grid)
-    seed_list = [base.seed + i for i in range(seeds)]
-    path = new_run_dir(base.out, f"compare-{base.dataset}")
+    seed_list = [config.seed + i for i in range(seeds)]
+    path = new_run_dir(config.out, f"compare-{config.dataset}")
     write_json(path / "compare.json", {"grid": {k: [display(v) for v in vs] for k, vs in grid.items()},
-                                       "seeds": seed_list, "base": base.to_dict()})
+                                       "seeds": seed_list, "base": config.to_dict()})
     runs: list[list[Run]] = []
     members = []
     total, done = len(points) * seeds, 0
-    for setting, name, row in zip(points, folder_names(points), configs):
+    for setting, name, row in zip(points, folder_names(points), members_keys):
         runs.append([])
-        for config in row:
-            folder = path / name / f"seed{config.seed}"
+        for keys in row:
+            folder = path / name / f"seed{keys['seed']}"
             if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
                 raise ValueError(f"setting {label(setting)} would write outside {path}")
             try:
-                run = train(config=config.replace(out=str(folder)), write=True, progress=progress)
+                run = train(**{**keys, "out": str(folder)}, write=True, progress=progress)
             except Interrupted as e:  # say where the member stands and what the comparison has so far
                 raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
                                   "comparison again, or resume that member and compare by hand)") from None
             runs[-1].append(run)
-            members.append([label(setting), config.seed, str(run.path.relative_to(path))])
+            members.append([label(setting), keys["seed"], str(run.path.relative_to(path))])
             done += 1
             if log is not None:
                 short = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "val_"))}
-                log(f"[{done}/{total}] {label(setting)} seed {config.seed}: "
+                log(f"[{done}/{total}] {label(setting)} seed {keys['seed']}: "
                     + "  ".join(f"{k} {v:.4f}" for k, v in short.items()))
     write_text(path / "members.csv", tables.csv_text(["setting", "seed", "run"], members))
     labels = [{k: display(v) for k, v in s.items()} or {"setting": "base"} for s in points]
@@ -226,7 +220,7 @@ def compare(base: TrainConfig, grid: dict[str, list], seeds: int = 1, *, progres
     for metric in history_metrics(runs):
         curves = {label(s): [r.history.column(metric) for r in g] for s, g in zip(points, runs)}
         plots.overlay(curves, metric, path / f"compare_{metric}.png",
-                      title=f"{base.dataset}: {metric}, mean over {seeds} seed(s)"
+                      title=f"{config.dataset}: {metric}, mean over {seeds} seed(s)"
                             + (", band min–max" if seeds > 1 else ""))
     return Comparison(path, points, seed_list, runs, table)
 

@@ -153,8 +153,8 @@ def write_outputs(path: Path, run: Run) -> None:
                                   f"{','.join(c.activation)} init {','.join(c.init)}, {c.optimizer} lr={c.lr}")
     data = run.data
     if data is not None and data.image_shape and data.class_names and data.x_test is not None:
-        figures.gallery(run.model, data.x_test, data.y_test, data.class_names, path / "predictions.png",
-                        image_shape=data.image_shape, show=data.unstandardize)
+        figures.gallery(run.model, data.encoded("test"), data.y_test, data.class_names, path / "predictions.png",
+                        image_shape=data.image_shape, show=lambda _: data.x_test)
 
 
 def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:
@@ -172,11 +172,13 @@ def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> di
     return metrics
 
 
-def load_run(folder: str | Path) -> Run:
+def load_run(folder: str | Path, model: nn.Module | None = None) -> Run:
     """The Run saved in ``folder`` (by ``Run.save`` or ``mlplab train``): model with its weights, config,
     history, metrics and the Schema that ``predict`` applies to raw rows.
 
     Folders written before the Schema was saved get it rebuilt from their dataset (bundled sets only).
+    A run of your own module rebuilds its class from the import path it recorded (``Class()``); ``model``:
+    pass it built instead (a class that takes arguments, or one that cannot be imported here).
     """
     folder = Path(folder)
     if not (folder / "config.toml").is_file():
@@ -188,8 +190,11 @@ def load_run(folder: str | Path) -> Run:
         raise FileNotFoundError(f"{folder} has no model.safetensors: the run did not finish; "
                                 f"continue it with: mlplab train --resume {folder}")
     schema = read_schema(folder, config)
-    model = build_model(config, schema.input_shape, schema.task, schema.output_size,
-                        numeric=numeric_positions(schema))
+    if model is not None and config.model != "module":
+        raise ValueError(f"{folder} trained mlplab's {config.model!r} model, which it rebuilds itself; drop model=")
+    if model is None:
+        model = build_model(config, schema.input_shape, schema.task, schema.output_size,
+                            numeric=numeric_positions(schema))
     try:
         load_weights(model, weights)
     except RuntimeError as e:
