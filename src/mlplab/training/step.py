@@ -5,9 +5,10 @@ A run trains through exactly one step object, chosen once by ``choose_step``:
 - ``HandStep`` (mlplab.training.backprop): forward, gradient and update written out, no autograd graph.
   The fast path on the CPU, for mlplab's MLP (with or without a PeriodicEmbedding first) with cross entropy,
   bce_with_logits (each with optional class weights and label smoothing) or mse.
-- ``AutogradStep``: zero_grad, forward, loss, backward, ``opt.step()`` — the textbook step, for everything
-  else: any model or loss, scratch modules, a GPU, ``torch.compile`` and DistributedDataParallel (each only
-  changes the ``forward`` it calls).
+- ``AutogradStep``: zero_grad, forward, loss, backward, [clip the gradients' norm,] ``opt.step()`` — the
+  textbook step, for everything else: any model or loss, scratch modules, a GPU, ``torch.compile`` and
+  DistributedDataParallel (each only changes the ``forward`` it calls), and a TabM-style ensemble
+  (mlplab.models.ensemble), whose k members' outputs (B, k, C) train on the mean of their k losses.
 
 ``RULES`` lists every condition under which backprop by hand does not apply, in order; the first that holds
 is the reason a run takes autograd, and the chosen path and its reason go into the run's metrics.json
@@ -30,6 +31,7 @@ from torch import Tensor, nn
 
 from mlplab.models.cnn import CNN
 from mlplab.models.embeddings import PeriodicEmbedding
+from mlplab.models.ensemble import Ensemble
 from mlplab.training import backprop as hand_backprop
 from mlplab.training.heads import LOSSES as HAND_LOSSES
 from mlplab.training.losses import LOSSES
@@ -54,6 +56,7 @@ class StepContext:
     class_weight: Tensor | None = None
     label_smoothing: float = 0.0
     amp: str | None = None     # mixed precision by name (``AMP``), or None
+    grad_clip: float = 0.0     # clip the gradients' global norm to this before each step; 0: off
 
     @property
     def loss_text(self) -> str:
@@ -95,6 +98,9 @@ RULES: list[tuple[str, Callable[[StepContext], bool]]] = [
       f"with class weights and label smoothing); {', '.join(n for n in LOSSES if n not in HAND_LOSSES)} "
       "take autograd"), lambda c: c.loss not in HAND_LOSSES),
     ("a penalty term is added to the loss", lambda c: c.penalty),
+    ("grad_clip is on (the gradients' global norm is clipped under autograd)", lambda c: c.grad_clip > 0),
+    ("the model is a TabM-style ensemble ({model}): its members' mean loss trains under autograd",
+     lambda c: isinstance(c.model, Ensemble)),
     ("the model is a {model}, not an nn.Sequential MLP", lambda c: not isinstance(c.model, nn.Sequential)),
     ("the model's class {model} overrides forward", lambda c: _own_forward(c.model)),
     ("global module hooks are registered", lambda c: _global_hooks()),
@@ -117,27 +123,44 @@ def why_not_hand(ctx: StepContext) -> str | None:
 
 class AutogradStep:
     """zero_grad, forward, loss, backward, step: torch's own loop, through ``forward`` (the model, its DDP
-    wrapper or its compiled form) under ``autocast`` when mixed precision is on."""
+    wrapper or its compiled form) under ``autocast`` when mixed precision is on.
+
+    ``grad_clip`` > 0 clips the gradients' global norm (``clip_grad_norm_``) before ``opt.step()``. When
+    ``model`` is an ``Ensemble`` its training output is (B, k, C): the loss is the mean of the k members'
+    losses, taken as one loss over (B·k, C) with each target repeated k times (class weights and label
+    smoothing apply per member), and the outputs returned are the members' mean (``model.combine``), as in eval.
+    """
 
     def __init__(self, forward: Callable, loss_fn: Callable, opt: torch.optim.Optimizer, *, world: int = 1,
                  amp: str | None = None, device: torch.device = torch.device("cpu"), check_now: bool = True,
-                 penalty: Callable | None = None, model: nn.Module | None = None):
+                 penalty: Callable | None = None, model: nn.Module | None = None, grad_clip: float = 0.0):
         self.forward, self.loss_fn, self.opt, self.world, self.check_now = forward, loss_fn, opt, world, check_now
-        self.penalty, self.model = penalty, model
+        self.penalty, self.model, self.grad_clip = penalty, model, grad_clip
+        self.combine = model.combine if isinstance(model, Ensemble) else None
+        self.params = [p for group in opt.param_groups for p in group["params"]]
         # a disabled torch.autocast still costs ~10 µs per batch on CPU: no context at all unless asked for
         self.autocast = (lambda: torch.autocast(device.type, dtype=AMP[amp])) if amp else contextlib.nullcontext
 
     def step(self, x: Tensor, y: Tensor, share: float = 1.0) -> tuple[Tensor, Tensor]:
         """One update; returns the batch's loss (0-dim) and the model's outputs, both detached."""
         with self.autocast():
-            out = self.forward(x)                                # (B, C)
+            out = self.forward(x)                                # (B, C), or (B, k, C) from an ensemble
+            members = out if self.combine is not None else None
+            if members is not None:                              # k rows per row, each with its own target
+                k = members.shape[1]
+                out, y = members.flatten(0, 1), y.repeat_interleave(k, dim=0)   # (B·k, C), (B·k, ...)
+                share = share * k
             # one process: the batch mean; DDP averages ranks' gradients, so each sends sum / share
             loss = self.loss_fn(out, y) if self.world == 1 else self.loss_fn(out, y, reduction="sum") / share
+        if members is not None:
+            out = self.combine(members.detach())                 # (B, C): what eval mode returns
         if self.check_now and not math.isfinite(loss.item()):  # leave the weights as they were
             return loss.detach(), out.detach()
         self.opt.zero_grad(set_to_none=True)
         (loss if self.penalty is None else loss + self.penalty(self.model)).backward()  # the penalty shapes the
-        self.opt.step()                                                                    # step, not the record
+        if self.grad_clip:                                                                 # step, not the record
+            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+        self.opt.step()
         return loss.detach(), out.detach()
 
 
@@ -190,5 +213,5 @@ def choose_step(backprop: str, ctx: StepContext, *, forward: Callable, loss_fn: 
     if backprop == "hand":
         raise ValueError(f"backprop 'hand' does not apply here: {reason}; use backprop 'auto' or 'autograd'")
     step = AutogradStep(forward, loss_fn, ctx.opt, world=ctx.world, amp=ctx.amp, device=ctx.device,
-                        check_now=ctx.device.type == "cpu", penalty=penalty, model=ctx.model)
+                        check_now=ctx.device.type == "cpu", penalty=penalty, model=ctx.model, grad_clip=ctx.grad_clip)
     return Choice(step, "autograd", reason)
