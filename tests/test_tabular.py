@@ -17,7 +17,8 @@ pa = pytest.importorskip("pyarrow")
 from mlplab.data.columns import Columns
 from mlplab.data.csv_stream import BLOCK_BYTES
 from mlplab.data.table import read_table
-from mlplab.data.tabular import from_table
+from mlplab.data.cells import codes_of
+from mlplab.data.tabular import from_table, split_rows
 from mlplab.data.target import Target
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_from_table_gives_the_plain_paths_numbers_bit_for_bit(tmp_path, target, 
     path = mixed_csv(tmp_path / "t.csv", 1500, seed)
     d = from_table(path, target, seed=seed, log=lambda m: None, **options)
     for split, (x, y) in plain(path, target, seed, **options).items():
-        np.testing.assert_array_equal(getattr(d, f"x_{split}").numpy(), x)
+        np.testing.assert_array_equal(d.encoded(split).numpy(), x)
         if target == "y":
             np.testing.assert_array_equal(getattr(d, f"y_{split}").numpy(), y)
 
@@ -69,7 +70,8 @@ def test_from_table_gives_the_plain_paths_numbers_bit_for_bit(tmp_path, target, 
 PEAK = """
 import sys
 import torch, pyarrow, mlplab
-from mlplab.data.tabular import from_table
+from mlplab.data.cells import codes_of
+from mlplab.data.tabular import from_table, split_rows
 
 from_table(sys.argv[2], "y", log=lambda m: None)  # first use: the libraries' code, the allocators' set-up
 
@@ -114,3 +116,38 @@ def test_a_numeric_csv_becomes_a_dataset_in_three_float32_arrays_of_memory(tmp_p
     allowance = 32 * BLOCK_BYTES + 8 * 2**20
     assert n == rows
     assert peak <= 3 * float32 + allowance, f"peak {peak / 1e6:.0f} MB > 3 × {float32 / 1e6:.0f} MB + allowance"
+
+
+def test_from_table_says_each_choice_in_one_line_and_trains_on_out_of_fold_target_means():
+    """An ID dropped (kept with keep=), dates read as parts, money as numbers, a 5,000-level category with
+    its target means: the training rows' from the other folds, every other row's from all training rows."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    days = rng.integers(0, 2000, n)
+    frame = pa.table({"customer_id": np.arange(n) + 1,
+                      "signup": [str(np.datetime64("2018-01-01") + d) for d in days],
+                      "spend": [f"${v:,.2f}" for v in rng.integers(0, 10**7, n) / 100],
+                      "shop": [f"s{v}" for v in rng.integers(0, 5000, n)], "y": rng.normal(size=n)})
+    said = []
+    d = from_table(frame, "y", seed=0, log=said.append)
+    assert ("customer_id: dropped, unique per row (a row ID: consecutive integers); keep it with "
+            "--keep customer_id") in said
+    assert any(line.startswith("signup: dates (") for line in said)
+    assert any(line.startswith("spend: numbers with units ($) read as numeric") for line in said)
+    assert any(line.startswith("shop: ") and "levels also encoded by their smoothed target mean" in line
+               for line in said)
+    c = d.columns
+    train_rows, val_rows, _ = split_rows(frame.column("y").to_numpy(), "regression", 0.15, 0.2, 0)  # from_table's
+    names = [col.name for col in c.columns]
+    j = sum(col.width for col in c.columns[:names.index("shop.mean")])
+    k = [col.name for col in c.columns if col.kind == "numeric"].index("shop.mean")
+    oof = c.out_of_fold_["shop.mean"].copy()
+    levels = c.columns[names.index("shop.mean")].levels
+    full = c.means["shop.mean"][codes_of(frame.column("shop").take(train_rows), levels)[0]]
+    assert np.abs(oof - full).mean() > 0.05  # a row's own target is not in its encoding
+    c.scale_(oof, k)
+    np.testing.assert_allclose(d.encoded("train").numpy()[:, j], oof, rtol=1e-6)
+    again = c.transform(frame.take(val_rows), lambda m: None)  # the other rows: the means of all training rows
+    np.testing.assert_array_equal(d.encoded("val").numpy(), again)
+    kept = from_table(frame, "y", seed=0, keep=["customer_id"], log=lambda m: None)
+    assert "customer_id" in [col.name for col in kept.columns.columns]

@@ -2,7 +2,8 @@
 inputs of an exported graph (mlplab.runs.export_table), which takes the cells before any statistic.
 
 ``cells(columns, table)`` gives a fitted ``Columns``' view of the rows: the numeric columns' raw numbers (NaN
-where missing) and each categorical cell's position in its column's categories; ``encode_cells`` applies the
+where missing; ``numbers`` reads them: plain numbers, numbers with units, a part of a date, or a level's
+target mean) and each categorical cell's position in its column's categories; ``encode_cells`` applies the
 training statistics to them, the same float32 matrix ``Columns.transform`` makes from the table. Before any of
 it, ``check_numbers`` names the cell that makes a column of numbers text (a typo, an unmarked NA).
 
@@ -16,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from mlplab.data import dates, units
 from mlplab.data.target import as_text
 
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|Inf|INF|infinity)$"
@@ -32,7 +34,7 @@ def check_numbers(table, source: str | None = None) -> None:
             continue
         is_number = pc.match_substring_regex(col, NUMBER)
         numbers, cells = pc.sum(is_number).as_py() or 0, len(col) - col.null_count
-        if numbers >= 0.9 * cells and numbers < cells:
+        if numbers >= 0.9 * cells and numbers < cells and units.unit_format(col) is None:  # ``1,234`` is no typo
             row = pc.index(pc.fill_null(is_number, True), False).as_py()
             where = f"{source}, line {row + 2}" if source else f"row {row}"
             raise ValueError(f"{where}, column {name!r}: {col[row].as_py()!r} is not a number, though "
@@ -50,10 +52,9 @@ def cells(columns, table, log=None) -> tuple[np.ndarray, np.ndarray]:
     columns.check_names(table.column_names, log)
     numeric, codes, other = [], [], {}
     for c in columns.columns:
-        col = table.column(c.name)
+        col = table.column(c.column)
         if c.kind == "numeric":
-            check_numeric(c.name, col)
-            numeric.append(floats(col))
+            numeric.append(numbers(c, col, columns.means.get(c.name)))
         else:
             idx, other[c.name] = codes_of(col, c.categories)
             codes.append(idx.astype(np.int64))
@@ -111,19 +112,36 @@ def log_other(other: dict[str, int], log) -> None:
             + ", ".join(f"{n} ({v})" for n, v in other.items()))
 
 
-def floats(col) -> np.ndarray:
-    """A pyarrow column as a fresh float64 array, missing cells NaN."""
+def numbers(column, col, means: np.ndarray | None = None) -> np.ndarray:
+    """The cells ``col`` (a pyarrow column) as the numbers of the numeric ``column`` (a fitted Column): a fresh
+    float64 array, NaN where missing or unreadable."""
     out = np.empty(len(col), np.float64)
-    for start, x in float_blocks(col):
+    for start, x in number_blocks(column, col, means):
         out[start:start + len(x)] = x
     return out
 
 
-def float_blocks(col, rows: int = 1 << 16):
-    """``(start, float64 array)`` for consecutive blocks of at most ``rows`` cells of a pyarrow column, each a
-    fresh writable array, missing cells NaN."""
+def number_blocks(column, col, means: np.ndarray | None = None, rows: int = 1 << 16):
+    """``(start, float64 array)`` for consecutive blocks of at most ``rows`` cells of ``col``, each a fresh
+    writable array of ``column``'s numbers (its ``read``): "" the cells are numbers; ``units:<decimal mark>``
+    numbers with units (mlplab.data.units); ``date:<format>:<part>`` a part of a date (mlplab.data.dates);
+    ``means`` each level's target mean, ``means`` (levels + 1,) with the prior last (unseen, missing)."""
     import pyarrow as pa
 
+    kind, _, how = column.read.partition(":")
+    if kind == "":
+        check_numeric(column.column, col)
     for start in range(0, len(col), rows):
-        yield start, np.array(col.slice(start, rows).cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+        block = col.slice(start, rows)
+        if kind == "":
+            yield start, np.array(block.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+        elif kind == "units":
+            yield start, units.numbers(block, how)
+        elif kind == "date":
+            fmt, _, part = how.partition(":")
+            yield start, dates.parts(block, fmt, [part])[part]
+        elif kind == "means":
+            yield start, means[codes_of(block, column.levels)[0]]
+        else:
+            raise ValueError(f"column {column.name!r} is read as {column.read!r}, which this mlplab does not know")
 

@@ -29,6 +29,7 @@ VAL_FRACTION = 0.15   # of all rows, as Dataset.from_arrays counts it
 TEST_FRACTION = 0.2
 RAW_TEST_ROWS = 1000  # test rows kept as read (Dataset.test_table): what an export of the run is checked on
 SPLITS = ("train", "val", "test")
+SAID = (": dropped", "kept although", "read as", "encoded by")  # the report lines said as a table is read
 
 
 def note(message: str) -> None:
@@ -95,15 +96,15 @@ def pool_rows(data, target: str, *, task: str = "auto", na_values=(), test=None,
 
 
 def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric=(), drop=(), allow_leak=(),
-               na_values=(), test=None, val_fraction: float | None = None, test_fraction: float = TEST_FRACTION,
-               seed: int = 0, scaling: str = "robust", name: str | None = None, rows: dict | None = None,
-               log=None) -> Dataset:
+               keep=(), na_values=(), test=None, val_fraction: float | None = None,
+               test_fraction: float = TEST_FRACTION, seed: int = 0, scaling: str = "robust", name: str | None = None,
+               rows: dict | None = None, log=None) -> Dataset:
     """A Dataset from ``data`` (a CSV/TSV/Parquet/npy/npz path, pyarrow Table or pandas DataFrame).
 
     ``test``: a second table to test on (else ``test_fraction`` of the rows). ``val_fraction``: the share of
     all rows held out for validation and early stopping (default 0.15). ``rows``: the ``train``, ``val`` and
     ``test`` rows given instead (positions among the labelled rows, as ``pool_rows`` gives them: a K-fold
-    split). The rest: see mlplab.data.columns.
+    split). ``keep``: columns kept although they look like a row ID. The rest: see mlplab.data.columns.
     """
     log = log or note
     val_fraction = VAL_FRACTION if val_fraction is None else val_fraction
@@ -135,9 +136,9 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
         test_table = test_table.filter(test_labelled)
         ys["test"] = spec.encode(test_table.column(target), what=f"test file {test_source}")
     columns = Columns.fit(table, spec, rows=picks["train"], categorical=categorical, numeric=numeric, drop=drop,
-                          allow_leak=allow_leak, scaling=scaling)
+                          allow_leak=allow_leak, keep=keep, scaling=scaling, seed=seed)
     for line in columns.report:  # what was chosen and dropped, now; every choice is in the run's columns.md
-        if line.startswith("task:") or ": dropped" in line or "kept although" in line:
+        if line.startswith("task:") or any(says in line for says in SAID):
             log(line)
     quiet = lambda message: None  # rare categories in held-out rows are expected, not news
     if test is not None:
@@ -153,6 +154,7 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     encoded = columns.encode(cells, quiet, order="F")
     x = {s: take_rows(encoded, i) for s, i in picks.items()}
     del encoded
+    columns.out_of_fold(x["train"])  # the training rows' target means from the other folds (target_encoding)
     if test is not None:
         x["test"] = x_test
     held = {f"{k}_{s}": (x[s] if k == "x" else ys[s]) if len(ys[s]) else None

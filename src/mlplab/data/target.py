@@ -1,7 +1,8 @@
 """The target column of a table: which task it asks for (and why), its labels as numbers, and leaks.
 
 ``Target.detect(values, name, task)`` chooses the task from the column alone and says why in one line,
-e.g. ``task: binary (target y has 2 values: N, Y)``. Class names are kept as the file spells them, sorted
+e.g. ``task: binary (target y has 2 values: N, Y)``; an integer target read as classes says how to ask for
+a regression instead. Class names are kept as the file spells them, sorted
 (numbers numerically), so the second of two classes is the positive one (``1``, ``Y``, ``yes``, ``True``).
 ``leaks(table, target)`` finds feature columns that are the target again (identical, or a 1:1 relabelling,
 like titanic's ``alive`` for ``survived``), which would make any model look perfect and be useless.
@@ -53,7 +54,8 @@ class Target:
             if not numeric:
                 raise ValueError(f"task regression needs a numeric target; column {name!r} holds text such as "
                                  f"{distinct[0].as_py()!r}; use --task auto for classes")
-            return cls(name, "regression", None, f"task: regression (asked for; target {name} holds {k} distinct numbers)")
+            return cls(name, "regression", None,
+                       f"task: regression (asked for; target {name} holds {k} distinct numbers)")
         whole = pa.types.is_integer(values.type) or (
             numeric and bool(np.all(np.mod(values.to_numpy(zero_copy_only=False), 1) == 0)))
         if task == "auto" and numeric and not (whole and k <= MAX_INT_CLASSES):
@@ -70,6 +72,11 @@ class Target:
             raise ValueError(f"task binary needs a target with 2 values; {name!r} has {len(names)}: {_show(names)}")
         chosen = task if task != "auto" else ("binary" if len(names) == 2 else "multiclass")
         why = "asked for; " if task != "auto" else ""
+        if task == "auto" and chosen == "multiclass" and numeric:  # an ordinal score may be a regression
+            values = sorted(int(v) for v in names)
+            span = f"{values[0]}..{values[-1]}" if values[-1] - values[0] == len(values) - 1 else _show(names)
+            return cls(name, chosen, names, f"task: multiclass (target {name} has {len(names)} integer values: "
+                                            f"{span}); for a regression pass --task regression")
         return cls(name, chosen, names, f"task: {chosen} ({why}target {name} has {len(names)} values: {_show(names)})")
 
     def encode(self, values, what: str = "data") -> np.ndarray:
