@@ -181,5 +181,5 @@ def test_seeds_keep_one_data_split_and_vary_the_init(tmp_path):
     result = compare(base, {}, seeds=2)
     a, b = result.runs[0]
     assert torch.equal(a.data.x_train, b.data.x_train) and torch.equal(a.data.x_test, b.data.x_test)
-    assert (a.config.seed, b.config.seed) == (0, 1) and a.config.data_seed == b.config.data_seed == 0
+    assert (a.config.seed, b.config.seed) == (0, 1) and a.config.data_seed is None and b.config.data_seed == 0
     assert not torch.equal(a.model[1].weight, b.model[1].weight)

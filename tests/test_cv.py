@@ -14,8 +14,13 @@ from conftest import ONE_THREAD
 
 import mlplab
 from mlplab.config import TrainConfig
-from mlplab.data.load import load_dataset
-from mlplab.experiments.cv import cross_validate, fold_dataset, split_indices
+from mlplab.data.load import fold_dataset, load_dataset, load_fold
+from mlplab.data.split import fold_rows
+from mlplab.experiments.cv import cross_validate
+
+
+def split_indices(pool, folds: int, seed: int):
+    return fold_rows(pool.y_train.numpy().reshape(len(pool.y_train), -1)[:, 0], pool.task, pool.name, folds, seed)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -36,9 +41,10 @@ def test_standardisation_uses_the_folds_training_rows_only():
     pool = load_dataset("wine", val_fraction=0.0)
     tr, va = split_indices(pool, 3, seed=1)[0]
     fold = fold_dataset(pool, tr, va, standardize=True)
-    assert torch.allclose(fold.x_train.mean(0), torch.zeros(13), atol=1e-5)
-    assert torch.allclose(fold.x_train.std(0, unbiased=False), torch.ones(13), atol=1e-4)
-    assert fold.x_val.mean(0).abs().max() > 1e-3                # the held-out rows were not used to fit
+    assert torch.equal(fold.x_train, pool.x_train[tr])           # the rows as given; the run scales them
+    assert torch.allclose(fold.encoded("train").mean(0), torch.zeros(13), atol=1e-5)
+    assert torch.allclose(fold.encoded("train").std(0, unbiased=False), torch.ones(13), atol=1e-4)
+    assert fold.encoded("val").mean(0).abs().max() > 1e-3        # the held-out rows were not used to fit
     # the same as standardising the raw features by the fold's training rows
     from sklearn.datasets import load_wine
     from sklearn.model_selection import train_test_split
@@ -46,7 +52,7 @@ def test_standardisation_uses_the_folds_training_rows_only():
     x_pool, _, _, _ = train_test_split(raw, load_wine().target, test_size=0.2, random_state=0,
                                        stratify=load_wine().target)
     expect = (x_pool[va] - x_pool[tr].mean(0)) / x_pool[tr].std(0)
-    np.testing.assert_allclose(fold.x_val.numpy(), expect, atol=1e-4)
+    np.testing.assert_allclose(fold.encoded("val").numpy(), expect, atol=1e-4)
 
 
 def test_cross_validate_writes_folds_table_and_curves(tmp_path):
@@ -63,8 +69,7 @@ def test_cross_validate_writes_folds_table_and_curves(tmp_path):
     assert "mean ± std" in result.table
     fold = mlplab.load_run(result.path / "fold2")  # each fold is a run folder
     pool = load_dataset("iris", val_fraction=0.0)
-    raw = pool.unstandardize(pool.x_test)
-    correct = np.mean(fold.predict(raw) == pool.y_test.numpy())
+    correct = np.mean(fold.predict(pool.x_test) == pool.y_test.numpy())
     assert correct == pytest.approx(result.metrics[1]["test_accuracy"])  # the fold's own test accuracy
 
 
@@ -84,12 +89,15 @@ def test_cli_cv_regression(cli, tmp_path):
     assert "| fold | train_loss | val_loss |" in r.stdout and "mean ± std" in r.stdout
 
 
-def test_a_fold_standardised_again_still_unstandardizes_to_pixels():
+def test_a_fold_keeps_the_pixels_and_scales_them_on_the_way_in():
     pool = load_dataset("digits", seed=0, val_fraction=0.0)
     train_idx, val_idx = next(iter(split_indices(pool, 5, seed=0)))
     fold = fold_dataset(pool, train_idx, val_idx, standardize=True)
-    pixels = fold.unstandardize(fold.x_val)
-    assert torch.allclose(pixels, pixels.round(), atol=1e-3) and -1e-3 < pixels.min() and pixels.max() < 16.001
+    pixels = fold.x_val
+    assert torch.equal(pixels, pixels.round()) and pixels.min() == 0 and pixels.max() == 16
+    mean, scale = fold.feature_stats
+    expect = (pixels.double() - mean) / scale
+    assert torch.allclose(fold.encoded("val").double(), expect, atol=1e-6)
 
 
 @pytest.mark.parametrize("flags, message", [(["--nesterov"], "nesterov needs a momentum"),
@@ -118,17 +126,16 @@ def shop_csv(path, n: int = 150):
 
 def test_a_tables_folds_fit_their_preprocessing_on_their_training_rows(tmp_path):
     from mlplab.data.tabular import from_table, pool_rows
-    from mlplab.experiments.cv import table_folds
 
     path, a = shop_csv(tmp_path / "shop.csv")
     config = TrainConfig(data=str(path), target="bought", seed=3)
-    splits, fold = table_folds(config, 3)
-    _, task, pool, test_rows = pool_rows(str(path), "bought", seed=3)
+    y, task, pool, test_rows = pool_rows(str(path), "bought", seed=3)
+    splits = fold_rows(y, task, "shop", 3, 3)
     assert task == "binary" and sorted(np.concatenate([va for _, va in splits])) == list(range(len(pool)))
     plain = from_table(path, "bought", val_fraction=0.0, seed=3, log=lambda m: None)
     medians = []
-    for tr, va in splits:
-        data = fold(tr, va)
+    for i, (tr, va) in enumerate(splits, start=1):
+        data = load_fold(config.replace(cv_folds=3, cv_fold=i))
         assert (len(data.x_train), len(data.x_val)) == (len(tr), len(va))
         assert np.array_equal(data.y_test.numpy(), plain.y_test.numpy())   # the test rows from_table holds out
         assert len(test_rows) == len(plain.y_test) == 30

@@ -15,11 +15,12 @@ def arrays(n=200, d=5, classes=3, seed=0):
     return x, y
 
 
-def test_float64_and_int32_become_float32_and_int64_with_the_task_inferred():
+def test_float64_stays_as_given_the_model_takes_float32_and_int32_labels_become_int64():
     x, y = arrays()
     d = Dataset.from_arrays(x, y)
     assert (d.task, d.num_classes, d.output_size, d.input_shape) == ("multiclass", 3, 3, (5,))
-    assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    assert d.x_train.dtype == torch.float64 and d.encoded("train").dtype == torch.float32
+    assert d.y_train.dtype == torch.int64
     assert (len(d.x_train), len(d.x_val), d.x_test) == (160, 40, None)
     assert d.class_names == ("0", "1", "2") and d.labels == "index"
 
@@ -32,7 +33,7 @@ def test_binary_regression_strings_and_lists():
     names = Dataset.from_arrays(x, np.where(np.arange(200) % 3 == 0, "cat", "dog"))
     assert names.class_names == ("cat", "dog") and names.labels == "name" and names.task == "binary"
     small = Dataset.from_arrays(x.tolist(), (np.arange(200) % 3).tolist(), task="multiclass")
-    assert small.num_classes == 3 and small.x_train.dtype == torch.float32
+    assert small.num_classes == 3 and small.encoded("train").dtype == torch.float32
     t = Dataset.from_arrays(torch.as_tensor(x), torch.as_tensor(np.arange(200) % 3))
     assert t.num_classes == 3
 
@@ -56,7 +57,8 @@ def test_splits_are_seeded_stratified_and_disjoint():
 def test_scaling_uses_training_rows_only_and_is_kept_for_predict():
     x, y = arrays()
     d = Dataset.from_arrays(x, y, test_fraction=0.2)
-    assert d.x_train.mean(0).abs().max() < 1e-5 and (d.x_train.std(0, unbiased=False) - 1).abs().max() < 1e-4
+    scaled = d.encoded("train")                                 # what the model takes: scaled by the training rows
+    assert scaled.mean(0).abs().max() < 1e-5 and (scaled.std(0, unbiased=False) - 1).abs().max() < 1e-4
     # the split depends on y and the seed only: an id column in front shows which rows went where
     ids = Dataset.from_arrays(np.c_[np.arange(200), x], y, test_fraction=0.2, standardize=False)
     train_rows = ids.x_train[:, 0].long().numpy()
@@ -65,9 +67,10 @@ def test_scaling_uses_training_rows_only_and_is_kept_for_predict():
     np.testing.assert_allclose(d.feature_stats[1].numpy(), x[train_rows].std(0), rtol=1e-12)
     x2 = x.copy()
     x2[test_rows] *= 1000                                      # test rows blown up: training rows unchanged
-    assert torch.equal(Dataset.from_arrays(x2, y, test_fraction=0.2).x_train, d.x_train)
-    # standardize() applies the kept statistics to raw rows exactly as the splits were made
-    assert torch.equal(d.standardize(torch.as_tensor(x[test_rows])), d.x_test)
+    assert torch.equal(Dataset.from_arrays(x2, y, test_fraction=0.2).encoded("train"), d.encoded("train"))
+    # the inputs stay as given; encode() applies the kept statistics to raw rows as training saw them
+    assert torch.equal(d.x_test, torch.as_tensor(x[test_rows]))
+    assert torch.equal(d.encode(torch.as_tensor(x[test_rows])), d.encoded("test"))
 
 
 def test_given_validation_and_test_sets_are_used_as_given():

@@ -84,24 +84,26 @@ def test_digits_splits_keep_each_class_share():
 
 def test_digits_standardised_per_column_and_constant_columns_left_at_zero():
     d = load_dataset("digits", seed=0)
-    raw = d.unstandardize(d.x_train)                          # (1077, 64) pixel values 0..16
+    raw = d.x_train                                           # (1077, 64) pixel values 0..16, as given
     varies = raw.std(0) > 1e-3                                # columns that are not constant in the training split
     assert 56 <= int(varies.sum()) <= 61                      # pixels 0, 32 and 39 are blank in every digit
     assert not varies[[0, 32, 39]].any()
-    mean, std = d.x_train.mean(0), d.x_train.std(0, unbiased=False)
+    scaled = d.encoded("train")                               # what the model takes
+    mean, std = scaled.mean(0), scaled.std(0, unbiased=False)
     torch.testing.assert_close(mean[varies], torch.zeros(int(varies.sum())), atol=1e-5, rtol=0)
     torch.testing.assert_close(std[varies], torch.ones(int(varies.sum())), atol=1e-4, rtol=0)
-    assert torch.all(d.x_train[:, ~varies] == 0)              # constant: centred to 0, not divided by zero
-    assert torch.isfinite(d.x_val).all() and torch.isfinite(d.x_test).all()
+    assert torch.all(scaled[:, ~varies] == 0)                 # constant: centred to 0, not divided by zero
+    assert torch.isfinite(d.encoded("val")).all() and torch.isfinite(d.encoded("test")).all()
 
 
 def test_standardised_with_training_statistics_only():
     d = load_dataset("wine", seed=0)
-    mean, std = d.x_train.mean(0), d.x_train.std(0, unbiased=False)
+    scaled = d.encoded("train")
+    mean, std = scaled.mean(0), scaled.std(0, unbiased=False)
     torch.testing.assert_close(mean, torch.zeros(13), atol=1e-5, rtol=0)
     torch.testing.assert_close(std, torch.ones(13), atol=1e-4, rtol=0)
     # the test split was transformed with the training statistics, so it is NOT exactly standard
-    assert d.x_test.mean(0).abs().max() > 1e-3
+    assert d.encoded("test").mean(0).abs().max() > 1e-3
 
 
 def test_no_leakage_changing_test_rows_does_not_change_train_features(monkeypatch):
@@ -120,8 +122,9 @@ def test_no_leakage_changing_test_rows_does_not_change_train_features(monkeypatc
 
     monkeypatch.setattr(skd, "load_iris", corrupted)
     dirty = load_dataset("iris", seed=0)
-    assert torch.equal(clean.x_train, dirty.x_train) and torch.equal(clean.x_val, dirty.x_val)
-    assert not torch.equal(clean.x_test, dirty.x_test)
+    assert torch.equal(clean.encoded("train"), dirty.encoded("train"))
+    assert torch.equal(clean.encoded("val"), dirty.encoded("val"))
+    assert not torch.equal(clean.encoded("test"), dirty.encoded("test"))
 
 
 def test_regression_target_standardised():
@@ -131,7 +134,7 @@ def test_regression_target_standardised():
 
 def test_val_fraction_zero_has_no_validation_split():
     d = load_dataset("digits", val_fraction=0)
-    assert d.x_val is None and list(d.splits()) == ["train", "test"]
+    assert d.x_val is None and list(d.encoded_splits()) == ["train", "test"]
     with pytest.raises(ValueError, match="val_fraction"):
         load_dataset("digits", val_fraction=0.9)
 
@@ -193,11 +196,11 @@ def test_synthetic_data_does_not_share_the_init_stream():
     assert not torch.isclose(rows, first_draws[0]).all(dim=1).any()
 
 
-def test_unstandardize_gives_back_the_digit_pixels():
-    """Standardised digits (each pixel by its own spread) look like noise; unstandardize returns 0..16 ink."""
+def test_the_digits_stay_pixels_and_the_model_takes_them_scaled():
+    """The Dataset keeps the 0..16 ink as given; standardised digits (each pixel by its own spread), what the
+    model takes, look like noise."""
     d = load_dataset("digits", seed=0)
-    pixels = d.unstandardize(d.x_test)
-    assert torch.allclose(pixels, pixels.round(), atol=1e-4)
-    assert pixels.min() > -1e-4 and pixels.max() < 16 + 1e-4 and pixels.max() > 15
-    assert not torch.allclose(d.x_test, d.x_test.round(), atol=1e-4)    # what the model sees is not pixels
-    assert load_dataset("polynomial").unstandardize(torch.ones(2)).tolist() == [1.0, 1.0]  # nothing to undo
+    pixels = d.x_test
+    assert torch.equal(pixels, pixels.round()) and pixels.min() == 0 and pixels.max() == 16
+    assert not torch.allclose(d.encoded("test"), d.encoded("test").round(), atol=1e-4)
+    assert torch.equal(load_dataset("polynomial").encode(torch.ones(1, 2)), torch.ones(1, 2))  # nothing to scale

@@ -118,5 +118,5 @@ def check_optimizer_keys(config: TrainConfig) -> None:
     default = TrainConfig()
     for key, takers in OPTIMIZER_KEYS.items():
         if getattr(config, key) != getattr(default, key) and config.optimizer not in takers:
-            raise ValueError(f"{key} is a setting of {' and '.join(takers)}, not of optimizer {config.optimizer!r}; "
+            raise ValueError(f"optimizer {config.optimizer!r} takes no {key} (a setting of {', '.join(takers)}); "
                              f"drop {key} or choose --optimizer {takers[0]}")

@@ -138,7 +138,7 @@ class Dataset:
                    class_names=names, image_shape=tuple(x.shape[1:]) if x.ndim == 3 else None,
                    labels="name" if by_name else "index")
         for split, (xs, ys) in parts.items():
-            setattr(data, f"x_{split}", torch.as_tensor(xs).float())
+            setattr(data, f"x_{split}", torch.as_tensor(xs))  # as given: float64 stays float64
             setattr(data, f"y_{split}", targets(ys, task, y_stats))
         return data
 

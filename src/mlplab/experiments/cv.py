@@ -48,8 +48,7 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
         write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
     histories, metrics = [], []
     for i, plan in enumerate(plans, start=1):
-        if path is not None:
-            plan.config = plan.config.replace(out=str(path / f"fold{i}"))
+        plan.folder = None if path is None else path / f"fold{i}"
         run = execute(plan, write=path is not None, progress="quiet")
         plans[i - 1] = None  # let the fold's data go
         m = run.metrics

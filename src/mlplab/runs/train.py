@@ -47,6 +47,7 @@ class Plan:
     opt: torch.optim.Optimizer
     checkpoint: Checkpoint | None = None   # the state a resumed run continues from
     resume: Path | None = None
+    folder: Path | None = None             # the run folder itself (a cv fold's); None: a new one under config.out
 
 
 def train(data=None, *, config: TrainConfig | None = None, model: nn.Module | None = None, write: bool | None = None,
@@ -56,7 +57,8 @@ def train(data=None, *, config: TrainConfig | None = None, model: nn.Module | No
 
     ``data``: a Dataset (``Dataset.from_arrays(x, y)``), a dataset name (``"digits"``), a table file
     (``"t.csv"``, with ``target=``) or a DataFrame; None: ``config.dataset`` / ``config.data``.
-    ``model``: your own ``nn.Module`` to train instead of the one the config describes.
+    ``model``: your own ``nn.Module`` to train instead of the one the config describes (or a model type by
+    name, ``"cnn"``, as the config key).
     ``write``: fill a new run folder under ``config.out`` (default: only when ``out=`` is given).
     ``progress``: ``auto``, ``notebook``, ``bar``, ``lines`` or ``quiet``. ``callbacks``: extra fit callbacks.
     ``resume`` (a run folder) continues that run where its last checkpoint stopped, in the same folder.
@@ -83,6 +85,8 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
     """
     if "dataset" in keys and data is not None:
         raise ValueError("give the data either as train's first argument or as dataset=, not both")
+    if isinstance(model, str):  # a model type by name (mlp, cnn, ...): a config key like any other
+        keys, model = {**keys, "model": model}, None
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module (your own class, or nn.Sequential); got "
                         f"{type(model).__name__}; for a built-in model type pass model type names as "
@@ -134,7 +138,8 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
     path = saver = None
     callbacks = list(callbacks) + ([PathReport()] if verbose else [])
     if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
-        path = plan.resume if plan.resume is not None else new_run_dir(config.out, config.dataset)
+        path = plan.resume if plan.resume is not None else (
+            new_run_dir(config.out, config.dataset) if plan.folder is None else exact_folder(plan.folder))
         if plan.resume is None:
             held.enter_context(RunLock(path))
         saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
@@ -176,6 +181,13 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
             raise Interrupted(f"interrupted while writing {path}'s final files; its checkpoint keeps epoch "
                               f"{saver.epoch}; finish with: mlplab train --resume {path}") from None
     return run
+
+
+def exact_folder(path: Path) -> Path:
+    """Create the run folder ``path`` (its parent may exist); refused when it exists already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir()
+    return path
 
 
 class PathReport(Callback):
