@@ -1,31 +1,48 @@
-"""mlplab's table default against scikit-learn on four real tables: test metric, wall time, ratios (run by hand).
+"""mlplab's default, as a user runs it, against HGB, a linear model and scikit-learn's MLP on 17 real tables.
 
-Tables (../shared/data/tabular beside the repo, or $MLPLAB_TABULAR): diamonds (price, regression), bank-full
-(y, binary; ``duration`` is a known leak, kept as the original study does), titanic (survived, binary, minus
-``alive``), penguins (species, multiclass). Per seed, one split for all three models: 20% test (seeded,
-stratified), the same rows mlplab.data.tabular.split_rows takes; mlplab holds out 15% of all rows from the
-rest for early stopping, scikit-learn trains on all the rest.
+Tables: the 13 of the tabular corpus (MANIFEST.tsv gives file, target, task; folder $MLPLAB_TABULAR_CORPUS or
+--corpus, else ../shared/data/tabular-corpus beside the repo) and 4 more ($MLPLAB_TABULAR or --tabular, else
+../shared/data/tabular): bank-full (y, binary; ``duration`` kept, as the original study does), diamonds (price,
+regression), titanic (survived, binary, minus ``alive`` = the target), penguins (species, multiclass). A folder
+that is missing is skipped, saying so.
 
-- ``mlplab``: ``Dataset.from_table`` + ``mlplab.train`` with the table preset of the task
-  (mlplab.training.presets: TABLE and the table_keys of its task and size).
-- ``hgb``: HistGradientBoosting{Classifier,Regressor}, defaults, categorical_features="from_dtype".
-- ``sk-mlp``: MLP{Classifier,Regressor} defaults (100 hidden, adam, early_stopping=True so it stops like
-  mlplab does) behind a ColumnTransformer: median impute + StandardScaler; most-frequent impute + OneHotEncoder
-  (handle_unknown="ignore"); the regressor's target standardised (TransformedTargetRegressor).
+Split (REFERENCE.tsv's rule): rows with a missing target dropped, then train_test_split(test_size=0.2,
+random_state=seed), stratified for classification; written as train.csv / test.csv (untimed), the same files
+for every model. Models, each timed from those files to test predictions (wall seconds, one thread):
 
-Metric: accuracy and ROC-AUC (binary), accuracy (multiclass), RMSE in target units (regression). Times are
-wall seconds from the file to the test metric, for every model: reading the table, the split, preprocessing,
-fit and predict. One thread (set OMP_NUM_THREADS=1 before starting).
+- ``mlplab``: a whole CLI process, ``mlplab train --data train.csv --target T --test test.csv --task TASK
+  --quiet --baselines none --seed S --out TMP`` (+ --extra-args); its metrics from the run's metrics.json.
+  It holds 15% of train.csv out for early stopping; the others fit on all of it. Its time includes starting
+  Python and importing torch (``startup`` in the JSON: the time of ``mlplab train --help``).
+- ``hgb``: HistGradientBoosting{Classifier,Regressor}(categorical_features="from_dtype", random_state=seed);
+  text columns as pandas categories of the training levels (unseen: missing), a column with more than 254
+  training levels lumped to its 254 most frequent + ``__other__`` (HGB takes at most 255).
+- ``linear``: LogisticRegression(max_iter=1000) / Ridge(alpha=1), and ``sk-mlp``: MLP{Classifier,Regressor}
+  (early_stopping=True, random_state=seed; the regressor's target standardised), both behind one
+  ColumnTransformer: median impute + StandardScaler for numbers; most-frequent impute +
+  OneHotEncoder(handle_unknown="ignore", min_frequency=10) for text (REFERENCE.tsv's min_frequency).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_tabular.py [--seeds 3] [--only penguins,titanic]
-        [--models mlplab,hgb] [--set key=value ...] [--scaling standard] [--json out.json]
+Primary metric: ROC-AUC (binary), RMSE in target units (regression), accuracy (multiclass) unless the
+majority class holds over 90% of the labelled rows (covid_testing): there every model predicts the majority,
+accuracy cannot tell them apart, so log-loss. Accuracy and log-loss (and R² for regression) are reported too.
+Summary: mlplab's wins / ties / losses against each peer (the tie rule is printed with it), the median time
+ratios, the largest shortfall against HGB. Set OMP_NUM_THREADS=1 before starting (the mlplab process inherits it).
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_tabular.py [--seeds 3] [--tables a,b] [--quick]
+        [--extra-args "--hidden 512,512"] [--json out.json] [--tabular DIR] [--corpus DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -33,185 +50,310 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TABLES = {  # name: (file, target, columns to drop)
-    "diamonds": ("diamonds.csv", "price", ()),
-    "bank-full": ("bank-full.csv", "y", ()),
-    "titanic": ("titanic.csv", "survived", ("alive",)),
-    "penguins": ("penguins.csv", "species", ()),
-}
-MODELS = ("mlplab", "hgb", "sk-mlp")
+EXTRA = {"bank-full": ("bank-full.csv", "y", "binary", ()), "diamonds": ("diamonds.csv", "price", "regression", ()),
+         "titanic": ("titanic.csv", "survived", "binary", ("alive",)),
+         "penguins": ("penguins.csv", "species", "multiclass", ())}
+QUICK = ("penguins", "titanic", "ames")
+MODELS = ("mlplab", "hgb", "linear", "sk-mlp")
+PEERS = MODELS[1:]
+HIGHER = {"roc_auc": True, "accuracy": True, "r2": True, "rmse": False, "log_loss": False}
+FLOOR = {"roc_auc": ("abs", 0.002), "accuracy": ("abs", 0.002), "rmse": ("rel", 0.005), "log_loss": ("rel", 0.005)}
+MAJORITY = 0.9   # a multiclass table whose majority class is above this share is judged by log-loss
+TIE_RULE = ("tie: |mean difference| ≤ max(standard error of the per-seed paired differences, a floor of 0.002 "
+            "absolute for ROC-AUC/accuracy or 0.5% relative for RMSE/log-loss)")
 
 
-def folder() -> Path:
-    return Path(os.environ.get("MLPLAB_TABULAR", REPO.parent / "shared" / "data" / "tabular"))
+def folders(args) -> dict[str, Path]:
+    here = REPO.parent / "shared" / "data"
+    return {"corpus": Path(args.corpus or os.environ.get("MLPLAB_TABULAR_CORPUS") or here / "tabular-corpus"),
+            "tabular": Path(args.tabular or os.environ.get("MLPLAB_TABULAR") or here / "tabular")}
 
 
-def score(task: str, y, proba_or_values) -> dict:
-    from sklearn import metrics
+def catalogue(dirs: dict[str, Path]) -> dict[str, tuple[Path, str, str, tuple]]:
+    """name -> (file, target, task, columns to drop), for the tables whose folder is there."""
+    out = {}
+    manifest = dirs["corpus"] / "MANIFEST.tsv"
+    if manifest.exists():
+        with open(manifest, newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                out[row["name"]] = (dirs["corpus"] / row["file"], row["target"], row["task"], ())
+    else:
+        print(f"skipped: the 13 corpus tables ({manifest} not found)", file=sys.stderr)
+    if dirs["tabular"].is_dir():
+        out.update({n: (dirs["tabular"] / f, t, task, d) for n, (f, t, task, d) in EXTRA.items()})
+    else:
+        print(f"skipped: {', '.join(EXTRA)} ({dirs['tabular']} not found)", file=sys.stderr)
+    return out
 
-    if task == "regression":
-        return {"rmse": float(np.sqrt(metrics.mean_squared_error(y, proba_or_values)))}
-    out = {"accuracy": float(metrics.accuracy_score(y, proba_or_values.argmax(axis=1)))}
+
+def split(path: Path, target: str, task: str, drop: tuple, seed: int, folder: Path) -> dict:
+    """train.csv / test.csv in ``folder`` (cells as written in the file); the table's facts."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    cells = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").drop(columns=list(drop))
+    labelled = pd.read_csv(path, usecols=[target], encoding="utf-8-sig")[target].notna().to_numpy()
+    cells = cells[labelled]
+    y = cells[target].to_numpy()
+    train, test = train_test_split(cells, test_size=0.2, random_state=seed,
+                                   stratify=None if task == "regression" else y)
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    majority = None if task == "regression" else float(pd.Series(y).value_counts(normalize=True).iloc[0])
+    return {"rows": len(cells), "train": len(train), "test": len(test), "majority": majority}
+
+
+def primary(task: str, majority: float | None) -> str:
     if task == "binary":
-        out["roc_auc"] = float(metrics.roc_auc_score(y, proba_or_values[:, 1]))
-    return out
+        return "roc_auc"
+    if task == "regression":
+        return "rmse"
+    return "log_loss" if majority > MAJORITY else "accuracy"
 
 
-def run_mlplab(path, target, drop, seed, overrides, scaling):
-    import mlplab
-    from mlplab.data.tabular import from_table
-
+def run_mlplab(folder: Path, target: str, task: str, seed: int, extra: list[str]) -> dict:
+    out = folder / f"runs-{seed}"
+    cmd = [sys.executable, "-m", "mlplab", "train", "--data", str(folder / "train.csv"), "--target", target,
+           "--test", str(folder / "test.csv"), "--task", task, "--quiet", "--baselines", "none",
+           "--seed", str(seed), "--out", str(out), *extra]
     t0 = time.perf_counter()
-    data = from_table(path, target, drop=drop, seed=seed, scaling=scaling, log=lambda m: None)
-    run = mlplab.train(data, progress="quiet", device="cpu", seed=seed, **overrides)
-    m = run.metrics["test"]
-    keys = ("rmse",) if "rmse" in m else ("accuracy", "roc_auc")
-    out = {k: m[k] for k in keys if k in m}
-    out["seconds"] = time.perf_counter() - t0
-    out["epochs"] = len(run.history.rows)
-    return out
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"mlplab train failed ({r.returncode}): {r.stderr.strip()[-1500:]}")
+    (metrics,) = out.glob("*/metrics.json")
+    m = json.loads(metrics.read_text())
+    test = m["test"]
+    keys = ("rmse", "r2") if task == "regression" else ("accuracy", "log_loss", "roc_auc")
+    res = {k: test[k] for k in keys if k in test}
+    res.update(seconds=seconds, epochs=m.get("early_stopping", {}).get("epochs_run"))
+    return res
 
 
-def frames(path, target, drop, seed):
-    """(train frame, test frame, y_train, y_test, task, categorical column names) on mlplab's split."""
-    import pyarrow as pa
+def frames(folder: Path, target: str, task: str):
+    """(x_train, x_test, y_train, y_test, numeric columns, text columns) as pandas reads the files."""
+    import pandas as pd
 
-    from mlplab.data.table import read_table
-    from mlplab.data.tabular import labelled_rows, split_rows
-    from mlplab.data.target import Target
-
-    table = read_table(path)
-    table = table.filter(labelled_rows(table, target, None, lambda m: None)).drop_columns(list(drop))
-    spec = Target.detect(table.column(target), target)
-    y = spec.encode(table.column(target))
-    train, val, test = split_rows(y, spec.task, 0.15, 0.2, seed)
-    rest = np.sort(np.concatenate([train, val]))
-    df = table.drop_columns([target]).to_pandas()
-    cats = [c for c, t in zip(table.schema.names, table.schema.types) if c != target
-            and (pa.types.is_string(t) or pa.types.is_boolean(t))]
-    for c in cats:
-        df[c] = df[c].astype("category")
-    return df.iloc[rest], df.iloc[test], y[rest], y[test], spec.task, cats
+    train, test = pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "test.csv")
+    y_tr, y_te = train.pop(target).to_numpy(), test.pop(target).to_numpy()
+    if task != "regression":  # class indices over the sorted labels: the later one is the positive class
+        classes = np.unique(y_tr.astype(str))
+        y_tr, y_te = np.searchsorted(classes, y_tr.astype(str)), np.searchsorted(classes, y_te.astype(str))
+    nums = [c for c in train.columns if pd.api.types.is_numeric_dtype(train[c])]
+    texts = [c for c in train.columns if c not in nums]
+    for x in (train, test):
+        x[nums] = x[nums].astype(float)
+        x[texts] = x[texts].astype(object).where(x[texts].notna(), np.nan)
+    return train, test, y_tr.astype(float) if task == "regression" else y_tr, y_te, nums, texts
 
 
-def run_sklearn(kind, path, target, drop, seed):
+def as_categories(train, test, texts: list[str], most: int = 254):
+    """Text columns as pandas categories of the training levels; over ``most`` levels: the ``most`` frequent
+    plus ``__other__`` (train and test alike); a level the training rows lack is missing."""
+    import pandas as pd
+
+    for c in texts:
+        counts = train[c].value_counts()
+        levels = list(counts.index)
+        if len(levels) > most:
+            levels = levels[:most]
+            for x in (train, test):
+                x[c] = x[c].where(x[c].isna() | x[c].isin(levels), "__other__")
+            levels.append("__other__")
+        for x in (train, test):
+            x[c] = pd.Categorical(x[c].where(x[c].isin(levels)), categories=levels)
+    return train, test
+
+
+def peer(kind: str, task: str, seed: int, nums: list[str], texts: list[str]):
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-    from sklearn.ensemble import (
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-    )
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    t0 = time.perf_counter()  # from the file, as mlplab's time is: reading, the split and the frames count
-    x_tr, x_te, y_tr, y_te, task, cats = frames(path, target, drop, seed)
     reg = task == "regression"
     if kind == "hgb":
-        model = (HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier)(
+        return (HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier)(
             categorical_features="from_dtype", random_state=seed)
+    pre = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), nums),
+        ("text", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                               OneHotEncoder(handle_unknown="ignore", min_frequency=10)), texts)])
+    if kind == "linear":
+        model = Ridge(alpha=1.0) if reg else LogisticRegression(max_iter=1000)
+    elif reg:
+        model = TransformedTargetRegressor(MLPRegressor(early_stopping=True, random_state=seed),
+                                           transformer=StandardScaler())
     else:
-        nums = [c for c in x_tr.columns if c not in cats]
-        pre = ColumnTransformer([
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), nums),
-            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), cats)])
-        if reg:
-            net = TransformedTargetRegressor(MLPRegressor(early_stopping=True, random_state=seed),
-                                             transformer=StandardScaler())
-        else:
-            net = MLPClassifier(early_stopping=True, random_state=seed)
-        model = make_pipeline(pre, net)
-        x_tr, x_te = x_tr.astype({c: object for c in cats}), x_te.astype({c: object for c in cats})
-    model.fit(x_tr, y_tr)
-    out = score(task, y_te, model.predict(x_te) if reg else model.predict_proba(x_te))
-    out["seconds"] = time.perf_counter() - t0
+        model = MLPClassifier(early_stopping=True, random_state=seed)
+    return make_pipeline(pre, model)
+
+
+def run_peer(kind: str, folder: Path, target: str, task: str, seed: int) -> dict:
+    from sklearn import metrics as skm
+
+    t0 = time.perf_counter()  # from the files, as mlplab's time is
+    x_tr, x_te, y_tr, y_te, nums, texts = frames(folder, target, task)
+    if kind == "hgb":
+        x_tr, x_te = as_categories(x_tr, x_te, texts)
+    model = peer(kind, task, seed, nums, texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings: the models are run as configured, not tuned
+        model.fit(x_tr, y_tr)
+    s = model.predict(x_te) if task == "regression" else model.predict_proba(x_te)
+    seconds = time.perf_counter() - t0
+    if task == "regression":
+        return {"rmse": float(np.sqrt(skm.mean_squared_error(y_te, s))), "r2": float(skm.r2_score(y_te, s)),
+                "seconds": seconds}
+    labels = list(range(s.shape[1]))
+    res = {"accuracy": float(skm.accuracy_score(y_te, s.argmax(axis=1))),
+           "log_loss": float(skm.log_loss(y_te, s, labels=labels))}
+    if task == "binary":
+        res["roc_auc"] = float(skm.roc_auc_score(y_te, s[:, 1]))
+    return {**res, "seconds": seconds}
+
+
+def verdict(metric: str, ours: list[float], theirs: list[float]) -> str:
+    """win / tie / loss of ``ours`` against ``theirs`` (per-seed values on the same splits), by TIE_RULE."""
+    d = np.asarray(ours) - np.asarray(theirs)
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    kind, floor = FLOOR[metric]
+    margin = max(se, floor * (abs(np.mean(theirs)) if kind == "rel" else 1))
+    if abs(d.mean()) <= margin:
+        return "tie"
+    return "win" if (d.mean() > 0) == HIGHER[metric] else "loss"
+
+
+def mean_std(values) -> str:
+    v = np.asarray(values, dtype=float)
+    digits = 4 if np.nanmax(np.abs(v)) < 100 else 1
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else f"{v.mean():.{digits}f}"
+
+
+def summarise(tables: dict) -> dict:
+    """Per table: the verdicts against each peer; over all: counts, median time ratios, largest shortfall."""
+    out = {"rule": TIE_RULE, "tables": 0, "vs": {p: {"win": 0, "tie": 0, "loss": 0} for p in PEERS}}
+    ratios = {p: [] for p in ("hgb", "sk-mlp")}
+    worst = {"abs": (0.0, None), "rel": (0.0, None)}
+    for name, t in tables.items():
+        if set(t["results"]) != set(MODELS):
+            continue
+        out["tables"] += 1
+        k, r = t["metric"], t["results"]
+        t["vs"] = {p: verdict(k, [x[k] for x in r["mlplab"]], [x[k] for x in r[p]]) for p in PEERS}
+        for p in PEERS:
+            out["vs"][p][t["vs"][p]] += 1
+        secs = {m: np.mean([x["seconds"] for x in r[m]]) for m in MODELS}
+        for p in ratios:
+            ratios[p].append(secs["mlplab"] / secs[p])
+        ours, hgb = (np.mean([x[k] for x in r[m]]) for m in ("mlplab", "hgb"))
+        kind = FLOOR[k][0]
+        short = (hgb - ours if HIGHER[k] else ours - hgb) / (abs(hgb) if kind == "rel" else 1)
+        if short > worst[kind][0]:
+            worst[kind] = (float(short), name)
+    for p in PEERS:
+        out["vs"][p]["at_least_as_good"] = out["vs"][p]["win"] + out["vs"][p]["tie"]
+    out["median_time_ratio"] = {p: float(np.median(v)) if v else None for p, v in ratios.items()}
+    out["largest_shortfall_vs_hgb"] = {"absolute (ROC-AUC, accuracy)": list(worst["abs"]),
+                                       "relative (RMSE, log-loss)": list(worst["rel"])}
     return out
 
 
-def warm_up() -> None:
-    """One tiny fit of each model, untimed: what a process pays once (imports torch's optimizer machinery
-    pulls in, sklearn's first OpenMP pool) is not charged to the first table's first seed."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.neural_network import MLPClassifier
-
-    import mlplab
-    from mlplab.data.dataset import Dataset
-    from mlplab.training.presets import TABLE, table_keys
-
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(200, 4)), rng.integers(0, 2, 200)
-    mlplab.train(Dataset.from_arrays(x, y), **{**TABLE, **table_keys(), "epochs": 1}, progress="quiet", device="cpu")
-    HistGradientBoostingClassifier(max_iter=2).fit(x, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # two iterations do not converge, on purpose
-        MLPClassifier(max_iter=2).fit(x, y)
-
-
-def typed(value: str):
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return tuple(typed(v) for v in value.split(",")) if "," in value else value
-
-
-def table(results: dict, seeds: int) -> str:
-    def ms(values):
-        values = np.asarray(values, dtype=float)
-        return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
-
-    lines = ["| table | metric | " + " | ".join(MODELS) + " | mlplab / hgb | mlplab / sk-mlp | seconds: " +
-             " / ".join(MODELS) + " | time mlplab / hgb |", "|---" * 9 + "|"]
-    for name, by_model in results.items():
-        metrics = [k for k in next(iter(by_model.values()))[0] if k not in ("seconds", "epochs")]
-        for k in metrics:
-            mean = {m: np.mean([r[k] for r in rs]) for m, rs in by_model.items()}
-            cells = [ms([r[k] for r in by_model[m]]) if m in by_model else "–" for m in MODELS]
-            ratio = lambda other: f"{mean['mlplab'] / mean[other]:.3f}" if {"mlplab", other} <= set(mean) else "–"
-            secs = {m: np.mean([r["seconds"] for r in rs]) for m, rs in by_model.items()}
-            time_cells = " / ".join(f"{secs[m]:.1f}" if m in secs else "–" for m in MODELS)
-            tr = f"{secs['mlplab'] / secs['hgb']:.1f}×" if {"mlplab", "hgb"} <= set(secs) else "–"
-            lines.append(f"| {name} | {k} | " + " | ".join(cells) + f" | {ratio('hgb')} | {ratio('sk-mlp')} | "
-                         f"{time_cells} | {tr} |")
-    return "\n".join(lines) + f"\n\n(mean ± sample std over {seeds} seed(s); rmse: lower is better)\n"
+def report(tables: dict, summary: dict, seeds: int, startup: float) -> str:
+    head = ("| table | task | metric | " + " | ".join(MODELS) + " | mlplab / hgb | mlplab / sk-mlp | vs hgb · linear"
+            " · sk-mlp | seconds " + " / ".join(MODELS) + " | time mlplab / hgb |")
+    lines = [head, "|---" * 11 + "|"]
+    for name, t in tables.items():
+        r, k = t["results"], t["metric"]
+        mean = {m: np.mean([x[k] for x in r[m]]) for m in r}
+        secs = {m: np.mean([x["seconds"] for x in r[m]]) for m in r}
+        ratio = lambda a, b, d: f"{a[b[0]] / a[b[1]]:.{d}f}" if set(b) <= set(a) else "–"
+        vs = " · ".join(t.get("vs", {}).get(p, "–") for p in PEERS)
+        lines.append(f"| {name} | {t['task']} | {k} | " + " | ".join(mean_std([x[k] for x in r[m]]) if m in r
+                     else "failed" for m in MODELS) + f" | {ratio(mean, ('mlplab', 'hgb'), 3)} | "
+                     f"{ratio(mean, ('mlplab', 'sk-mlp'), 3)} | {vs} | " +
+                     " / ".join(f"{secs[m]:.1f}" if m in secs else "–" for m in MODELS) +
+                     f" | {ratio(secs, ('mlplab', 'hgb'), 1)} |")
+    lines += ["", f"(mean ± sample std over {seeds} seed(s); rmse and log_loss: lower is better)", "",
+              "| table | metric | " + " | ".join(MODELS) + " |", "|---" * 6 + "|"]
+    for name, t in tables.items():
+        for k in ("accuracy", "log_loss", "roc_auc", "rmse", "r2"):
+            if k in t["results"].get("hgb", [{}])[0]:
+                lines.append(f"| {name} | {k} | " + " | ".join(mean_std([x[k] for x in t["results"][m]])
+                             if m in t["results"] else "failed" for m in MODELS) + " |")
+    lines += ["", f"summary over {summary['tables']} table(s); {summary['rule']}"]
+    for p, c in summary["vs"].items():
+        lines.append(f"mlplab vs {p}: {c['win']} wins, {c['tie']} ties, {c['loss']} losses; "
+                     f"at least as good on {c['at_least_as_good']} of {summary['tables']}")
+    ratio = summary["median_time_ratio"]
+    lines.append("median time ratio: " + ", ".join(f"mlplab / {p} {v:.2f}" for p, v in ratio.items() if v is not None)
+                 + f" (mlplab's times include starting its process: `mlplab train --help` takes {startup:.1f} s)")
+    for kind, (v, name) in summary["largest_shortfall_vs_hgb"].items():
+        lines.append(f"largest shortfall vs hgb, {kind}: " +
+                     (f"{v:.4f} ({name})" if name else "none (mlplab at least matches hgb's mean)"))
+    lines += [f"failed: {name} {e}" for name, t in tables.items() for e in t["errors"]]
+    return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--only", default=",".join(TABLES))
-    p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a table preset key")
-    p.add_argument("--scaling", default="robust", choices=["robust", "standard"])
-    p.add_argument("--json")
+    p.add_argument("--tables", help="comma-separated table names (default: all found)")
+    p.add_argument("--quick", action="store_true", help=f"smoke test: {', '.join(QUICK)}, one seed")
+    p.add_argument("--extra-args", default="", help="more flags for mlplab train, e.g. \"--hidden 512,512\"")
+    p.add_argument("--json", help="write every raw number here")
+    p.add_argument("--tabular", help="folder of the 4 extra tables (else $MLPLAB_TABULAR)")
+    p.add_argument("--corpus", help="folder of the corpus (else $MLPLAB_TABULAR_CORPUS)")
     args = p.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    import sklearn.compose  # noqa: F401  (imported untimed)
-    import sklearn.ensemble  # noqa: F401  (imported untimed)
-    import sklearn.neural_network  # noqa: F401  (imported untimed)
-
-    import mlplab.runs.train  # noqa: F401  imports untimed
-    warm_up()
-    overrides = {k: typed(v) for k, v in (s.split("=", 1) for s in args.set)}
-    results = {}
-    for name in args.only.split(","):
-        file, target, drop = TABLES[name]
-        path = folder() / file
-        results[name] = {}
-        for model in args.models.split(","):
-            for seed in range(args.seeds):
-                r = (run_mlplab(path, target, drop, seed, overrides, args.scaling) if model == "mlplab"
-                     else run_sklearn(model, path, target, drop, seed))
-                results[name].setdefault(model, []).append(r)
-                print(f"{name} {model} seed {seed}: {json.dumps(r)}", flush=True)
-    print()
-    print(table(results, args.seeds))
+    dirs = folders(args)
+    known = catalogue(dirs)
+    wanted = QUICK if args.quick else args.tables.split(",") if args.tables else list(known)
+    seeds = 1 if args.quick else args.seeds
+    absent = [n for n in wanted if n not in known]
+    if absent and (dirs["corpus"] / "MANIFEST.tsv").exists() and dirs["tabular"].is_dir():
+        p.error(f"unknown table(s) {', '.join(absent)}; choose from {', '.join(known)}")
+    if absent:  # a name in a missing folder cannot be told from a typo: say both
+        print(f"skipped: {', '.join(absent)} (not in the folders found)", file=sys.stderr)
+    extra = shlex.split(args.extra_args)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mlplab", "train", "--help"], capture_output=True, check=True)
+    startup = time.perf_counter() - t0
+    tables = {}
+    for name in (n for n in wanted if n in known):
+        path, target, task, drop = known[name]
+        t = tables[name] = {"task": task, "target": target, "results": {}, "errors": []}
+        for seed in range(seeds):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+                facts = split(path, target, task, drop, seed, Path(tmp))
+                t.update(rows=facts["rows"], majority=facts["majority"], metric=primary(task, facts["majority"]))
+                for model in MODELS:
+                    try:
+                        res = (run_mlplab(Path(tmp), target, task, seed, extra) if model == "mlplab"
+                               else run_peer(model, Path(tmp), target, task, seed))
+                    except Exception as e:  # one failure is reported, the rest of the run goes on
+                        t["errors"].append(f"{model} seed {seed}: {e}")
+                        print(f"{name} {model} seed {seed}: FAILED {e}", file=sys.stderr, flush=True)
+                        continue
+                    t["results"].setdefault(model, []).append(res)
+                    print(f"{name} {model} seed {seed}: {json.dumps(res)}", file=sys.stderr, flush=True)
+        for model in list(t["results"]):  # a model with a failed seed has no comparable mean
+            if len(t["results"][model]) != seeds:
+                del t["results"][model]
+    summary = summarise(tables)
+    print(report(tables, summary, seeds, startup))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        import sklearn
+        import torch
+
+        Path(args.json).write_text(json.dumps({
+            "settings": {"seeds": seeds, "extra_args": extra, "startup_seconds": startup,
+                         "python": platform.python_version(), "sklearn": sklearn.__version__,
+                         "torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
+                         "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
+            "tables": tables, "summary": summary}, indent=1))
 
 
 if __name__ == "__main__":
