@@ -101,11 +101,12 @@ def numbers_csv(path: Path, rows: int, seed: int) -> Path:
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs")
 def test_a_numeric_csv_becomes_a_dataset_in_three_float32_arrays_of_memory(tmp_path):
-    """200,000 × 20 numbers: float32 array 16 MB; a float64 table is 32 MB, so one more copy of it fails this.
+    """200,000 × 20 numbers: float32 array 16 MB; a float64 table is 32 MB. The Dataset keeps the rows as
+    given (one float64 table, split) beside the encoded float32 matrix, so one more copy of either fails this.
 
     The allowance: pyarrow's CSV reader reads 32 blocks ahead of the one it parses (a fixed queue, 8 MB at
     BLOCK_BYTES = 256 KB), plus 8 MB for one block's parse and the allocators' pages. Measured: about 53 MB
-    of the 64 allowed (benchmarks/bench_table_memory.py has the 2,000,000-row figures)."""
+    before the Dataset kept the rows as given, 80 MB with them, of the 96 allowed."""
     rows = 200_000
     big, small = numbers_csv(tmp_path / "big.csv", rows, 0), numbers_csv(tmp_path / "small.csv", 2_000, 1)
     r = subprocess.run([sys.executable, "-c", PEAK, str(big), str(small)], capture_output=True, text=True,
@@ -115,7 +116,8 @@ def test_a_numeric_csv_becomes_a_dataset_in_three_float32_arrays_of_memory(tmp_p
     float32 = rows * 20 * 4
     allowance = 32 * BLOCK_BYTES + 8 * 2**20
     assert n == rows
-    assert peak <= 3 * float32 + allowance, f"peak {peak / 1e6:.0f} MB > 3 × {float32 / 1e6:.0f} MB + allowance"
+    as_given = 2 * float32                          # the float64 rows the Dataset holds as x_train, x_val, x_test
+    assert peak <= 3 * float32 + as_given + allowance, f"peak {peak / 1e6:.0f} MB > 5 × {float32 / 1e6:.0f} MB + allowance"
 
 
 def test_from_table_says_each_choice_in_one_line_and_trains_on_out_of_fold_target_means():

@@ -144,11 +144,17 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     if test is not None:
         x_test = columns.transform(test_table, quiet)
         raw_test = test_table.slice(0, RAW_TEST_ROWS)
+        test_rows_as_given = test_table.drop_columns([target])
         del test_table
     else:
         raw_test = table.take(picks["test"][:RAW_TEST_ROWS])
     # Every row encoded once, column by column into a column-major matrix while the table's columns are let go
     # (the table is the only float64 copy: 2x the float32 matrix), then each split's rows gathered row-major.
+    features = table.drop_columns([target])  # the rows as given, without the target: the Dataset's x_<split>
+    raw = {s: features.take(i) for s, i in picks.items()}
+    if test is not None:
+        raw["test"] = test_rows_as_given
+    del features
     cells = dict(zip(table.column_names, table.columns))
     del table
     encoded = columns.encode(cells, quiet, order="F")
@@ -170,6 +176,10 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     else:
         out.labels = "name"
     out.columns, out.test_table = columns, raw_test  # raw test rows: what an exported graph is checked on
+    for s, rows_as_given in raw.items():  # the Dataset holds the rows as given; the encoding made here is kept
+        if getattr(out, f"x_{s}") is not None:  # (the training rows' with their out-of-fold target encoding)
+            out._encoded[s] = (rows_as_given, getattr(out, f"x_{s}"))
+            setattr(out, f"x_{s}", rows_as_given)
     return out
 
 
