@@ -193,7 +193,24 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid keys: "
                              f"{', '.join(f.name for f in fields(self))}")
-        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+        new = dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+        object.__setattr__(new, "given", self.given | frozenset(overrides))
+        return new
+
+
+def _recording_given(init):
+    """TrainConfig's generated ``__init__``, also recording the keys the caller named (``given``): the keys a
+    preset must leave alone, even where their value is the default (``TrainConfig(optimizer="sgd")``)."""
+    names = [f.name for f in fields(TrainConfig)]
+
+    @functools.wraps(init)
+    def __init__(self, *args, **keys):
+        init(self, *args, **keys)
+        object.__setattr__(self, "given", frozenset(names[:len(args)]) | frozenset(keys))
+    return __init__
+
+
+TrainConfig.__init__ = _recording_given(TrainConfig.__init__)
 
 
 @functools.cache
@@ -273,9 +290,9 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
 
 
 def given_keys(config: TrainConfig) -> dict:
-    """The keys of ``config`` that differ from the defaults: what a TrainConfig built by hand says."""
-    default = TrainConfig()
-    return {f.name: getattr(config, f.name) for f in fields(config) if getattr(config, f.name) != getattr(default, f.name)}
+    """The keys ``config`` was given (``TrainConfig(lr=0.1)``, ``.replace(...)``, a file), by value: what a
+    TrainConfig built by hand says, under which the presets fill in the rest."""
+    return {name: getattr(config, name) for name in sorted(config.given)}
 
 
 def dump_config(config: TrainConfig) -> str:

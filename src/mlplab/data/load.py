@@ -188,8 +188,7 @@ def load_data(data, config, log=None) -> tuple[Dataset, object]:
     if is_frame(data) or config.data is not None:
         if not config.target:
             raise ValueError("a table needs target=COLUMN (--target): the column to predict")
-        table = read_table_of(config, data if is_frame(data) else None, log=log,
-                              **({"keep": config.keep} if config.keep else {}))
+        table = read_table_of(config, data if is_frame(data) else None, log=log, keep=config.keep)
         return table, config.replace(dataset=table.name)
     return load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=config.val_fraction), config
 
@@ -210,8 +209,7 @@ def load_fold(config) -> Dataset:
                                              na_values=config.na_values, test=config.test, seed=seed)
         train, val = fold_rows(y, task, name, config.cv_folds, config.seed)[config.cv_fold - 1]
         rows = {"train": pool[train], "val": pool[val], "test": test_rows}
-        return read_table_of(config, log=lambda message: None, rows=rows, name=name,
-                             **({"keep": config.keep} if config.keep else {}))
+        return read_table_of(config, log=lambda message: None, rows=rows, name=name, keep=config.keep)
     pool = load_dataset(config.dataset, data_dir=config.data_dir, seed=seed, val_fraction=0.0)
     y = pool.y_train.numpy().reshape(len(pool.y_train), -1)[:, 0]  # class labels, or the first target
     train, val = fold_rows(y, pool.task, pool.name, config.cv_folds, config.seed)[config.cv_fold - 1]
