@@ -137,22 +137,41 @@ def test_dropout_backward_through_the_same_masks(digits64):
         torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
 
 
-def test_dropout_masks_keep_one_minus_p_scaled():
-    """The step's own logits are the forward pass through the mask draw_mask gives for the same seed."""
-    model = MLP(100, [1000], 2, dropout=0.3, seed=0).double()
-    w1, b1, w2, b2 = (p.detach().clone() for p in model.parameters())
+def dropout_mask_of_one_step(seed: int, p: float = 0.3, width: int = 4000) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask one by-hand SGD step applied to a hidden layer of ``width`` units, read back from what the
+    step did (not from draw_mask): for one row, W2's update is −lr · δ ⊗ (h · mask), δ = softmax(out) − onehot(y).
+    Returns (mask, the step's logits minus the forward pass through that mask)."""
+    model = MLP(100, [width], 2, dropout=p, seed=0).double()
+    first, last = (m for m in model.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        first.bias.fill_(10.0)                               # every hidden unit on, so h · mask shows the mask
+    w1, b1, w2, b2 = (t.detach().clone() for t in (first.weight, first.bias, last.weight, last.bias))
     hand = hand_step(model, make_optimizer("sgd", model, lr=0.1))
-    x = torch.randn(200, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    torch.manual_seed(0)
-    loss, out = hand.step(x, torch.zeros(200, dtype=torch.int64))
-    torch.manual_seed(0)
-    mask, _ = draw_mask(torch.empty(200, 1000, dtype=torch.float64), 0.3)
-    expected = (torch.relu(x @ w1.T + b1) * mask) @ w2.T + b2                  # (200, 2), weights before the step
-    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(expected, torch.zeros(200, dtype=torch.int64)))
-    kept = (mask > 0).double().mean().item()
-    assert abs(kept - 0.7) < 4 * (0.7 * 0.3 / mask.numel()) ** 0.5
-    assert set(mask.unique().tolist()) == {0.0, 1 / 0.7}
+    x = torch.randn(1, 100, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.zeros(1, dtype=torch.int64)
+    torch.manual_seed(seed)
+    _, out = hand.step(x, y)
+    h = torch.relu(x @ w1.T + b1)                            # (1, width)
+    assert (h > 1).all()
+    delta = out.softmax(1) - nn.functional.one_hot(y, 2).double()          # (1, 2): ∂ℓ/∂out for one row
+    mask = (last.weight.detach() - w2)[0] / (-0.1 * delta[0, 0] * h[0])   # (width,)
+    return mask, out - ((h * mask) @ w2.T + b2)
+
+
+def test_dropout_masks_keep_one_minus_p_scaled():
+    """Inverted dropout in the by-hand step: each unit kept with probability 1 − p and then scaled by exactly
+    1/(1 − p), zero otherwise; the same mask in the forward and the backward pass; a seed gives one mask."""
+    p, width = 0.3, 4000
+    mask, residual = dropout_mask_of_one_step(seed=0, p=p, width=width)
+    kept = mask > 0.5 / (1 - p)
+    snapped = kept.double() / (1 - p)
+    torch.testing.assert_close(mask, snapped, rtol=1e-12, atol=1e-12)       # only 0 and 1/(1 − p), nothing else
+    assert abs(kept.double().mean().item() - (1 - p)) < 4 * ((1 - p) * p / width) ** 0.5   # 4σ of Binomial(n, 1−p)
+    torch.testing.assert_close(residual, torch.zeros_like(residual), rtol=0, atol=1e-9)   # forward used it too
+    again, _ = dropout_mask_of_one_step(seed=0, p=p, width=width)
+    assert torch.equal(again, mask)                                          # same seed, same mask
+    other, _ = dropout_mask_of_one_step(seed=1, p=p, width=width)
+    assert ((other > 0.5 / (1 - p)) != kept).double().mean() > 0.2          # another seed: another mask (≈ 2p(1−p))
 
 
 def test_eval_mode_draws_no_mask(digits64):

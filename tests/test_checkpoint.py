@@ -3,11 +3,13 @@ NaN stops with the last good checkpoint kept, Ctrl-C exits 130 naming the resume
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,6 +193,10 @@ def _wait_for_start(run_parent: Path, old_inode: int | None, timeout: float = 60
             except FileNotFoundError:
                 pass
         time.sleep(0.01)
+    raise AssertionError(f"no run (re)wrote a config.toml in {run_parent} within {timeout} s")
+
+
+FINAL = ("model.safetensors", "metrics.json")  # a run writes these once its last epoch has ended
 
 
 def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
@@ -211,23 +217,43 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
         start([*KILL_ARGS, "--out", str(tmp_path / "ref")])  # the uninterrupted run
         assert exit_code() == 0, (tmp_path / "stderr.txt").read_text()
         ref = next((tmp_path / "ref").iterdir())
-        seconds = sum(History.from_csv(ref / "history.csv").column("seconds"))
-        parent = tmp_path / "runs"
+        # from training's start (config.toml) to its last epoch (history.csv), evaluation and checkpoints included
+        seconds = (ref / "history.csv").stat().st_mtime - (ref / "config.toml").stat().st_mtime
+        epochs = int(KILL_ARGS[KILL_ARGS.index("--epochs") + 1])
+        parent, before = tmp_path / "runs", tmp_path / "before-kill"
         parent.mkdir()
-        delays = [random.uniform(0.05, 1.0) * seconds for _ in range(3)]
         argv = [*KILL_ARGS, "--out", str(parent)]
-        epochs_at_kill = []
-        for delay in delays:
+        kills, tries = [], []  # the epoch each SIGKILL left in the checkpoint (0: none yet); every try, as text
+        while len(kills) < 3 or not any(kills):  # three kills mid-run, one at least after a checkpoint
+            assert len(tries) < 12, f"no kill landed mid-run often enough: {tries}"
             run = next(parent.iterdir(), None)
+            shutil.rmtree(before, ignore_errors=True)
+            if run is not None:  # to undo a try whose run ended before the kill came
+                shutil.copytree(run, before)
+            ck = load_checkpoint(run) if run is not None else None
+            left = epochs - (ck.epoch if ck else 0)
+            delay = random.uniform(0.05, 0.95) * seconds * left / epochs  # a point inside the training left
             inode = (run / "config.toml").stat().st_ino if run else None
             pid = start(argv)
             _wait_for_start(parent, inode)
             time.sleep(delay)
-            os.kill(pid, signal.SIGKILL)
-            assert exit_code() in (-signal.SIGKILL, 0)  # 0: it finished before the kill
+            with contextlib.suppress(ProcessLookupError):  # already ended (and reaped)
+                os.kill(pid, signal.SIGKILL)
+            code = exit_code()
+            assert code in (0, -signal.SIGKILL), (code, (tmp_path / "stderr.txt").read_text())  # ended, or killed
             run = next(parent.iterdir())
             ck = load_checkpoint(run)
-            epochs_at_kill.append(ck.epoch if ck else 0)
+            killed_at = ck.epoch if ck else 0
+            if code == 0 or killed_at == epochs or any((run / name).exists() for name in FINAL):  # no kill mid-run
+                tries.append(f"{delay:.2f} s: exit {code} at epoch {killed_at}, training had ended; undone")
+                shutil.rmtree(run)
+                if before.exists():
+                    shutil.copytree(before, run)
+                continue
+            assert code == -signal.SIGKILL, (code, (tmp_path / "stderr.txt").read_text())
+            assert killed_at < epochs and not any((run / name).exists() for name in FINAL)
+            kills.append(killed_at)
+            tries.append(f"{delay:.2f} s: SIGKILL at epoch {killed_at}")
             argv = ["--resume", str(run), "--quiet"]
         start(argv)
         assert exit_code() == 0, (tmp_path / "stderr.txt").read_text()
@@ -237,7 +263,7 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
         log.close()
     assert sorted(p.name for p in parent.iterdir()) == [run.name]  # one folder, continued in place
     assert not list(run.glob(".*.tmp"))
-    info = f"killed after {delays} s at epochs {epochs_at_kill}"
+    info = f"tries: {tries}"
     assert_same_weights(load_file(str(run / "model.safetensors")), load_file(str(ref / "model.safetensors")))
     got = [line.split(",")[:-1] for line in (run / "history.csv").read_text().splitlines()]
     want = [line.split(",")[:-1] for line in (ref / "history.csv").read_text().splitlines()]

@@ -12,6 +12,7 @@ import math
 import shutil
 import struct
 import tempfile
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -123,17 +124,61 @@ toml_docs = st.one_of(
 )
 
 
+def no_nones(doc: dict) -> dict:
+    """TOML has no null: an unset key is left out."""
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+# Settings drawn only from VALID, so each file must load; nesterov only with a momentum, as SGD requires.
+valid_toml_docs = st.lists(st.sampled_from(list(VALID)), max_size=8, unique=True).flatmap(
+    lambda keys: st.fixed_dictionaries({k: VALID[k] for k in keys})).map(no_nones).map(
+    lambda d: {**d, "nesterov": d.get("nesterov", False) and d.get("momentum", 0) > 0} if "nesterov" in d else d)
+
+
+def assert_loads_as_written(config: TrainConfig, written: dict) -> None:
+    """Each field is the value the file set (TOML lists, or one bare value, as tuples; an integer where a
+    number goes reads as that float), every other field its default."""
+    default = TrainConfig()
+    for name in TrainConfig.__dataclass_fields__:
+        got = getattr(config, name)
+        if name not in written:
+            assert got == getattr(default, name), (name, got)
+            continue
+        want = written[name]
+        if isinstance(getattr(default, name), tuple):
+            want = tuple(want) if isinstance(want, list) else (want,)
+        assert got == want, (name, got, want)
+        if isinstance(want, tuple):
+            assert isinstance(got, tuple) and all(type(g) is type(w) or (type(w) is int and type(g) is float)
+                                                  for g, w in zip(got, want, strict=True)), (name, got, want)
+        else:  # True == 1 and 1 == 1.0 in Python: the type must match too
+            assert type(got) is type(want) or (type(want) is int and type(got) is float), (name, got, want)
+
+
 @fast(200)
 @given(toml_docs, st.booleans())
 def test_random_toml_config_files(doc, garble):
+    """A random file either loads as exactly what it says or fails with one line naming the problem."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.toml"
         text = tomli_w.dumps(doc)
         path.write_text(text[: len(text) // 2] if garble else text)
         try:
-            load_config(path)
+            config = load_config(path)
         except DOCUMENTED as e:
             one_line_message(e)
+            return
+        # what half a file still says, read by the standard library's parser
+        assert_loads_as_written(config, tomllib.loads(path.read_text()) if garble else doc)
+
+
+@fast(150)
+@given(valid_toml_docs)
+def test_valid_random_toml_config_files_load_exactly(doc):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.toml"
+        path.write_text(tomli_w.dumps(doc))
+        assert_loads_as_written(load_config(path), doc)
 
 
 # ---- command lines ----------------------------------------------------------------------------------------

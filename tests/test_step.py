@@ -99,23 +99,41 @@ def test_the_path_and_reason_reach_metrics_json(cli, tmp_path):
     assert metrics["backprop"] == "autograd" and metrics["backprop_reason"].startswith("impl is scratch")
 
 
+def training_batches(data, seed: int, **kw) -> list[torch.Tensor]:
+    """The row indices of each training batch a run takes, in order, seen by a forward hook on the model (the
+    hook moves the run to autograd; which rows make each batch is the run's, not the path's)."""
+    seen = []
+    model = MLP(64, [16], 10, seed=0).double()
+    model.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].clone()) if mod.training else None)
+    fit(model, data, device="cpu", seed=seed, **kw)
+    row = {tuple(x.tolist()): i for i, x in enumerate(data.x_train)}
+    assert len(row) == len(data.x_train)                          # every row tells which index it is
+    return [torch.tensor([row[tuple(x.tolist())] for x in batch]) for batch in seen]
+
+
 @pytest.mark.parametrize("optimizer, args", [("sgd", {}), ("adam", {})])
 def test_grad_after_fit_is_the_last_batch_gradient_at_the_final_weights_on_both_paths(digits, optimizer, args):
     """A learner inspecting .grad after training finds the same thing whichever path trained the model."""
+    data = copy.copy(digits)
+    data.x_train = digits.x_train[:250].double()               # 250 rows, batch 64: the last batch has 58
+    data.y_train = digits.y_train[:250]
+    data.x_val = data.x_val.double()
+    data.x_test = data.x_test.double()
+    kw = dict(optimizer=optimizer, lr=0.05, epochs=2, batch_size=64)
+    batches = training_batches(data, seed=0, **kw)
+    assert [len(b) for b in batches] == [64, 64, 64, 58] * 2
+    epochs = [torch.cat(batches[:4]), torch.cat(batches[4:])]
+    assert all(torch.equal(e.sort().values, torch.arange(250)) for e in epochs)  # each epoch: every row once
+    assert not torch.equal(epochs[0], epochs[1])                    # reshuffled each epoch
+    assert all(torch.equal(a, b) for a, b in zip(batches, training_batches(data, seed=0, **kw)))  # same seed
+    assert not torch.equal(epochs[1], torch.cat(training_batches(data, seed=1, **kw)[4:]))      # another seed
+    last = batches[-1]
     grads = {}
     for backprop in ("hand", "autograd"):
         model = MLP(64, [16], 10, seed=0).double()
-        data = copy.copy(digits)
-        data.x_train = digits.x_train[:250].double()           # 250 rows, batch 64: the last batch has 58
-        data.y_train = digits.y_train[:250]
-        data.x_val = data.x_val.double()
-        data.x_test = data.x_test.double()
-        fit(model, data, optimizer=optimizer, lr=0.05, epochs=2, batch_size=64, device="cpu", backprop=backprop)
+        fit(model, data, **kw, device="cpu", seed=0, backprop=backprop)
         grads[backprop] = [p.grad.clone() for p in model.parameters()]
-        # the reference, by autograd: the last batch of epoch 2's permutation, eval mode, final weights
-        g = torch.Generator().manual_seed((0 * 1_000_003 + 2 * 7_919) % (2**63 - 1))
-        last = torch.randperm(250, generator=g)[192:]
-        assert len(last) == 58
+        # the reference, by autograd: the run's last batch (epoch 2's 58 rows), eval mode, final weights
         ref = copy.deepcopy(model).eval()
         ref.zero_grad()
         LOSSES["cross_entropy"](ref(data.x_train[last]), data.y_train[last]).backward()

@@ -2,6 +2,7 @@
 it had never stopped (here for a CNN with batch norm and dropout; the MLP case is in test_checkpoint); LeNet
 trained by mlplab with d2l's settings against d2l's own loop written out here (long)."""
 
+import contextlib
 import os
 import random
 import shutil
@@ -36,28 +37,64 @@ else:
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
 
+EPOCHS = 12                                    # the SCRIPT's
+FINAL = ("model.safetensors", "metrics.json")  # a run writes these once its last epoch has ended
+
+
+def wait_for_start(parent: Path, p: subprocess.Popen, old_inode: int | None, timeout: float = 120) -> None:
+    """Until the run (re)writes its folder's config.toml: data and model are ready, training begins."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and p.poll() is None:
+        for cfg in parent.glob("*/config.toml"):
+            with contextlib.suppress(FileNotFoundError):
+                if cfg.stat().st_ino != old_inode:
+                    return
+        time.sleep(0.01)
+    raise AssertionError(f"the run did not start (exit {p.poll()}): {p.stderr.read() if p.poll() is not None else ''}")
+
+
 def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
     def launch(*args):
         return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=ENV, stderr=subprocess.PIPE, text=True)
 
     ref = launch(str(tmp_path / "ref"))
-    t0 = time.perf_counter()
     assert ref.wait(timeout=600) == 0, ref.stderr.read()
-    seconds = time.perf_counter() - t0
     reference = next((tmp_path / "ref").iterdir())
-    parent = tmp_path / "runs"
+    # from training's start (config.toml) to its last epoch (history.csv), evaluation and checkpoints included
+    seconds = (reference / "history.csv").stat().st_mtime - (reference / "config.toml").stat().st_mtime
+    parent, before = tmp_path / "runs", tmp_path / "before-kill"
+    parent.mkdir()
     args = (str(parent),)
-    epochs = []
-    for delay in [random.uniform(0.3, 0.9) * seconds for _ in range(2)]:
+    kills, tries = [], []  # the epoch each SIGKILL left in the checkpoint (0: none yet); every try, as text
+    while len(kills) < 2 or not any(kills):  # two kills mid-run, one at least after a checkpoint
+        assert len(tries) < 10, f"no kill landed mid-run often enough: {tries}"
+        run = next(parent.iterdir(), None)
+        shutil.rmtree(before, ignore_errors=True)
+        if run is not None:  # to undo a try whose run ended before the kill came
+            shutil.copytree(run, before)
+        checkpoint = load_checkpoint(run) if run is not None else None
+        left = EPOCHS - (checkpoint.epoch if checkpoint else 0)
+        delay = random.uniform(0.05, 0.95) * seconds * left / EPOCHS  # a point inside the training left
+        inode = (run / "config.toml").stat().st_ino if run is not None else None
         p = launch(*args)
+        wait_for_start(parent, p, inode)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
-        p.wait(timeout=60)
-        run = next(parent.iterdir(), None) if parent.exists() else None
-        if run is None:  # killed before its folder existed: start again
-            continue
+        code = p.wait(timeout=60)
+        assert code in (0, -signal.SIGKILL), (code, p.stderr.read())  # ended, or killed
+        run = next(parent.iterdir())
         checkpoint = load_checkpoint(run)
-        epochs.append(checkpoint.epoch if checkpoint else 0)
+        killed_at = checkpoint.epoch if checkpoint else 0
+        if code == 0 or killed_at == EPOCHS or any((run / name).exists() for name in FINAL):  # no kill mid-run
+            tries.append(f"{delay:.2f} s: exit {code} at epoch {killed_at}, training had ended; undone")
+            shutil.rmtree(run)
+            if before.exists():
+                shutil.copytree(before, run)
+            continue
+        assert code == -signal.SIGKILL, (code, p.stderr.read())
+        assert killed_at < EPOCHS and not any((run / name).exists() for name in FINAL)
+        kills.append(killed_at)
+        tries.append(f"{delay:.2f} s: SIGKILL at epoch {killed_at}")
         if checkpoint is not None:
             args = (str(parent), str(run))
         elif len(args) == 1:  # killed before its first epoch ended: nothing to resume, start again
@@ -68,7 +105,7 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
     assert [p.name for p in parent.iterdir()] == [run.name]
     got, want = load_file(str(run / "model.safetensors")), load_file(str(reference / "model.safetensors"))
     assert got.keys() == want.keys() and any("running_mean" in k for k in got)
-    assert all((got[k] == want[k]).all() for k in got), f"killed at epochs {epochs}"
+    assert all((got[k] == want[k]).all() for k in got), f"tries: {tries}"
     strip = lambda path: [line.rsplit(",", 1)[0] for line in Path(path).read_text().splitlines()]  # noqa: E731
     assert strip(run / "history.csv") == strip(reference / "history.csv")
 
