@@ -77,7 +77,8 @@ def stage(name: str, path: Path) -> dict:
 
     import mlplab
     from mlplab.data.table import read_table
-    from mlplab.data.tabular import from_table
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     torch.set_num_threads(1)
     base = rss()
@@ -131,7 +132,8 @@ def in_subprocess(name: str, path: Path) -> dict | None:
 
 def diamonds(repeats: int) -> dict | None:
     from mlplab.data.table import read_table
-    from mlplab.data.tabular import from_table
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     path = Path(os.environ.get("MLPLAB_TABULAR", REPO.parent / "shared" / "data" / "tabular")) / "diamonds.csv"
     if not path.exists():

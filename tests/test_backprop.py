@@ -457,7 +457,8 @@ def test_table_runs_train_by_hand_with_their_losses(tmp_path):
     import numpy as np
 
     import mlplab
-    from mlplab.data.tabular import from_table
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     rng = np.random.default_rng(0)
     n = 400

@@ -127,7 +127,8 @@ def test_save_and_load_round_trip_through_json_and_arrays():
 def test_dataset_from_frame_fits_on_training_rows_and_predicts_names(one_torch_thread, tmp_path):
     pd = pytest.importorskip("pandas")
     import mlplab
-    from mlplab.data.tabular import from_frame
+    from mlplab.data.dataset import Dataset
+    from_frame = Dataset.from_frame
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=300)

@@ -125,7 +125,9 @@ def shop_csv(path, n: int = 150):
 
 
 def test_a_tables_folds_fit_their_preprocessing_on_their_training_rows(tmp_path):
-    from mlplab.data.tabular import from_table, pool_rows
+    from mlplab.data.tabular import pool_rows
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     path, a = shop_csv(tmp_path / "shop.csv")
     config = TrainConfig(data=str(path), target="bought", seed=3)

@@ -15,8 +15,10 @@ HAS_MPS = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
 
 @pytest.mark.parametrize("name", ["meta", "xla", "tpu", "cuda:x", ""])
 def test_devices_that_cannot_train_are_refused_in_the_config(name):
+    from mlplab.settings import resolve
+
     with pytest.raises(ValueError, match="use auto, cpu, cuda or cuda:N"):
-        TrainConfig(device=name)
+        resolve({"device": name})
 
 
 def test_a_config_naming_a_device_this_machine_lacks_still_loads():

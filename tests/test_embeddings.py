@@ -19,7 +19,8 @@ import mlplab
 from mlplab.cli.main import main
 from mlplab.config import TrainConfig
 from mlplab.data.schema import Schema
-from mlplab.data.tabular import from_table
+from mlplab.data.dataset import Dataset
+from_table = Dataset.from_table
 from mlplab.models.build import build_model
 from mlplab.models.embeddings import SIGMA, PeriodicEmbedding, numeric_positions
 from mlplab.runs.export import export

@@ -205,7 +205,8 @@ TABLE_RUNS = {  # name -> (file, target, rows, from_table options); small models
 
 @pytest.fixture(scope="module")
 def table_runs(tables):
-    from mlplab.data.tabular import from_table
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     torch.set_num_threads(1)
     out = {}
@@ -314,7 +315,8 @@ def test_a_pandas_recipe_that_reads_only_the_sidecar_feeds_the_file(table_runs, 
 
 
 def test_table_runs_without_categorical_columns_take_numeric_only(tables, tmp_path):
-    from mlplab.data.tabular import from_table
+    from mlplab.data.dataset import Dataset
+    from_table = Dataset.from_table
 
     data = from_table(table_rows(tables, "penguins"), "species", drop=["island", "sex"], log=lambda m: None)
     run = mlplab.train(data, epochs=1, hidden=[8], progress="quiet", write=False)

@@ -18,7 +18,9 @@ from mlplab.data.columns import Columns
 from mlplab.data.csv_stream import BLOCK_BYTES
 from mlplab.data.table import read_table
 from mlplab.data.cells import codes_of
-from mlplab.data.tabular import from_table, split_rows
+from mlplab.data.tabular import split_rows
+from mlplab.data.dataset import Dataset
+from_table = Dataset.from_table
 from mlplab.data.target import Target
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +73,9 @@ PEAK = """
 import sys
 import torch, pyarrow, mlplab
 from mlplab.data.cells import codes_of
-from mlplab.data.tabular import from_table, split_rows
+from mlplab.data.tabular import split_rows
+from mlplab.data.dataset import Dataset
+from_table = Dataset.from_table
 
 from_table(sys.argv[2], "y", log=lambda m: None)  # first use: the libraries' code, the allocators' set-up
 

@@ -17,6 +17,7 @@ is what the run recorded for its test rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -144,25 +145,46 @@ class Dataset:
 
 
     @classmethod
-    def from_table(cls, path, target: str, **options) -> Dataset:
-        """A Dataset from a CSV/TSV/Parquet/npy/npz file and its target column: see mlplab.data.tabular."""
-        from mlplab.data.tabular import from_table
+    def from_table(cls, data, target: str, **options) -> Dataset:
+        """A Dataset from a CSV/TSV/Parquet/npy/npz file (or a DataFrame, a pyarrow Table) and its target
+        column, read, split and encoded by mlplab.data.tabular.read_splits (its keywords: task, categorical,
+        numeric, drop, keep, allow_leak, na_values, test, val_fraction, test_fraction, seed, name, rows, log).
+        ``x_<split>`` hold the rows as given (pyarrow); the encoding fitted on the training rows is ``columns``.
+        """
+        from mlplab.data.tabular import read_splits
 
-        return from_table(path, target, **options)
+        t = read_splits(data, target, **options)
+        held = {f"{k}_{s}": (t.x[s] if k == "x" else t.y[s]) if len(t.y[s]) else None
+                for s in ("val", "test") for k in ("x", "y")}
+        out = cls.from_arrays(t.x["train"], t.y["train"], task=t.target.task, val_fraction=0.0, test_fraction=0.0,
+                              class_names=t.target.class_names, standardize=False, name=t.name, **held)
+        if t.target.task == "regression":  # standardised targets, as from_arrays does; predict maps back
+            out.target_stats = fit_stats(t.y["train"].reshape(-1, 1))
+            for s in ("train", "val", "test"):
+                if getattr(out, f"y_{s}") is not None:
+                    setattr(out, f"y_{s}", targets(t.y[s], "regression", out.target_stats))
+        else:
+            out.labels = "name"
+        out.columns, out.test_table = t.columns, t.raw_test
+        for s, rows in t.rows.items():  # the rows as given; the encoding made while reading is kept, the
+            if getattr(out, f"x_{s}") is not None:  # training rows' with their out-of-fold target means
+                out._encoded[s] = (rows, getattr(out, f"x_{s}"))
+                setattr(out, f"x_{s}", rows)
+        return out
 
     @classmethod
     def from_frame(cls, frame, target: str, **options) -> Dataset:
-        """A Dataset from a pandas DataFrame or pyarrow Table and its target column: see mlplab.data.tabular."""
-        from mlplab.data.tabular import from_frame
-
-        return from_frame(frame, target, **options)
+        """``from_table`` for a pandas DataFrame or a pyarrow Table already in memory."""
+        if isinstance(frame, (str, Path)):
+            raise TypeError("from_frame takes a DataFrame or a pyarrow Table; for a file use from_table(path, target=...)")
+        return cls.from_table(frame, target, **options)
 
 
 def standardize(x: Tensor, stats: tuple[Tensor, Tensor] | None) -> Tensor:
     """``(x − mean) / scale`` per feature in float64, then float32 (as StandardScaler.transform, bit for bit);
     ``x`` as float32 when there are no statistics. Training and ``Run.predict`` both go through here."""
-    if stats is None:
-        return x.float()
+    if stats is None:  # floating inputs keep their dtype (the loop casts to the model's); others become float32
+        return x if x.is_floating_point() else x.float()
     mean, scale = stats
     return ((x.reshape(len(x), -1).double() - mean) / scale).float().reshape(x.shape)
 

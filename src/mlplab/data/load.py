@@ -146,12 +146,10 @@ def describe(name: str) -> tuple[tuple[int, ...], str, int]:
 
 def read_table_of(config, data=None, log=None, **options) -> Dataset:
     """The table ``data`` (a DataFrame or pyarrow Table; default the file ``config.data``) read by
-    mlplab.data.tabular.from_table with the table options of ``config``; ``options``: more of from_table's
-    keywords (``rows`` for a cross-validation fold)."""
-    from mlplab.data.tabular import from_table
-
+    ``Dataset.from_table`` with the table options of ``config``; ``options``: more of its keywords (``rows``
+    for a cross-validation fold)."""
     seed = config.seed if config.data_seed is None else config.data_seed  # the split's seed
-    return from_table(config.data if data is None else data, config.target, **{
+    return Dataset.from_table(config.data if data is None else data, config.target, **{
         "task": config.task, "categorical": config.categorical, "numeric": config.numeric, "drop": config.drop,
         "allow_leak": config.allow_leak, "na_values": config.na_values, "test": config.test,
         "val_fraction": config.val_fraction, "seed": seed, "log": log, **options})

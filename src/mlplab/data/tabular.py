@@ -13,6 +13,7 @@ run trained on it predicts from tables: ``run.predict(table)`` gives class names
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ import numpy as np
 from mlplab.data.cells import check_numbers
 from mlplab.data.columns import Columns
 from mlplab.data.csv_stream import release_memory
-from mlplab.data.dataset import Dataset, fit_stats, targets
 from mlplab.data.split import train_test_rows
 from mlplab.data.table import read_table, to_arrow
 from mlplab.data.target import Target
@@ -95,11 +95,25 @@ def pool_rows(data, target: str, *, task: str = "auto", na_values=(), test=None,
     return y[pool], spec.task, pool, test_rows
 
 
-def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric=(), drop=(), allow_leak=(),
-               keep=(), na_values=(), test=None, val_fraction: float | None = None,
-               test_fraction: float = TEST_FRACTION, seed: int = 0, scaling: str = "robust", name: str | None = None,
-               rows: dict | None = None, log=None) -> Dataset:
-    """A Dataset from ``data`` (a CSV/TSV/Parquet/npy/npz path, pyarrow Table or pandas DataFrame).
+@dataclass
+class TableSplits:
+    """A table read and split, its columns fitted on the training rows: what ``Dataset.from_table`` holds."""
+
+    name: str
+    target: Target
+    columns: Columns
+    x: dict          # split -> float32 (N, width) encoded rows (the training rows' with out-of-fold target means)
+    y: dict          # split -> the targets as Target.encode gives them
+    rows: dict       # split -> the rows as given (a pyarrow Table, the target dropped)
+    raw_test: object  # the first test rows as read, target included: what an exported graph is checked on
+
+
+def read_splits(data, target: str, *, task: str = "auto", categorical=(), numeric=(), drop=(), allow_leak=(),
+                keep=(), na_values=(), test=None, val_fraction: float | None = None,
+                test_fraction: float = TEST_FRACTION, seed: int = 0, scaling: str = "robust", name: str | None = None,
+                rows: dict | None = None, log=None) -> TableSplits:
+    """``data`` (a CSV/TSV/Parquet/npy/npz path, pyarrow Table or pandas DataFrame) read, split and encoded:
+    ``Dataset.from_table`` makes a Dataset of it.
 
     ``test``: a second table to test on (else ``test_fraction`` of the rows). ``val_fraction``: the share of
     all rows held out for validation and early stopping (default 0.15). ``rows``: the ``train``, ``val`` and
@@ -163,24 +177,8 @@ def from_table(data, target: str, *, task: str = "auto", categorical=(), numeric
     columns.out_of_fold(x["train"])  # the training rows' target means from the other folds (target_encoding)
     if test is not None:
         x["test"] = x_test
-    held = {f"{k}_{s}": (x[s] if k == "x" else ys[s]) if len(ys[s]) else None
-            for s in ("val", "test") for k in ("x", "y")}
     name = name or (Path(data).stem if isinstance(data, (str, Path)) else "table")
-    out = Dataset.from_arrays(x["train"], ys["train"], task=spec.task, val_fraction=0.0, test_fraction=0.0,
-                              class_names=spec.class_names, standardize=False, name=name, **held)
-    if spec.task == "regression":  # standardised targets, as from_arrays does; predict maps back
-        out.target_stats = fit_stats(ys["train"].reshape(-1, 1))
-        for s in ("train", "val", "test"):
-            if getattr(out, f"y_{s}") is not None:
-                setattr(out, f"y_{s}", targets(ys[s], "regression", out.target_stats))
-    else:
-        out.labels = "name"
-    out.columns, out.test_table = columns, raw_test  # raw test rows: what an exported graph is checked on
-    for s, rows_as_given in raw.items():  # the Dataset holds the rows as given; the encoding made here is kept
-        if getattr(out, f"x_{s}") is not None:  # (the training rows' with their out-of-fold target encoding)
-            out._encoded[s] = (rows_as_given, getattr(out, f"x_{s}"))
-            setattr(out, f"x_{s}", rows_as_given)
-    return out
+    return TableSplits(name, spec, columns, x, ys, raw, raw_test)
 
 
 def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -189,10 +187,3 @@ def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     for j in range(x.shape[1]):
         out[:, j] = x[rows, j]
     return out
-
-
-def from_frame(frame, target: str, **options) -> Dataset:
-    """``from_table`` for a pandas DataFrame or a pyarrow Table already in memory."""
-    if isinstance(frame, (str, Path)):
-        raise TypeError("from_frame takes a DataFrame or a pyarrow Table; for a file use from_table(path, target=...)")
-    return from_table(frame, target, **options)

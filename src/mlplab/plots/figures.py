@@ -8,13 +8,15 @@ returned to a notebook shows inline there.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from mlplab.training.history import History
+if TYPE_CHECKING:  # the type only: History draws itself through this module (History.plot)
+    from mlplab.training.history import History
 
 
 def subplots(*args, **kwargs):

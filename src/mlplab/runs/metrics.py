@@ -105,10 +105,6 @@ def add_table_metrics(run) -> None:
     run.metrics.update({f"test_{k}": m[k] for k in ("rmse", "mae", "r2", "roc_auc", "pr_auc", "balanced_accuracy")
                         if k in m})
     run.metrics["task_reason"] = run.schema.columns.target.reason
-    if run.config.baselines != "none":
-        from mlplab.runs.baselines import fit_baselines
-
-        run.metrics["baselines"] = fit_baselines(data, choice=run.config.baselines, seed=run.config.seed)
 
 
 def primary(m: dict) -> tuple[str, str]:

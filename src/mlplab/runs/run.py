@@ -60,10 +60,11 @@ class Run:
         """The model's raw outputs (N, C) for raw rows ``x``, in eval mode, without gradients."""
         inputs = self.schema.inputs(x)
         device = next(self.model.parameters()).device
+        dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
         was_training = self.model.training
         self.model.eval()
         try:
-            outs = [self.model(inputs[i:i + PREDICT_BATCH].to(device)).cpu()
+            outs = [self.model(inputs[i:i + PREDICT_BATCH].to(device, dtype)).cpu()
                     for i in range(0, len(inputs), PREDICT_BATCH)]
         finally:
             self.model.train(was_training)

@@ -169,6 +169,10 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         from mlplab.runs.metrics import add_table_metrics
 
         add_table_metrics(run)
+        if config.baselines != "none" and "test" in run.metrics:  # beside the net, on the same rows
+            from mlplab.runs.baselines import fit_baselines
+
+            run.metrics["baselines"] = fit_baselines(data, choice=config.baselines, seed=config.seed)
     if path is not None:
         try:
             with written(path, saver, fresh=False):

@@ -140,7 +140,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
                       class_weight=class_weight, label_smoothing=smoothing, amp=config.amp)
     choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
-    splits = {name: (x.to(dev), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    splits = {name: (x.to(dev, dtype), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
     x_train, y_train = splits["train"]
     if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
         x_train = x_train.to(AMP[config.amp])
