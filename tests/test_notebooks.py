@@ -16,7 +16,7 @@ import pytest
 import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quickstart", "chapter4", "tables")
+NAMES = ("quickstart", "chapter4", "tables", "your_own_module")
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,6 +51,12 @@ def executed(tmp_path_factory):
             env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
             env.update(PYTHONPATH=os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])]),
                        OMP_NUM_THREADS="1")
+            if name == "your_own_module":  # its CNN trains on Fashion-MNIST rows
+                from conftest import fashion_mnist_dir
+
+                if fashion_mnist_dir() is None:
+                    pytest.skip("your_own_module.ipynb needs Fashion-MNIST (../shared/data or $MLPLAB_FASHION_MNIST)")
+                env["MLPLAB_FASHION_MNIST"] = str(fashion_mnist_dir())
             client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, startup_timeout=120,
                                              resources={"metadata": {"path": str(cwd)}})
             client.execute(env=env)  # raises CellExecutionError, with the cell and traceback, if a cell fails
@@ -127,3 +133,21 @@ def test_committed_notebook_keeps_its_outputs(name):
     assert not [o for o in outs if o["output_type"] == "error"]
     assert images(outs) and all(base64.b64decode(p).startswith(PNG_MAGIC) for p in images(outs))
     assert path.stat().st_size < 1_000_000, f"{path} is {path.stat().st_size:,} bytes; keep figures small"
+
+
+def test_your_own_module_takes_the_whole_road(executed):
+    """The tutorials' own Model: the softmax head noticed in one line naming the loss that fits, then its logits
+    trained with live curves, predictions equal to the recorded test accuracy, the same in a fresh process;
+    then a CNN written by hand on Fashion-MNIST rows."""
+    nb, cwd = executed("your_own_module")
+    outs = outputs(nb)
+    printed = text(outs)
+    said = [line for line in printed.splitlines() if "already outputs probabilities" in line]
+    assert len(said) == 1 and "cross_entropy" in said[0] and "loss='nll'" in said[0], printed
+    train_cells = [c for c in nb.cells if c.cell_type == "code" and "model=Logits()" in c.source]
+    assert len(images(train_cells[0].outputs)) == 1                       # live curves, one figure updated
+    assert float(re.search(r"^test accuracy: ([0-9.]+)$", printed, re.M).group(1)) > 0.85
+    assert printed.count("predict matches the recorded test accuracy: True") == 2
+    assert "rebuilt as: tutorial_models:Logits" in printed and "identical in a fresh process: True" in printed
+    assert float(re.search(r"^CNN test accuracy: ([0-9.]+)$", printed, re.M).group(1)) > 0.75
+    assert not (cwd / "own-module-run").exists() and not (cwd / "tutorial_models.py").exists()

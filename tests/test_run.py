@@ -118,3 +118,61 @@ def test_history_and_run_folder_round_trip(tmp_path):
     pytest.importorskip("pandas")
     frame = run.history.to_pandas()
     assert list(frame.index) == [r["epoch"] for r in run.history.rows] and "val_loss" in frame
+
+
+def recorded_test_predictions(run) -> np.ndarray:
+    """What the run itself predicted for its test rows while training evaluated them: its model on the test
+    rows as training encoded them, in eval mode."""
+    run.model.eval()
+    with torch.no_grad():
+        out = run.model(run.data.encoded("test").to(next(run.model.parameters()).dtype))
+    if run.schema.task == "binary":
+        index = (torch.sigmoid(out[:, 0]) >= 0.5).long().numpy()
+    else:
+        index = out.argmax(dim=1).numpy()
+    return np.asarray(run.schema.class_names, dtype=object)[index] if run.schema.labels == "name" else index
+
+
+def test_predict_on_the_datasets_own_test_rows_is_what_the_run_recorded_for_arrays():
+    """The learner's call: digits scaled by hand, a Dataset of arrays, then run.predict(data.x_test). The
+    Dataset keeps the rows as given and the run scales them once, so nothing is standardised twice."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    data = mlplab.Dataset.from_arrays(digits.data / 16, digits.target, test_fraction=0.2)
+    run = mlplab.train(data, hidden=[64], epochs=8, lr=0.1, progress="quiet", device="cpu")
+    pred = run.predict(data.x_test)
+    np.testing.assert_array_equal(pred, recorded_test_predictions(run))
+    assert (pred == data.y_test.numpy()).mean() == pytest.approx(run.metrics["test_accuracy"])
+    assert run.metrics["test_accuracy"] > 0.9
+
+
+def test_predict_on_the_datasets_own_test_rows_is_what_the_run_recorded_for_a_frame():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    n = 600
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n), "income": rng.lognormal(10, 1, n).round(2),
+                          "plan": rng.choice(["basic", "plus", "pro"], n)})
+    frame["churned"] = np.where((frame.age < 35) ^ (frame.plan == "pro") ^ (rng.random(n) < 0.1), "yes", "no")
+    data = mlplab.Dataset.from_frame(frame, "churned", seed=0, log=lambda m: None)
+    assert data.x_test.column_names == ["age", "income", "plan"]      # the rows as given, not encoded
+    run = mlplab.train(data, epochs=6, progress="quiet", device="cpu", baselines="none")
+    pred = run.predict(data.x_test)
+    np.testing.assert_array_equal(pred, recorded_test_predictions(run))
+    y = np.asarray(data.class_names, dtype=object)[data.y_test.numpy().ravel().astype(int)]
+    assert (pred == y).mean() == pytest.approx(run.metrics["test_accuracy"])
+    np.testing.assert_array_equal(run.predict(data.x_test.to_pandas()), pred)   # a DataFrame of them too
+
+
+@pytest.mark.slow
+def test_predict_on_the_datasets_own_test_rows_is_what_the_run_recorded_for_fashion_mnist(fashion_dir):
+    data = mlplab.load_dataset("fashion-mnist", data_dir=fashion_dir, val_fraction=0.0)
+    small = mlplab.Dataset.from_arrays(data.x_train[:3000], data.y_train[:3000], x_test=data.x_test[:1000],
+                                       y_test=data.y_test[:1000], val_fraction=0.0, standardize=False,
+                                       class_names=data.class_names, name="fashion-mnist")
+    run = mlplab.train(small, hidden=[64], epochs=2, progress="quiet", device="cpu")
+    pred = run.predict(small.x_test)
+    np.testing.assert_array_equal(pred, recorded_test_predictions(run))
+    assert (pred == small.y_test.numpy()).mean() == pytest.approx(run.metrics["test_accuracy"])
+    whole = mlplab.train(data, hidden=[32], epochs=1, progress="quiet", device="cpu")  # the set as loaded
+    assert (whole.predict(data.x_test) == data.y_test.numpy()).mean() == pytest.approx(whole.metrics["test_accuracy"])

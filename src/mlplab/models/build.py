@@ -24,6 +24,9 @@ def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None,
     if config.numeric_embedding and len(input_shape) != 1:
         raise ValueError(f"numeric_embedding embeds the columns of a table (inputs (N, D)); these inputs have "
                          f"shape {tuple(input_shape)}; leave numeric_embedding at 0 (drop --numeric-embedding)")
+    if config.ensemble and config.bias_init != "default":
+        raise ValueError("bias_init applies to the plain MLP; an ensemble's layers keep their own init; "
+                         "drop bias_init or ensemble")
     if config.ensemble:  # TabM-mini: k members share this MLP; the task says how their predictions average
         ensemble = importlib.import_module(ENSEMBLE_MODULES[config.impl]).EnsembleMLP
         return ensemble(math.prod(input_shape), list(config.hidden), output_size, k=config.ensemble, task=task,
@@ -33,7 +36,8 @@ def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None,
     mlp = impl_module(config.impl, "mlp").MLP
     return mlp(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
                dropout=list(config.dropout), init=list(config.init), bias=config.bias, output=output,
-               seed=config.seed, numeric_embedding=config.numeric_embedding, numeric=numeric)
+               seed=config.seed, numeric_embedding=config.numeric_embedding, numeric=numeric,
+               bias_init=config.bias_init)
 
 
 def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None, numeric=None) -> nn.Module:
@@ -162,8 +166,9 @@ def init_module(model: nn.Module, config: TrainConfig) -> nn.Module:
     return init_model(model, config.init[0], config.bias_init, seed=config.seed)
 
 
-def check_module_output(model: nn.Module, data, config: TrainConfig) -> None:
-    """Your model's output on a few training rows fits the task and its loss; else one line saying what fits."""
+def check_module_output(model: nn.Module, data, config: TrainConfig):
+    """``data`` as your model's output fits it (a binary task read as two classes when the model gives two
+    scores), checked on a few training rows against the task and the loss; else one line saying what fits."""
     import torch
 
     from mlplab.training.device import check_device
@@ -173,12 +178,15 @@ def check_module_output(model: nn.Module, data, config: TrainConfig) -> None:
     model.eval()
     try:
         with torch.no_grad():
-            out = model(x.to(check_device(config.device)))
+            dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+            out = model(x.to(check_device(config.device), dtype))
     except Exception as e:  # noqa: BLE001  (any failure of the user's forward is reported, not raised raw)
         raise ValueError(f"your model's forward failed on a batch of shape {tuple(x.shape)}: "
                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     finally:
         model.train(was_training)
+    if data.task == "binary" and isinstance(out, torch.Tensor) and out.shape == (len(x), 2):
+        data = two_classes(data)  # two scores, one per class: cross entropy over both, as a tutorial trains it
     if not isinstance(out, torch.Tensor) or out.shape != (len(x), data.output_size):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(f"your model must output one row of {data.output_size} per sample for this {data.task} task "
@@ -191,3 +199,13 @@ def check_module_output(model: nn.Module, data, config: TrainConfig) -> None:
         raise ValueError("your model already outputs probabilities (each row sums to 1: a softmax head), and "
                          "cross_entropy applies softmax itself, so it would apply it twice; return the scores "
                          "before the softmax (logits) with cross_entropy, or end with log_softmax and pass loss='nll'")
+    return data
+
+
+def two_classes(data):
+    """A binary Dataset as two classes (multiclass, labels 0/1), for a model that outputs one score per class."""
+    import dataclasses
+
+    labels = {f"y_{s}": getattr(data, f"y_{s}").reshape(-1).long() for s in ("train", "val", "test")
+              if getattr(data, f"y_{s}") is not None}
+    return dataclasses.replace(data, task="multiclass", num_classes=2, **labels)

@@ -13,7 +13,7 @@ from torch import nn
 
 from mlplab.models.activations import Activation
 from mlplab.models.embeddings import PeriodicEmbedding
-from mlplab.models.init import init_linear, parse_init
+from mlplab.models.init import init_linear, init_tensor, parse_init
 
 OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
 
@@ -120,7 +120,8 @@ class MLP(nn.Sequential):
     def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
-                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None):
+                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None,
+                 bias_init: str = "default"):
         g = torch.Generator().manual_seed(seed)
         embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
         first = input_size if embedding is None else embedding.out_features
@@ -128,6 +129,8 @@ class MLP(nn.Sequential):
         super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS, embedding))
         for layer, spec in zip(self.linears(), inits):
             init_linear(layer.weight, layer.bias, spec, generator=g)
+            if bias_init != "default" and layer.bias is not None:  # e.g. constant:0.1, as tutorials set it
+                init_tensor(layer.bias, bias_init, g)
 
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]

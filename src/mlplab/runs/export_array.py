@@ -96,9 +96,46 @@ def affine_layers(model: nn.Module) -> list[nn.Module]:
     return layers
 
 
+class TargetUnits(nn.Module):
+    """Standardised regression outputs → the target's own units: y = scale · out + mean."""
+
+    def __init__(self, mean: Tensor, scale: Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.float().cpu().reshape(-1))
+        self.register_buffer("scale", scale.float().cpu().reshape(-1))
+
+    def forward(self, out: Tensor) -> Tensor:
+        return out * self.scale + self.mean   # (N, T)
+
+
+def traced_model(run) -> nn.Module:
+    """Any other model (a CNN, an RNN, a TabM-style ensemble, your own module) as torch runs it, between the
+    input scaling and the output the task gives: exported where torch can trace its forward."""
+    schema = run.schema
+    layers = [] if schema.feature_stats is None else [Standardize(*schema.feature_stats).float()]
+    layers.append(copy.deepcopy(run.model).to("cpu", torch.float32).eval())
+    if schema.task == "multiclass":
+        layers.append(nn.Softmax(dim=1))
+    elif schema.task == "binary":
+        layers.append(TwoClassProbabilities())
+    elif schema.target_stats is not None:
+        layers.append(TargetUnits(*schema.target_stats))
+    return nn.Sequential(*layers).float().eval()
+
+
+def is_plain_mlp(run) -> bool:
+    """A run of mlplab's MLP (torch or scratch, not an ensemble): folded layer by layer when exported."""
+    return run.config.model == "mlp" and not run.config.ensemble
+
+
 def exportable_model(run) -> nn.Module:
     """The float32 ``nn.Sequential`` that takes raw rows and returns what ``Run.predict`` sees before argmax."""
     schema = run.schema
+    if not is_plain_mlp(run):
+        if run.config.loss in ("nll", "bce"):
+            raise ValueError(f"a {run.config.model} run trained with loss {run.config.loss!r} cannot be exported; "
+                             "retrain with cross_entropy or bce_with_logits")
+        return traced_model(run)
     layers = affine_layers(run.model)
     linears = [m for m in layers if isinstance(m, nn.Linear)]
     with torch.no_grad():

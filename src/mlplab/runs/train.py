@@ -112,7 +112,7 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
         else:
             if checkpoint is None:
                 init_module(model, run_config)
-            check_module_output(model, dataset, run_config)
+            dataset = check_module_output(model, dataset, run_config)
     if checkpoint is not None:
         model.load_state_dict(checkpoint.model)
     opt = build_optimizer(run_config, model.to(resolve_device(run_config.device)))  # one path, fresh or resumed

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from mlplab.models.mlp import Parts, layer_specs, mlp_layers, numeric_embedding_for
 from mlplab.scratch.activations import Activation, sigmoid, softmax
 from mlplab.scratch.dropout import Dropout
-from mlplab.scratch.init import init_linear
+from mlplab.scratch.init import init_linear, init_tensor
 from mlplab.scratch.losses import log_softmax
 
 OUTPUTS = {"log_softmax": log_softmax, "sigmoid": sigmoid, "softmax": lambda x: softmax(x, dim=1)}
@@ -67,7 +67,8 @@ class MLP(nn.Sequential):
     def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *,
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
-                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None):
+                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None,
+                 bias_init: str = "default"):
         g = torch.Generator().manual_seed(seed)
         embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
         first = input_size if embedding is None else embedding.out_features
@@ -76,6 +77,8 @@ class MLP(nn.Sequential):
         for layer, spec in zip(self.linears(), inits):
             w = torch.empty(layer.W.shape[::-1])  # (out, in): torch's layout, drawn as torch draws it
             init_linear(w, layer.b, spec, generator=g)
+            if bias_init != "default" and layer.b is not None:  # e.g. constant:0.1, as tutorials set it
+                init_tensor(layer.b, bias_init, g)
             with torch.no_grad():
                 layer.W.copy_(w.T)
 

@@ -45,8 +45,10 @@ from mlplab.training.step import (
 # The TrainConfig keys fit reads; the others describe the data, the model or the run folder, which fit is given.
 FIT_KEYS = ("impl", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "loss", "epochs", "batch_size",
             "schedule", "augment", "seed", "device", "compile", "amp", "backprop", "early_stopping", "monitor",
-            "class_weight", "label_smoothing", "ema")
-OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay")
+            "class_weight", "label_smoothing", "ema", "grad_clip", "dampening", "betas", "eps", "alpha", "rho",
+            "amsgrad")
+OPTIMIZER_KEYS = ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "dampening", "betas", "eps", "alpha",
+                  "rho", "amsgrad")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -138,7 +140,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
     train_loss_fn, class_weight, smoothing = training_loss(loss, loss_fn, data, config)
     ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
-                      class_weight=class_weight, label_smoothing=smoothing, amp=config.amp)
+                      class_weight=class_weight, label_smoothing=smoothing, amp=config.amp, grad_clip=config.grad_clip)
     choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     splits = {name: (x.to(dev, dtype), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
