@@ -170,3 +170,19 @@ def test_a_separate_test_file_and_notices(tables, tmp_path, capsys):
     assert "mlplab: note: task: multiclass (target species has 3 values: Adelie, Chinstrap, Gentoo)" in err
     m = json.loads((Path(out.strip().splitlines()[-1].removeprefix("run folder: ")) / "metrics.json").read_text())
     assert m["test"]["rows"] == len(lines[2::2])
+
+
+def test_with_a_test_file_every_labelled_row_of_data_trains_or_validates(tables, tmp_path, capsys):
+    """--test FILE: no part of --data is held out as a test set; the report says how many rows did what."""
+    lines = (tables / "titanic.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "train.csv").write_text("".join(lines[:1] + lines[1:701]))
+    (tmp_path / "test.csv").write_text("".join(lines[:1] + lines[701:]))
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--target",
+                 "survived", "--drop", "alive", "--epochs", "2", "--hidden", "16", "--baselines", "none",
+                 "--out", str(tmp_path / "runs")]) == 0
+    out, _ = capsys.readouterr()
+    m = json.loads((Path(out.strip().splitlines()[-1].removeprefix("run folder: ")) / "metrics.json").read_text())
+    rows = m["rows"]
+    assert rows["train"] + rows["val"] == 700 and rows["test"] == len(lines) - 701    # nothing of --data tested
+    assert rows["val"] == round(0.15 * 700)                                            # validation: 15 % of it
+    assert f"rows: {rows['train']:,} trained · {rows['val']:,} validated · {rows['test']:,} tested" in out

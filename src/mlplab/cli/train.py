@@ -81,6 +81,8 @@ def report(args: argparse.Namespace, run_training) -> int:
         e = m["early_stopping"]
         summary += f"  (stopped after epoch {e['stopped_epoch']}; weights of epoch {e['best_epoch']})"
     if not args.quiet:
+        rows = m.get("rows", {})
+        print(f"rows: {rows.get('train', 0):,} trained · {rows.get('val', 0):,} validated · {rows.get('test', 0):,} tested")
         print(f"{summary}  ({m['train_seconds']:.1f}s training on {m['device']})")
         if m.get("baselines"):
             from mlplab.runs.metrics import baseline_line

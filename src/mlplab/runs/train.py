@@ -165,6 +165,8 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         if isinstance(reporter, EpochProgress):
             reporter.stop()
     run = Run(model, config, history, final_metrics(history, model, config), Schema.of(data), path, data)
+    run.metrics["rows"] = {s: len(x) if x is not None else 0 for s, x in
+                           (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
     if data.columns is not None:  # a table: the test metrics by name, baselines, columns.md, metrics.md
         from mlplab.runs.metrics import add_table_metrics
 
