@@ -38,7 +38,7 @@ def test_the_validation_columns_are_the_averages(one_torch_thread):
     data = load_dataset("iris")
     run = mlplab.train(data, ema=0.9, **{**ONE_STEP_EPOCHS, "batch_size": 16})
     loss_fn = lambda out, y, reduction="mean": torch.nn.functional.cross_entropy(out, y, reduction=reduction)  # noqa: E731
-    got = evaluate(run.model, data.x_val, data.y_val, loss_fn, "cross_entropy", data.task)
+    got = evaluate(run.model, data.encoded("val").float(), data.y_val, loss_fn, "cross_entropy", data.task)
     assert abs(got["loss"] - run.history.rows[-1]["val_loss"]) < 1e-9
 
 

@@ -63,7 +63,8 @@ def test_progress_is_one_line_per_epoch_when_not_a_terminal(default_run):
     epoch_lines = [line for line in lines if line.startswith("epoch ")]
     assert len(epoch_lines) == 20 and epoch_lines[0].startswith("epoch  1/20")
     assert "train_loss" in epoch_lines[0] and "test_acc" in epoch_lines[0]
-    assert len(lines) == 22                                  # 20 epochs, the summary, the folder
+    assert len(lines) == 23                                  # 20 epochs, the rows, the summary, the folder
+    assert lines[20] == "rows: 1,077 trained · 360 validated · 360 tested"   # digits' 1,797 rows, 60/20/20
 
 
 def test_config_file_round_trip_and_flags_override(default_run, tmp_path, cli):

@@ -20,10 +20,11 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlplab.cli.flags import config_from_args
+from mlplab.cli.flags import settings_from_args
 from mlplab.cli.main import UsageError, build_parser, main
 from mlplab.config import TrainConfig, dump_config, load_config
 from mlplab.data.idx import encode_idx, read_idx
+from mlplab.settings import resolve
 
 
 def fast(examples: int) -> settings:
@@ -97,8 +98,9 @@ def one_line_message(e: BaseException, keys=()) -> None:
 @fast(400)
 @given(overrides)
 def test_random_config_overrides(values):
+    """Through settings.resolve, the one place names (optimizer, activation, device, ...) are checked."""
     try:
-        config = TrainConfig().replace(**values)
+        config = resolve(values).config
     except DOCUMENTED as e:
         one_line_message(e, keys=list(values))
         return
@@ -238,7 +240,7 @@ def assert_cli_outcome(code: int, err: str) -> None:
 def test_random_train_command_lines_parse_and_validate(argv):
     """Argument parsing and config validation, stopping before training."""
     try:
-        config_from_args(build_parser().parse_args(["train", *argv]))
+        settings_from_args(build_parser().parse_args(["train", *argv]))
     except UsageError as e:
         assert str(e).strip()
     except DOCUMENTED as e:

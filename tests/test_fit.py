@@ -122,6 +122,6 @@ def test_a_binary_run_stops_on_validation_roc_auc_and_keeps_the_best_epochs_weig
     assert h.best_epoch == 1 + int(np.argmax(aucs)) and len(aucs) < 40
     model.eval()
     with torch.no_grad():
-        scores = model(data.x_val).reshape(-1).numpy()
+        scores = model(data.encoded("val").float()).reshape(-1).numpy()
     assert roc_auc_score(data.y_val.reshape(-1).numpy(), scores) == pytest.approx(max(aucs), abs=1e-12)
     assert h.rows[-1]["test_roc_auc"] > 0.8

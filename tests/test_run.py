@@ -59,7 +59,7 @@ def test_a_cli_run_folder_predicts_raw_rows_as_the_run_did(cli, tmp_path):
     data = load_dataset("wine", seed=0)
     run = mlplab.load_run(folder)
     with torch.no_grad():
-        expected = run.model.eval()(data.x_test).argmax(1).numpy()       # the model on the run's own inputs
+        expected = run.model.eval()(data.encoded("test").float()).argmax(1).numpy()  # the model on the run's own inputs
     assert np.array_equal(run.predict(raw_test), expected)
     metrics = json.loads((folder / "metrics.json").read_text())
     assert run.evaluate(raw_test, data.y_test.numpy())["accuracy"] == pytest.approx(metrics["test_accuracy"])

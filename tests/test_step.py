@@ -106,7 +106,7 @@ def training_batches(data, seed: int, **kw) -> list[torch.Tensor]:
     model = MLP(64, [16], 10, seed=0).double()
     model.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].clone()) if mod.training else None)
     fit(model, data, device="cpu", seed=seed, **kw)
-    row = {tuple(x.tolist()): i for i, x in enumerate(data.x_train)}
+    row = {tuple(x.tolist()): i for i, x in enumerate(data.encoded("train").double())}  # what the model takes
     assert len(row) == len(data.x_train)                          # every row tells which index it is
     return [torch.tensor([row[tuple(x.tolist())] for x in batch]) for batch in seen]
 
@@ -136,7 +136,7 @@ def test_grad_after_fit_is_the_last_batch_gradient_at_the_final_weights_on_both_
         # the reference, by autograd: the run's last batch (epoch 2's 58 rows), eval mode, final weights
         ref = copy.deepcopy(model).eval()
         ref.zero_grad()
-        LOSSES["cross_entropy"](ref(data.x_train[last]), data.y_train[last]).backward()
+        LOSSES["cross_entropy"](ref(data.encoded("train").double()[last]), data.y_train[last]).backward()
         for p, q in zip(model.parameters(), ref.parameters()):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-12)
     for a, b in zip(grads["hand"], grads["autograd"]):

@@ -137,8 +137,6 @@ class TrainConfig:
         if self.nesterov and not self.momentum > 0:  # torch.optim.SGD refuses it too, but only at build time
             raise ValueError(f"nesterov needs a momentum in (0, 1), e.g. --momentum 0.9 --nesterov; got "
                              f"momentum {self.momentum!r}")
-        if not isinstance(self.device, str) or not self.device:
-            raise ValueError(f"device must be a name like auto, cpu, cuda or cuda:0; got {self.device!r}")
 
     def _check_table(self) -> None:
         if self.task not in TASKS:

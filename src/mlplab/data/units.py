@@ -55,9 +55,10 @@ def unit_format(col) -> tuple[str, str] | None:
     for field in ("pre", "post"):
         units |= set(pc.unique(pc.struct_field(fields, [_FIELDS.index(field)])).to_pylist()) - {None, ""}
     units = {u.strip() for u in units}
-    plain = pc.sum(pc.match_substring_regex(cells, r"^[+-]?\d+(\.\d+)?$")).as_py() or 0
-    if len(units) > 1 or (not units and plain == len(cells)):  # text of plain numbers stays as the user has it
-        return None
+    plain = pc.match_substring_regex(cells, r"^[+-]?\d+(\.\d+)?$")
+    marked = pc.any(pc.and_(pc.is_valid(fields), pc.invert(plain))).as_py()  # a cell with a separator
+    if len(units) > 1 or (not units and not marked):  # plain numbers (and a typo: cells.check_numbers names it)
+        return None                                   # stay text, as the user has them
     return decimal, units.pop() if units else ""
 
 

@@ -25,6 +25,7 @@ from mlplab.config import TrainConfig
 from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
+from mlplab.settings import check_names
 from mlplab.training import distributed
 from mlplab.training.averaging import WeightAverage
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
@@ -93,7 +94,9 @@ def fit_config(config: TrainConfig | None, keys: dict, opt, optimizer_args) -> T
         given = sorted(set(keys) & set(OPTIMIZER_KEYS)) + (["optimizer_args"] if optimizer_args else [])
         raise ValueError(f"fit got opt= and {', '.join(given)}: the optimizer object already fixes them; pass "
                          "either opt or the optimizer settings")
-    return (config or TrainConfig()).replace(**keys)
+    config = (config or TrainConfig()).replace(**keys)
+    check_names(config)  # fit is a door too: an unknown name fails here, as in settings.resolve
+    return config
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
