@@ -109,3 +109,15 @@ def test_importing_changes_no_global_state(code):
                        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["compare", "--help"], ["recipe", "--help"],
+                                  ["summary", "--help"], ["predict", "--help"]])
+def test_help_imports_no_torch(argv):
+    """Parsing and --help load neither torch, matplotlib, scikit-learn nor pandas: they answer at once."""
+    probe = ("import sys\nfrom mlplab.cli.main import main\ntry:\n    main(" + repr(argv) + ")\nexcept SystemExit:\n"
+             "    pass\nprint('LOADED', sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                       env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert "usage: mlplab" in r.stdout and r.stdout.strip().endswith("LOADED []"), r.stdout[-500:]

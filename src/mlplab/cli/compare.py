@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
-from mlplab.experiments.compare import compare, parse_grid
 
 NAME = "compare"
 HELP = "train a grid of settings over several seeds; overlay plots and a mean ± std table of final metrics"
@@ -23,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlplab.experiments.compare import compare, parse_grid  # torch loads here, not for --help
+
     grid = parse_grid(args.grid)
     settings = settings_from_args(args)  # each member or fold resolves them again with its data's preset
     result = compare(settings, grid, seeds=args.seeds, log=None if args.quiet else print)

@@ -18,11 +18,10 @@ trained from a DataFrame, pass --data with rows to check on."""
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mlplab.cli.flags import _list
-    from mlplab.runs.export import FORMATS
 
     p.epilog = EPILOG
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="a run folder written by mlplab train")
-    p.add_argument("--format", required=True, choices=list(FORMATS),
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript"],  # mlplab.runs.export.FORMATS
                    help="onnx (opset 17, checked with onnxruntime) or torchscript (checked with torch.jit.load)")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="the file to write, e.g. model.onnx; its description goes to FILE.json")

@@ -47,7 +47,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlplab.training.fit import NonFiniteLoss
+    from mlplab.errors import NonFiniteLoss
 
     parser = build_parser()
     try:

@@ -7,10 +7,6 @@ import argparse
 
 from mlplab.cli.flags import add_model_flags, settings_from_args
 from mlplab.config import TrainConfig
-from mlplab.data.load import describe
-from mlplab.models.build import build_model
-from mlplab.models.summary import parameter_table, render, summarize
-from mlplab.runs.run import load_run
 
 NAME = "summary"
 HELP = "print the model's layers, output shapes and parameter counts (same model flags as train, or a run folder)"
@@ -24,6 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlplab.data.load import describe  # torch loads here, not for --help
+    from mlplab.models.build import build_model
+    from mlplab.models.summary import parameter_table, render, summarize
+    from mlplab.runs.run import load_run
+
     if args.run_folder is not None:
         given = sorted(k for k in vars(args) if k in TrainConfig.__dataclass_fields__)
         given += ["config"] if args.config else []

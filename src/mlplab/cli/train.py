@@ -8,9 +8,6 @@ from pathlib import Path
 
 from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
 from mlplab.config import TrainConfig
-from mlplab.runs.failures import Interrupted
-from mlplab.runs.train import train
-from mlplab.training.distributed import is_main, process_group
 
 NAME = "train"
 HELP = "train a model (mlp, cnn, lenet, rnn, lstm) on a dataset or your own table and write a run folder (config, history, metrics, weights, plots)"
@@ -30,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlplab.runs.train import train  # torch loads here, not for --help
+    from mlplab.training.distributed import is_main, process_group
+
     if args.resume is not None:
         return resume(args)
     settings = settings_from_args(args)
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     """``--resume RUN_FOLDER``: the saved config, with the flags given applied (check_resume refuses conflicts)."""
     from mlplab.runs.checkpoint import resume_config
+    from mlplab.runs.train import train
+    from mlplab.training.distributed import is_main, process_group
 
     if args.config or args.seeds != 1:
         raise ValueError("--resume takes its settings from the run folder; it cannot be combined with "
@@ -64,6 +66,9 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace, run_training) -> int:
+    from mlplab.runs.failures import Interrupted
+    from mlplab.training.distributed import is_main
+
     try:
         result = run_training()
     except Interrupted as e:

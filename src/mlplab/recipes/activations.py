@@ -20,7 +20,8 @@ from mlplab.models.activations import Activation, get_activation
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import activations as activation_plot
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import Narrate, fashion, write_report
+from mlplab.recipes import fashion
+from mlplab.recipes.report import Narrate, write_report
 from mlplab.training.fit import fit
 
 TITLE = "activations: shapes, derivatives, dead relu and saturated sigmoid/tanh units"

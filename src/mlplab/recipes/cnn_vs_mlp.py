@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from mlplab.experiments import tables
 from mlplab.plots.figures import epoch_axis, save, subplots
-from mlplab.recipes import fashion, write_report
+from mlplab.recipes import fashion
+from mlplab.recipes.report import write_report
 from mlplab.runs.train import train
 
 TITLE = "cnn-vs-mlp: the same parameter budget as a CNN and as an MLP on Fashion-MNIST"

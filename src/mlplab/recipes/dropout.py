@@ -12,7 +12,8 @@ from pathlib import Path
 from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import Narrate, fashion, write_report
+from mlplab.recipes import fashion
+from mlplab.recipes.report import Narrate, write_report
 from mlplab.training.evaluate import evaluate
 from mlplab.training.fit import fit
 from mlplab.training.losses import get_loss

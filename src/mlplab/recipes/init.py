@@ -19,7 +19,7 @@ from mlplab.experiments import tables
 from mlplab.models.activations import Activation
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import Narrate, write_report
+from mlplab.recipes.report import Narrate, write_report
 from mlplab.training.fit import NonFiniteLoss, fit
 from mlplab.training.losses import get_loss
 

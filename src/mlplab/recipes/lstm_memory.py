@@ -46,7 +46,7 @@ from torch.nn import functional as F
 from mlplab.data.dataset import Dataset
 from mlplab.experiments import tables
 from mlplab.plots.figures import epoch_axis, save, subplots
-from mlplab.recipes import write_report
+from mlplab.recipes.report import write_report
 from mlplab.runs.train import train
 from mlplab.scratch.rnn import lstm_cell, rnn_cell
 from mlplab.training.callbacks import Callback

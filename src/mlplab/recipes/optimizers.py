@@ -13,7 +13,7 @@ from mlplab.data.load import load_dataset
 from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import overlay
-from mlplab.recipes import Narrate, write_report
+from mlplab.recipes.report import Narrate, write_report
 from mlplab.training.fit import fit
 
 TITLE = "optimizers: SGD, momentum, RMSprop, Adagrad, Adadelta, Adam, Adamax on one problem"

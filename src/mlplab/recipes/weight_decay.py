@@ -21,7 +21,7 @@ from mlplab.data.dataset import Dataset
 from mlplab.experiments import tables
 from mlplab.models.mlp import MLP
 from mlplab.plots.figures import save, subplots
-from mlplab.recipes import Narrate, write_report
+from mlplab.recipes.report import Narrate, write_report
 from mlplab.scratch.losses import l2_penalty
 from mlplab.training.fit import fit
 

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from mlplab.config import TrainConfig
+from mlplab.errors import NonFiniteLoss
 from mlplab.data.augment import get_augment
 from mlplab.data.dataset import Dataset
 from mlplab.registry import impl_module
@@ -60,10 +61,6 @@ def resolve_device(device: str) -> torch.device:
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of one epoch's shuffling and dropout masks, derived from the run seed alone."""
     return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
-
-
-class NonFiniteLoss(ArithmeticError):
-    """The training (or validation/test) loss became NaN or infinite."""
 
 
 def non_finite(value: float, where: str, opt) -> NonFiniteLoss:
