@@ -200,8 +200,8 @@ def fit_stats(x: np.ndarray) -> tuple[Tensor, Tensor]:
 def targets(y: np.ndarray, task: str, stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Labels as the losses take them: int64 (N,) class indices, else float32 (N, T) (standardised by ``stats``)."""
     if task == "multiclass":
-        return torch.as_tensor(np.asarray(y, dtype=np.int64))
-    t = torch.as_tensor(np.asarray(y, dtype=np.float64)).reshape(len(y), -1)
+        return torch.as_tensor(np.array(y, dtype=np.int64))  # a copy: y may be a read-only view (pyarrow, memmap)
+    t = torch.as_tensor(np.array(y, dtype=np.float64)).reshape(len(y), -1)
     if stats is not None:
         t = (t - stats[0]) / stats[1]
     return t.float()
@@ -216,7 +216,7 @@ def _as_array(value, what: str) -> np.ndarray:
         raise ValueError(f"{what} must be a rectangular array; {e}") from None
     if arr.ndim == 0:
         raise ValueError(f"{what} must be an array of samples; got the scalar {value!r}")
-    return arr
+    return arr if arr.flags.writeable else arr.copy()  # a read-only view (a memmap): torch needs its own copy
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> None:
@@ -293,16 +293,15 @@ def _show(values: np.ndarray) -> str:
 
 
 def _split(x, y, fraction: float, task: str, seed: int, split: str, total: int):
-    from sklearn.model_selection import train_test_split
+    from mlplab.data.split import train_test_rows
 
     n = round(fraction * len(x))
     if n == 0 or n == len(x):
         raise ValueError(f"{split}_fraction leaves an empty split ({len(x)} rows of {total}); change it, or "
                          f"give x_{split}/y_{split}")
     try:
-        x_rest, x_out, y_rest, y_out = train_test_split(x, y, test_size=n, random_state=seed,
-                                                        stratify=y if task != "regression" else None)
+        rest, out = train_test_rows(y, n, seed, stratify=task != "regression")
     except ValueError as e:
         raise ValueError(f"cannot split off a stratified {split} set: {e}; give x_{split}/y_{split} or more "
                          "rows per class") from None
-    return x_rest, y_rest, (x_out, y_out)
+    return x[rest], y[rest], (x[out], y[out])

@@ -35,18 +35,17 @@ def _targets(y: np.ndarray, task: str) -> Tensor:
 
 
 def split(x: np.ndarray, y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int):
-    """Seeded train/val/test split, stratified by class for classification; fractions are of the whole set."""
-    from sklearn.model_selection import train_test_split
+    """Seeded train/val/test split, stratified by class for classification; fractions are of the whole set
+    (mlplab.data.split: scikit-learn's train_test_split, index for index)."""
+    from mlplab.data.split import train_test_rows
 
-    strat = y if task != "regression" else None
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed,
-                                                      stratify=strat)
+    stratify = task != "regression"
+    rest, test = train_test_rows(y, test_fraction, seed, stratify)
+    x_rest, x_test, y_rest, y_test = x[rest], x[test], y[rest], y[test]
     if val_fraction <= 0:
         return x_rest, y_rest, None, None, x_test, y_test
-    strat = y_rest if task != "regression" else None
-    x_tr, x_val, y_tr, y_val = train_test_split(x_rest, y_rest, test_size=val_fraction / (1 - test_fraction),
-                                                random_state=seed, stratify=strat)
-    return x_tr, y_tr, x_val, y_val, x_test, y_test
+    tr, val = train_test_rows(y_rest, val_fraction / (1 - test_fraction), seed, stratify)
+    return x_rest[tr], y_rest[tr], x_rest[val], y_rest[val], x_test, y_test
 
 
 def _bundled(name: str, seed: int, val_fraction: float, test_fraction: float) -> Dataset:
@@ -87,10 +86,10 @@ def _images(name: str, data_dir, seed: int, val_fraction: float) -> Dataset:
     scale = lambda v: torch.as_tensor(v, dtype=torch.float32) / 255.0  # noqa: E731  (as ToTensor does)
     x_val = y_val = None
     if val_fraction > 0:
-        from sklearn.model_selection import train_test_split
+        from mlplab.data.split import train_test_rows
 
-        x_tr, x_val, y_tr, y_val = train_test_split(x_tr, y_tr, test_size=val_fraction, random_state=seed,
-                                                    stratify=y_tr)
+        tr, val = train_test_rows(y_tr, val_fraction, seed, stratify=True)
+        x_tr, x_val, y_tr, y_val = x_tr[tr], x_tr[val], y_tr[tr], y_tr[val]
     return Dataset(name, "multiclass", scale(x_tr), _targets(y_tr, "multiclass"),
                    None if x_val is None else scale(x_val), None if y_val is None else _targets(y_val, "multiclass"),
                    scale(x_te), _targets(y_te, "multiclass"), input_shape=tuple(x_tr.shape[1:]), num_classes=10,

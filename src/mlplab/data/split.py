@@ -22,15 +22,21 @@ from math import ceil
 import numpy as np
 
 
-def train_test_rows(y: np.ndarray, test_size: float, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+def train_test_rows(y: np.ndarray, test_size: float | int, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """(training, test) positions into ``y`` (N,) class indices (only its length counts unless ``stratify``):
-    ``ceil(test_size · N)`` test rows, as ``train_test_split(np.arange(N), test_size=test_size,
-    random_state=seed, stratify=y if stratify else None)``."""
+    ``ceil(test_size · N)`` test rows (``test_size`` rows when it is an int), as ``train_test_split(np.arange(N),
+    test_size=test_size, random_state=seed, stratify=y if stratify else None)``."""
     n = len(y)
-    if not 0 < test_size < 1:
+    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        if not 0 < test_size < n:
+            raise ValueError(f"test_size={test_size} should be either positive and smaller than the number of "
+                             f"samples {n} or a float in the (0, 1) range")
+        n_test = int(test_size)
+    elif not 0 < test_size < 1:
         raise ValueError(f"test_size={test_size} should be either positive and smaller than the number of samples "
                          f"{n} or a float in the (0, 1) range")
-    n_test = ceil(test_size * n)
+    else:
+        n_test = ceil(test_size * n)
     n_train = n - n_test
     if n_train == 0:
         raise ValueError(f"With n_samples={n}, test_size={test_size} and train_size=None, the resulting train set "
