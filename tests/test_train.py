@@ -126,7 +126,7 @@ def test_an_early_stopped_run_resumed_past_its_best_epoch_restores_the_same_best
     best, stopped = whole.history.best_epoch, whole.history.stopped_epoch
     assert stopped == best + 3 < 200
     part = mlplab.train(data, epochs=best + 1, out=str(tmp_path / "part"), **keys)   # past the best epoch
-    assert load_checkpoint(part.path).history.best_state is not None
+    assert load_checkpoint(part.path).state.best is not None
     config = load_config(part.path / "config.toml").replace(epochs=200)
     resumed = mlplab.train(data, config=config, resume=part.path, write=True, progress="quiet")
     assert (resumed.history.best_epoch, resumed.history.stopped_epoch) == (best, stopped)

@@ -24,6 +24,7 @@ from mlplab.runs.failures import deferred_interrupt
 from mlplab.runs.rundir import write_bytes
 from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.fit import History
+from mlplab.training.state import TrainState
 
 FILE = "checkpoint.safetensors"
 FORMAT = "mlplab-checkpoint-2"         # with digests of every tensor and of the metadata (mlplab.runs.sealed)
@@ -35,7 +36,8 @@ LEGACY_KEYS = {"format", "epoch", "config", "history", "optimizer", "rng"}
 class Checkpoint:
     epoch: int                       # epochs completed
     config: TrainConfig
-    history: History
+    history: History                 # the record
+    state: TrainState                # the weights the model does not hold (early stopping's best, ema's)
     model: dict[str, Tensor]         # the model's state_dict
     optimizer: dict                  # the optimizer's state_dict, as torch.optim.Optimizer.state_dict() gives it
     rng: dict                        # see capture_rng
@@ -94,12 +96,13 @@ def restore_rng(state: dict) -> None:
 # ---- save / load ------------------------------------------------------------------------------------------
 
 def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: History, model: nn.Module,
-                    opt: torch.optim.Optimizer) -> Path:
+                    opt: torch.optim.Optimizer, state: TrainState | None = None) -> Path:
     """Write ``run_dir/checkpoint.safetensors`` atomically; returns its path."""
+    state = TrainState() if state is None else state
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    for k, v in (history.best_state or {}).items():  # early stopping's best weights so far
+    for k, v in (state.best or {}).items():  # early stopping's best weights so far
         tensors[f"best/{k}"] = v.detach().cpu().contiguous().clone()
-    for i, v in enumerate(history.ema_state or ()):  # with ema: the training weights (the model holds the average)
+    for i, v in enumerate(state.ema or ()):  # with ema: the training weights (the model holds the average)
         tensors[f"ema/{i}"] = v.detach().cpu().contiguous().clone()
     optimizer = _encode(opt.state_dict(), "optimizer", tensors)
     rng = _encode(capture_rng(), "rng", tensors)
@@ -139,7 +142,7 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     model = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
     best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
     ema = [tensors[f"ema/{i}"] for i in range(sum(k.startswith("ema/") for k in tensors))]
-    return Checkpoint(epoch, config, History(rows, best_state=best or None, ema_state=ema or None), model,
+    return Checkpoint(epoch, config, History(rows), TrainState(best or None, ema or None), model,
                       optimizer, rng)
 
 
@@ -230,10 +233,11 @@ def resume_config(run_dir: str | Path, overrides: dict) -> TrainConfig:
 class Checkpointer:
     """``fit`` callback: save a checkpoint of the run after each epoch; ``epoch`` is the last one saved."""
 
-    def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0):
+    def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0, state: TrainState | None = None):
         self.run_dir, self.config, self.epoch = Path(run_dir), config, epoch
+        self.state = TrainState() if state is None else state  # fit's: early stopping's best weights, ema's
 
     def __call__(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
         with deferred_interrupt():
-            save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt)
+            save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt, state=self.state)
             self.epoch = epoch

@@ -33,6 +33,7 @@ from mlplab.training.callbacks import Callback
 from mlplab.training.fit import NonFiniteLoss, fit, resolve_device
 from mlplab.training.optim import build_optimizer
 from mlplab.training.progress import EpochProgress
+from mlplab.training.state import TrainState
 
 PROGRESS = ("auto", "notebook", "bar", "lines", "quiet")
 
@@ -131,9 +132,9 @@ def execute(plan: Plan, *, write: bool = False, progress: str = "auto", callback
 def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbose: bool,
              held: contextlib.ExitStack) -> Run:
     data, config, model, checkpoint = plan.data, plan.config, plan.model, plan.checkpoint
-    history = None
+    history, state = None, TrainState()
     if checkpoint is not None:
-        history = checkpoint.history
+        history, state = checkpoint.history, checkpoint.state
         restore_rng(checkpoint.rng)
     path = saver = None
     callbacks = list(callbacks) + ([PathReport()] if verbose else [])
@@ -142,7 +143,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
             new_run_dir(config.out, config.dataset) if plan.folder is None else exact_folder(plan.folder))
         if plan.resume is None:
             held.enter_context(RunLock(path))
-        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0)
+        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0, state)
         with written(path, saver, fresh=plan.resume is None):
             remove_stale_temporaries(path)
             write_text(path / "config.toml", dump_config(config))
@@ -152,7 +153,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         callbacks.append(reporter)
     try:
         with out_of_memory_hint(config):
-            history = fit(model, data, config, opt=plan.opt, history=history, callbacks=callbacks)
+            history = fit(model, data, config, opt=plan.opt, history=history, state=state, callbacks=callbacks)
     except KeyboardInterrupt:
         if path is None:
             raise

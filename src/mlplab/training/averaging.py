@@ -4,7 +4,7 @@ After every step the average moves towards the weights training has reached, a â
 (Polyak & Juditsky 1992; Keras' ``use_ema``, timm's ``ModelEmaV2``); training itself goes on from w. At the end
 of each epoch the model is given the average (``swap``), so the validation and test columns, early stopping's
 best weights, the checkpoint and the final model are the average's; the next epoch swaps the training weights
-back in. The weights the model does not hold travel in the checkpoint (``History.ema_state``), so a resumed
+back in. The weights the model does not hold travel in the checkpoint (``TrainState.ema``), so a resumed
 run continues exactly.
 """
 
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 class WeightAverage:
     """The average of ``model``'s parameters with decay ``ema`` per step; ``held``: a resumed run's
-    ``History.ema_state`` (the training weights, while the model holds the average it was saved with)."""
+    ``TrainState.ema`` (the training weights, while the model holds the average it was saved with)."""
 
     def __init__(self, model: nn.Module, ema: float, held: list[Tensor] | None = None):
         self.params = list(model.parameters())

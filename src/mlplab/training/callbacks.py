@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mlplab.training.history import History
+from mlplab.training.state import TrainState
 
 
 class Callback:
@@ -71,16 +72,19 @@ class EarlyStopping(Callback):
     ``restore_best``) put back the weights of the best epoch, as Keras' ``EarlyStopping(restore_best_weights=True)``.
 
     The best epoch and the epoch training stopped after go into ``history.best_epoch``/``history.stopped_epoch``;
-    the best weights are kept as a copy in ``history.best_state``. Everything else it knows it reads back from
-    the history's rows, so a resumed run (its History from a checkpoint) stops where the unbroken one would.
+    the best weights are kept as a copy in ``state.best`` (a TrainState: the checkpointer saves it). Everything
+    else it knows it reads back from the history's rows, so a resumed run (its History and TrainState from a
+    checkpoint) stops where the unbroken one would.
     """
 
-    def __init__(self, patience: int, monitor: str = "val_loss", min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(self, patience: int, monitor: str = "val_loss", min_delta: float = 0.0, restore_best: bool = True,
+                 state: TrainState | None = None):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"early stopping patience must be a positive number of epochs, e.g. 5; got {patience!r}")
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a history column name such as 'val_loss'; got {monitor!r}")
         self.patience, self.monitor, self.min_delta, self.restore_best = patience, monitor, min_delta, restore_best
+        self.state = TrainState() if state is None else state
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.wait = 0
@@ -105,7 +109,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, history, model, opt):
         if self._see(epoch, history.rows[-1][self.monitor]) and self.restore_best:
-            history.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.state.best = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.stopped = self.wait >= self.patience
         return self.stopped
 
@@ -116,8 +120,8 @@ class EarlyStopping(Callback):
         if not self.restore_best:
             return
         if self.best_epoch != history.rows[-1]["epoch"]:
-            if history.best_state is None:
+            if self.state.best is None:
                 raise ValueError(f"early stopping cannot restore epoch {self.best_epoch}'s weights: they were not "
                                  "kept (a run resumed from a checkpoint without them)")
-            model.load_state_dict(history.best_state)
+            model.load_state_dict(self.state.best)
         history.best_epoch = self.best_epoch

@@ -14,6 +14,7 @@ never forms a gradient tensor while training) and consistent with the weights ea
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
 from mlplab.training.device import check_device
 from mlplab.training.evaluate import evaluate, predictions_correct, split_metrics
 from mlplab.training.history import History
+from mlplab.training.state import TrainState
 from mlplab.training.losses import loss_for_task
 from mlplab.training.optim import build_optimizer
 from mlplab.training.schedules import get_schedule, set_lr
@@ -98,8 +100,8 @@ def fit_config(config: TrainConfig | None, keys: dict, opt, optimizer_args) -> T
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         opt: torch.optim.Optimizer | None = None, optimizer_args: dict | None = None,
-        history: History | None = None, callbacks: Sequence = (), penalty: Callable | None = None,
-        **keys) -> History:
+        history: History | None = None, state: TrainState | None = None, callbacks: Sequence = (),
+        penalty: Callable | None = None, **keys) -> History:
     """Train ``model`` on ``data`` as ``config`` (a TrainConfig) and ``keys`` (its training keys) say.
 
     ``keys`` are TrainConfig's training keys (``optimizer``, ``lr``, ``epochs``, ``batch_size``, ``seed``,
@@ -117,59 +119,109 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     (2, 'hand')
     """
     config = fit_config(config, keys, opt, optimizer_args)
-    losses, optim = impl_module(config.impl, "losses"), impl_module(config.impl, "optim")
-    loss = loss_for_task(config.loss, data.task)
-    loss_fn = losses.get_loss(loss, losses.LOSSES)
-    classify = data.task != "regression"
-    dev = resolve_device(config.device)
-    rank, world = distributed.rank_and_world()
-    layout = choose_memory_format(model, dev, world=world, compile=config.compile)
-    model.to(dev, memory_format=MEMORY_FORMATS[layout[0]])  # the parameters stay the same objects (opt holds them)
-    factor, augment_fn = get_schedule(config.schedule), get_augment(config.augment, data.input_shape)
-    if config.batch_size < world:
-        raise ValueError(f"batch_size ({config.batch_size}) is the global batch and must be >= the {world} processes")
-    if opt is None:
-        opt = build_optimizer(config, model, **(optimizer_args or {}))
-    elif type(opt) is not optim.OPTIMIZERS[config.optimizer]:
-        raise ValueError(f"opt is a {type(opt).__name__} but the config says optimizer {config.optimizer!r}; "
-                         "pass the config the optimizer was built from")
-    forward = distributed.data_parallel(model, dev) if world > 1 else model
-    if config.compile and dev.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
-        raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
-    if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
-        forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
-    train_loss_fn, class_weight, smoothing = training_loss(loss, loss_fn, data, config)
-    ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
-                      class_weight=class_weight, label_smoothing=smoothing, amp=config.amp, grad_clip=config.grad_clip)
-    choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    splits = {name: (x.to(dev, dtype), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
-    x_train, y_train = splits["train"]
-    if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
-        x_train = x_train.to(AMP[config.amp])
-    n = len(x_train)
-    check_labels(data, y_train, loss)
-    callbacks = [as_callback(cb) for cb in callbacks]
+    loop = Loop.build(model, data, config, opt, optimizer_args, penalty)
     history = history if history is not None else History()
-    history.backprop, history.backprop_reason = choice.path, choice.reason
-    history.memory_format, history.memory_format_reason = layout
+    state = state if state is not None else TrainState()  # a resumed run's, from its checkpoint
+    history.backprop, history.backprop_reason = loop.choice.path, loop.choice.reason
+    history.memory_format, history.memory_format_reason = loop.layout
+    callbacks = [as_callback(cb) for cb in callbacks]
     if config.early_stopping is not None:  # first, so the other callbacks see its verdict on this epoch
-        check_monitor(config.monitor, [f"{s}_{m}" for s in splits for m in split_metrics(data.task)])
-        callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor))
-    on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
-    n_batches = -(-n // config.batch_size)
-    batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
+        check_monitor(config.monitor, [f"{s}_{m}" for s in loop.splits for m in split_metrics(data.task)])
+        callbacks.insert(0, EarlyStopping(config.early_stopping, config.monitor, state=state))
+    average = WeightAverage(model, config.ema, state.ema) if config.ema else None
     start = history.rows[-1]["epoch"] if history.rows else 0
-    average = WeightAverage(model, config.ema, history.ema_state) if config.ema else None
     perm = None
     for cb in callbacks:
-        cb.on_train_begin(history, model, opt)
+        cb.on_train_begin(history, model, loop.opt)
 
     for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
         if average is not None and average.swapped:  # train on from the training weights, not their average
             average.swap()
+        row, perm = loop.train_epoch(epoch, average)
+        if average is not None:  # evaluation, callbacks (early stopping, checkpoints) and the end see the average
+            average.swap()
+            state.ema = average.other
+        row.update(loop.evaluate(epoch))
+        row["seconds"] = time.perf_counter() - t0
+        history.rows.append(row)
+        stop = False
+        for cb in callbacks:
+            stop = bool(cb.on_epoch_end(epoch, history, model, loop.opt)) or stop
+        if stop:
+            break
+    for cb in callbacks:
+        cb.on_train_end(history, model)
+    if perm is not None:
+        last_batch_gradients(model, loop.x_train, loop.y_train, perm, config.batch_size, loop.loss_fn)
+    return history
+
+
+@dataclass
+class Loop:
+    """What every epoch of ``fit`` uses, set up once: the device and layout, the optimizer, the step (by hand or
+    autograd), the splits on the device, the schedule and augmentation."""
+
+    model: nn.Module
+    data: Dataset
+    config: TrainConfig
+    opt: torch.optim.Optimizer
+    choice: object                   # mlplab.training.step's choice: .step, .path, .reason
+    layout: tuple[str, str]          # (memory format, why)
+    splits: dict                     # name -> (x, y) on the device, x in the model's dtype
+    x_train: Tensor
+    y_train: Tensor
+    loss: str
+    loss_fn: Callable
+    device: torch.device
+    rank: int
+    world: int
+    factor: Callable
+    augment_fn: Callable
+
+    @classmethod
+    def build(cls, model: nn.Module, data: Dataset, config: TrainConfig, opt, optimizer_args, penalty) -> Loop:
+        losses, optim = impl_module(config.impl, "losses"), impl_module(config.impl, "optim")
+        loss = loss_for_task(config.loss, data.task)
+        loss_fn = losses.get_loss(loss, losses.LOSSES)
+        dev = resolve_device(config.device)
+        rank, world = distributed.rank_and_world()
+        layout = choose_memory_format(model, dev, world=world, compile=config.compile)
+        model.to(dev, memory_format=MEMORY_FORMATS[layout[0]])  # the parameters stay the same objects (opt holds them)
+        factor, augment_fn = get_schedule(config.schedule), get_augment(config.augment, data.input_shape)
+        if config.batch_size < world:
+            raise ValueError(f"batch_size ({config.batch_size}) is the global batch and must be >= the {world} processes")
+        if opt is None:
+            opt = build_optimizer(config, model, **(optimizer_args or {}))
+        elif type(opt) is not optim.OPTIMIZERS[config.optimizer]:
+            raise ValueError(f"opt is a {type(opt).__name__} but the config says optimizer {config.optimizer!r}; "
+                             "pass the config the optimizer was built from")
+        forward = distributed.data_parallel(model, dev) if world > 1 else model
+        if config.compile and dev.type == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+            raise ValueError("compile on CPU needs a C++ compiler (g++ or clang++) on PATH; install one or drop --compile")
+        if config.compile:  # CUDA graphs on a GPU; two static shapes (full and last batch); eval uses the plain model
+            forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None, dynamic=False)
+        train_loss_fn, class_weight, smoothing = training_loss(loss, loss_fn, data, config)
+        ctx = StepContext(model, loss, opt, config.impl, dev, world, config.compile, penalty is not None,
+                          class_weight=class_weight, label_smoothing=smoothing, amp=config.amp,
+                          grad_clip=config.grad_clip)
+        choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        splits = {name: (x.to(dev, dtype), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
+        x_train, y_train = splits["train"]
+        if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
+            x_train = x_train.to(AMP[config.amp])
+        check_labels(data, y_train, loss)
+        return cls(model, data, config, opt, choice, layout, splits, x_train, y_train, loss, loss_fn, dev, rank,
+                   world, factor, augment_fn)
+
+    def train_epoch(self, epoch: int, average: WeightAverage | None) -> tuple[dict, Tensor]:
+        """One pass over the training rows in a seeded order; the epoch's row so far, and the order."""
+        config, dev, world, n = self.config, self.device, self.world, len(self.x_train)
+        on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
+        n_batches = -(-n // config.batch_size)
+        batch_losses = None if on_cpu else torch.zeros(n_batches, device=dev)
+        self.model.train()
         g = torch.Generator(device=dev).manual_seed(epoch_seed(config.seed, epoch))
         torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout masks
         perm = torch.randperm(n, generator=g, device=dev)
@@ -179,55 +231,48 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
         for i in range(0, n, config.batch_size):
             idx = perm[i:i + config.batch_size]          # the global batch
             share = len(idx) / world                     # this rank's weight in the global mean
-            idx = distributed.shard(idx, rank, world) if world > 1 else idx
-            xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)  # (B, ...), (B,) or (B, 1)
-            xb = augment_fn(xb, g)
+            idx = distributed.shard(idx, self.rank, world) if world > 1 else idx
+            xb, yb = self.x_train.index_select(0, idx), self.y_train.index_select(0, idx)  # (B, ...), (B,) or (B, 1)
+            xb = self.augment_fn(xb, g)
             if config.schedule != "none":
-                set_lr(opt, factor(((epoch - 1) * n_batches + i // config.batch_size) / (config.epochs * n_batches)))
-            batch_loss, out = choice.step.step(xb, yb, share)
+                set_lr(self.opt, self.factor(((epoch - 1) * n_batches + i // config.batch_size)
+                                             / (config.epochs * n_batches)))
+            batch_loss, out = self.choice.step.step(xb, yb, share)
             if average is not None:
                 average.update()
             if on_cpu:
                 if not math.isfinite(value := batch_loss.item()):
                     raise non_finite(value, f"training loss became {{value}} in epoch {epoch}, batch "
-                                            f"{i // config.batch_size + 1} of {n_batches}", opt)
+                                            f"{i // config.batch_size + 1} of {n_batches}", self.opt)
                 loss_total += value * share
             else:
                 batch_losses[i // config.batch_size] = batch_loss  # no host sync on the GPU
                 loss_sum.add_(batch_loss, alpha=share)
-            if classify:
-                correct += predictions_correct(out, yb, loss)
+            if self.data.task != "regression":
+                correct += predictions_correct(out, yb, self.loss)
         loss_sum += loss_total
         distributed.all_sum_(loss_sum, correct)
         train_loss = loss_sum.item() / n
         if not math.isfinite(train_loss):
             bad = [] if batch_losses is None else (~torch.isfinite(batch_losses)).nonzero().flatten().tolist()
             raise non_finite(train_loss, f"training loss became {{value}} in epoch {epoch}, batch "
-                                         f"{bad[0] + 1 if bad else n_batches} of {n_batches}", opt)
+                                         f"{bad[0] + 1 if bad else n_batches} of {n_batches}", self.opt)
         row = {"epoch": epoch, "train_loss": train_loss}
-        if average is not None:  # evaluation, callbacks (early stopping, checkpoints) and the end see the average
-            average.swap()
-            history.ema_state = average.other
-        if classify:
+        if self.data.task != "regression":
             row["train_accuracy"] = correct.item() / n
-        for name, (x, y) in splits.items():
+        return row, perm
+
+    def evaluate(self, epoch: int) -> dict:
+        """Every held-out split's metrics in eval mode, without gradients (mlplab.training.evaluate)."""
+        row = {}
+        for name, (x, y) in self.splits.items():
             if name != "train":
-                for key, value in evaluate(model, x, y, loss_fn, loss, data.task).items():
+                for key, value in evaluate(self.model, x, y, self.loss_fn, self.loss, self.data.task).items():
                     row[f"{name}_{key}"] = value
                 if not math.isfinite(row[f"{name}_loss"]):  # the weights diverged: keep the last good epoch
-                    raise non_finite(row[f"{name}_loss"], f"{name} loss became {{value}} after epoch {epoch}", opt)
-        row["seconds"] = time.perf_counter() - t0
-        history.rows.append(row)
-        stop = False
-        for cb in callbacks:
-            stop = bool(cb.on_epoch_end(epoch, history, model, opt)) or stop
-        if stop:
-            break
-    for cb in callbacks:
-        cb.on_train_end(history, model)
-    if perm is not None:
-        last_batch_gradients(model, x_train, y_train, perm, config.batch_size, loss_fn)
-    return history
+                    raise non_finite(row[f"{name}_loss"], f"{name} loss became {{value}} after epoch {epoch}",
+                                     self.opt)
+        return row
 
 
 def training_loss(loss: str, loss_fn, data: Dataset, config: TrainConfig) -> tuple[Callable, Tensor | None, float]:

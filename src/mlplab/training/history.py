@@ -12,11 +12,10 @@ class History:
     """One row per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``val_*``/``test_*``, ``seconds``.
 
     ``best_epoch`` and ``stopped_epoch`` are set by early stopping (mlplab.training.callbacks.EarlyStopping):
-    the epoch whose weights the model holds after training, and the epoch after which training stopped;
-    ``best_state`` holds the best epoch's weights while training runs (checkpoints carry them, so a resumed
-    run restores the same ones). With weight averaging (``ema``) the model holds the averaged weights from the end
-    of each epoch on and ``ema_state`` the training weights (checkpoints carry both, so a run resumes exactly). ``backprop`` and ``backprop_reason``: the path fit's steps took, and why;
-    ``memory_format`` and ``memory_format_reason``: the layout of the model's 4-d weights, and why.
+    the epoch whose weights the model holds after training, and the epoch after which training stopped.
+    ``backprop`` and ``backprop_reason``: the path fit's steps took, and why; ``memory_format`` and
+    ``memory_format_reason``: the layout of the model's 4-d weights, and why. The weights a run carries between
+    epochs (early stopping's best, weight averaging's) are not the record: mlplab.training.state.TrainState.
 
     >>> h = History([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.25}])
     >>> h.column("train_loss"), h.final["epoch"]
@@ -26,8 +25,6 @@ class History:
     rows: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_epoch: int | None = None
-    best_state: dict | None = field(default=None, repr=False)
-    ema_state: list | None = field(default=None, repr=False)  # with ema: the weights the model does not hold now
     backprop: str | None = None
     backprop_reason: str | None = None
     memory_format: str | None = None
