@@ -125,10 +125,11 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     g = p.add_argument_group("tables (train on your own CSV/TSV/Parquet file)")
     g.add_argument("--data", default=S, metavar="FILE", help="a table: .csv/.tsv (delimiter sniffed), .parquet, "
-                   ".npy, .npz; settings then start from the table preset of its task and size (adam, cosine, "
-                   "early stop; under 16,384 training rows 3x256, batch 256, lr 5e-4, <=100 epochs, dropout 0.15 "
-                   "for classification; larger: classification 1x256, batch 512, lr 2e-3, <=40 epochs, best "
-                   "val_accuracy kept; regression numeric embeddings, 2x64, batch 1024, lr 6e-3, about 420 steps)")
+                   ".npy, .npz; settings then start from the table recipe of its task and size (adam, cosine, "
+                   "early stop; under 16,384 training rows 3x256, batch 256, lr 5e-4, <=100 epochs; larger: "
+                   "classification 1x256, batch 512, lr 2e-3, regression 2x64, batch 1024, lr 6e-3; periodic "
+                   "numeric embeddings for regression and multiclass; label smoothing 0.1 for binary; "
+                   "mlplab.training.presets)")
     g.add_argument("--target", default=S, metavar="COLUMN", help="the column to predict")
     g.add_argument("--task", default=S, choices=["auto", "multiclass", "binary", "regression"],
                    help="default auto: from the target column (said in columns.md)")
@@ -145,7 +146,7 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
                    help="fit a linear model and HistGradientBoosting on the same split beside the net and report "
                    "their test metrics (auto: when they are cheap next to it)")
     g.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=S,
-                   help="classification: train on (1 - e) onehot + e / C (table default 0.1)")
+                   help="classification: train on (1 - e) onehot + e / C (table default: 0.1 for binary, else 0)")
 
 
 def flag_keys(args: argparse.Namespace) -> dict:
