@@ -36,7 +36,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="mlplab", description="Build, train, inspect and compare multilayer perceptrons.")
+    from mlplab import __version__
+
+    parser = Parser(prog="mlplab", description="Build, train, inspect and compare neural networks (MLPs, CNNs, "
+                    "RNN/LSTMs, your own modules) on datasets or your own tables; every piece also from scratch.")
+    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module_name in COMMANDS:
         module = importlib.import_module(module_name)
