@@ -8,10 +8,8 @@ PLR variant (Periodic → Linear → ReLU). Per numeric column j of the encoded 
     h_j = ReLU(W_j e_j + b_j)            ∈ R^d, W_j (d × 2k) per column, W ~ N(0, 1/(2k)), b = 0
 
 The output is [h_1, …, h_F, the other columns unchanged, in order]: a table's one-hot slots and missing
-indicators are not embedded. On diamonds (regression, MLP 2×128, batch 512, lr 2e-3, 20 epochs, 3 seeds) the
-test RMSE went from $577 (seed 0) to $545 with σ = 0.1, $532 with σ = 1 and $560 with σ = 3; k = d = 8 gave $552.
-On the classification tables it did not help (bank-full accuracy 0.9066 vs 0.9083, penguins 0.971 vs 0.986,
-seed 0), so only the large regression tables' preset uses it (mlplab.training.presets).
+indicators are not embedded. The table recipe (mlplab.training.presets) puts it before the MLP of regression and
+multiclass tables, where it paid across the corpus; what it measured: benchmarks/RESULTS.md.
 
 torch has no built-in to twin, so ``--impl scratch`` uses this same module (mlplab.scratch.mlp).
 
