@@ -99,8 +99,8 @@ def add_table_metrics(run) -> None:
     y = data.y_test.reshape(-1).numpy()
     if data.task == "regression":
         y = run.schema.target_units(data.y_test).reshape(-1).numpy()
-    m = table_metrics(data.task, y if data.task == "regression" else y.astype(np.int64), scores(run, data.x_test),
-                      data.class_names)
+    m = table_metrics(data.task, y if data.task == "regression" else y.astype(np.int64),
+                      scores(run, data.encoded("test")), data.class_names)  # the test rows as training encoded them
     run.metrics["test"] = m
     run.metrics.update({f"test_{k}": m[k] for k in ("rmse", "mae", "r2", "roc_auc", "pr_auc", "balanced_accuracy")
                         if k in m})
