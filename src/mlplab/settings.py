@@ -95,8 +95,12 @@ def check_names(config: TrainConfig) -> None:
     lookup(OPTIMIZERS, config.optimizer, "optimizer")
     for name in config.activation:
         lookup(ACTIVATIONS, name, "activation")
-    for spec in (*config.init, config.bias_init):
+    for spec in config.init:
         parse_init(spec)
+    try:
+        parse_init(config.bias_init)
+    except ValueError as e:
+        raise ValueError(f"bias_init: {e}; e.g. --bias-init zeros, ones or constant:0.1") from None
     if config.loss is not None:
         lookup(LOSSES, config.loss, "loss")
     lookup(SCHEDULES, config.schedule, "schedule")
