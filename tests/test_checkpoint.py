@@ -157,8 +157,8 @@ def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_pa
     assert_same_weights(resumed.model.state_dict(), whole.model.state_dict())
 
 
-KILL_ARGS = ["--dataset", "digits", "--hidden", "64", "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01",
-             "--batch-size", "16", "--epochs", "5", "--device", "cpu", "--quiet"]
+KILL_ARGS = ["--dataset", "digits", "--hidden", "256", "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01",
+             "--batch-size", "16", "--epochs", "12", "--device", "cpu", "--quiet"]
 
 
 # Imports mlplab once (seconds), then forks one real process per run: killing and resuming costs no start-up.
