@@ -35,9 +35,6 @@ from mlplab.runs.train import prepare, train
 from mlplab.settings import Settings
 
 MAX_SEEDS = 10_000
-# The config keys that say which data a member trains on (a named set, or a table file and how it is read)
-DATA_KEYS = ("dataset", "data_dir", "val_fraction", "data", "target", "task", "categorical", "numeric", "drop",
-             "allow_leak", "na_values", "test", "data_seed")
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
 
 
@@ -166,16 +163,18 @@ def member_keys(base: Settings | TrainConfig, grid: dict[str, list], seeds: int)
             for point in settings(grid)]
 
 
-def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> list[list[dict]]:
-    """Every member's keys, each prepared (settings, data, model, optimizer, device) before any file is written."""
+def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> tuple[list[list[dict]], TrainConfig]:
+    """Every member's keys, each setting prepared (settings, data, model, optimizer, device) before any file is
+    written; and the first member's resolved config."""
     members = member_keys(base, grid, seeds)
+    configs = []
     for point, row in zip(settings(grid), members):
         try:
-            prepare(**row[0])
+            configs.append(prepare(**row[0]).config)
         except (TypeError, ValueError) as e:
             raise type(e)(f"setting {label(point)}: {e}") from None
-    check_writable(row[0].get("out", TrainConfig.out))
-    return members
+    check_writable(configs[0].out)
+    return members, configs[0]
 
 
 def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1, *, progress: str = "quiet",
@@ -183,8 +182,7 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
     """Train every grid setting for ``seeds`` seeds under a new ``<out>/<time>-compare-<dataset>`` folder; each
     member is a run like ``mlplab train`` (mlplab.runs.train), its settings resolved from the base's keys, the
     grid point and its seed."""
-    members_keys = check(base, grid, seeds)
-    config = prepare(**members_keys[0][0]).config
+    members_keys, config = check(base, grid, seeds)
     points = settings(grid)
     seed_list = [config.seed + i for i in range(seeds)]
     path = new_run_dir(config.out, f"compare-{config.dataset}")

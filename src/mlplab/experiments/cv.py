@@ -40,17 +40,18 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
                          "training pool); set the number of folds with --folds K instead")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, e.g. --folds 5; got {folds!r}")
-    plans = [prepare(**keys, cv_folds=folds, cv_fold=i) for i in range(1, folds + 1)]  # every check before a file
-    config = plans[0].config
+    first = prepare(**keys, cv_folds=folds, cv_fold=1)  # every check before a file; one fold's data at a time
+    config = first.config
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     if path is not None:
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
     histories, metrics = [], []
-    for i, plan in enumerate(plans, start=1):
+    for i in range(1, folds + 1):
+        plan = first if i == 1 else prepare(**keys, cv_folds=folds, cv_fold=i)
+        first = None  # let the fold's data go
         plan.folder = None if path is None else path / f"fold{i}"
         run = execute(plan, write=path is not None, progress="quiet")
-        plans[i - 1] = None  # let the fold's data go
         m = run.metrics
         histories.append(run.history)
         metrics.append({k: v for k, v in m.items() if not isinstance(v, (dict, list, str))})

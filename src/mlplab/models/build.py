@@ -171,15 +171,14 @@ def check_module_output(model: nn.Module, data, config: TrainConfig):
     scores), checked on a few training rows against the task and the loss; else one line saying what fits."""
     import torch
 
-    from mlplab.training.device import check_device
+    from mlplab.training.device import check_device, model_dtype
 
     x = data.encoded("train")[:8]
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-            out = model(x.to(check_device(config.device), dtype))
+            out = model(x.to(check_device(config.device), model_dtype(model)))
     except Exception as e:  # noqa: BLE001  (any failure of the user's forward is reported, not raised raw)
         raise ValueError(f"your model's forward failed on a batch of shape {tuple(x.shape)}: "
                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None

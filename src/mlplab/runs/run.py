@@ -37,6 +37,7 @@ from mlplab.runs.rundir import (
     write_text,
 )
 from mlplab.runs.sealed import CorruptFile, seal, unseal
+from mlplab.training.device import model_dtype
 from mlplab.training.fit import resolve_device
 from mlplab.training.history import History
 from mlplab.training.losses import loss_for_task
@@ -60,7 +61,7 @@ class Run:
         """The model's raw outputs (N, C) for raw rows ``x``, in eval mode, without gradients."""
         inputs = self.schema.inputs(x)
         device = next(self.model.parameters()).device
-        dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+        dtype = model_dtype(self.model)
         was_training = self.model.training
         self.model.eval()
         try:

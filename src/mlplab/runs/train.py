@@ -81,7 +81,7 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
             resume: str | Path | None = None, file: str | Path | None = None, **keys) -> Plan:
     """Resolve the settings, read the data, build the model and optimizer, check it all; write nothing.
 
-    The user's keys are ``config``'s (those that differ from the defaults), a config ``file``'s, the keys
+    The user's keys are ``config``'s (those it was given: ``config.given``), a config ``file``'s, the keys
     ``data`` stands for (a name or a file) and ``keys``, in that order (mlplab.settings.resolve).
     """
     if "dataset" in keys and data is not None:
@@ -105,7 +105,7 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
     dataset, run_config = load_data(data, run_config)
     if settings is not None:  # now the data's preset (a table's task and size) goes under the user's keys
         run_config = resolve(settings.keys, data=dataset).config.replace(dataset=run_config.dataset)
-    resolve_device(run_config.device)
+    device = resolve_device(run_config.device)  # a device this machine lacks fails before the model is built
     with out_of_memory_hint(run_config, model_only=True):
         if model is None:
             model = build_model(run_config, dataset.input_shape, dataset.task, dataset.output_size,
@@ -116,7 +116,7 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
             dataset = check_module_output(model, dataset, run_config)
     if checkpoint is not None:
         model.load_state_dict(checkpoint.model)
-    opt = build_optimizer(run_config, model.to(resolve_device(run_config.device)))  # one path, fresh or resumed
+    opt = build_optimizer(run_config, model.to(device))  # one path, fresh or resumed
     if checkpoint is not None:
         opt.load_state_dict(checkpoint.optimizer)
     return Plan(dataset, run_config, model, opt, checkpoint, None if resume is None else Path(resume))

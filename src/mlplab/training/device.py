@@ -46,3 +46,8 @@ def check_device(device: str) -> torch.device:
     if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"device {device!r} asked for, but Apple's MPS is not available here; use --device cpu")
     return dev
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating dtype of ``model``'s parameters (float32 for a model without any): what its inputs are cast to."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)

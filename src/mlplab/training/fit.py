@@ -31,7 +31,7 @@ from mlplab.settings import check_names
 from mlplab.training import distributed
 from mlplab.training.averaging import WeightAverage
 from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
-from mlplab.training.device import check_device
+from mlplab.training.device import check_device, model_dtype
 from mlplab.training.evaluate import evaluate, predictions_correct, split_metrics
 from mlplab.training.history import History
 from mlplab.training.state import TrainState
@@ -206,7 +206,7 @@ class Loop:
                           class_weight=class_weight, label_smoothing=smoothing, amp=config.amp,
                           grad_clip=config.grad_clip)
         choice = choose_step(config.backprop, ctx, forward=forward, loss_fn=train_loss_fn, penalty=penalty)
-        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        dtype = model_dtype(model)
         splits = {name: (x.to(dev, dtype), y.to(dev)) for name, (x, y) in data.encoded_splits().items()}
         x_train, y_train = splits["train"]
         if choice.path == "hand" and config.amp is not None:  # by hand in bf16 every batch is cast anyway: cast once
