@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "may be there or not), instead of the run's test rows")
     p.add_argument("--na-values", dest="na_values", type=_list(str, "cell texts"), default=[], metavar="A,B",
                    help="--data: more cell texts meaning missing (besides those the run was trained with)")
+    from mlplab.cli.predict import add_output_flags
+
+    add_output_flags(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +45,16 @@ def run(args: argparse.Namespace) -> int:
         needs_packages(args.format)
     except ImportError as e:  # main reports ValueError in one line; a missing extra is a set-up mistake too
         raise ValueError(str(e)) from None
+    from mlplab.runs.outputs import check_output
+
+    inputs = [args.data, args.run_folder]
+    check_output(args.out, inputs=inputs, force=args.force)
+    check_output(f"{args.out}.json", inputs=inputs, force=args.force)
     run = load_run(args.run_folder)
+    if args.data is None:  # the check reads the run's own table: an input too
+        inputs += [run.config.data, run.config.test]
+        check_output(args.out, inputs=inputs, force=args.force)
+        check_output(f"{args.out}.json", inputs=inputs, force=args.force)
     if run.schema.columns is not None:
         rows, checked_on = check_table(run, args.data, args.na_values)
     elif args.data is not None or args.na_values:

@@ -20,11 +20,11 @@ def _list(kind, what: str, allow_none: bool = False):
         if not all(items):
             none = "; for none at all write 'none'" if allow_none else ""
             raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list without empty items, e.g. "
-                                             f"{EXAMPLES[what]}{none}; got {text!r}")
+                                             f"{EXAMPLES.get(what, 'a,b')}{none}; got {text!r}")
         try:
             return [kind(t) for t in items]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list, e.g. {EXAMPLES[what]}; "
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list, e.g. {EXAMPLES.get(what, 'a,b')}; "
                                              f"got {text!r}") from None
     return parse
 
@@ -44,7 +44,8 @@ def _path(what: str):
 
 
 EXAMPLES = {"hidden widths": "256,256", "activations": "relu,tanh", "dropout rates": "0.2,0.5",
-            "init schemes": "normal:0.01", "column names": "id,name", "betas": "0.9,0.95"}
+            "init schemes": "normal:0.01", "column names": "id,name", "betas": "0.9,0.95",
+            "cell texts": "NA,?"}
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -111,6 +112,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--amp", default=S, help="bf16: forward and loss under bfloat16 autocast")
     g.add_argument("--backprop", default=S,
                    help="auto (default: by hand where it applies, else autograd), hand, autograd")
+    g.add_argument("--inspect", action="store_true", default=S,
+                   help="record per-layer statistics each epoch (weight and gradient norms, update ratio, "
+                   "activations, saturated and dead units) in RUN/layers.csv; mlplab plot layers RUN draws them")
     g.add_argument("--early-stop", dest="early_stopping", type=int, default=S, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without improvement of --monitor; keep the best weights")
     g.add_argument("--ema", type=float, default=S, metavar="DECAY",

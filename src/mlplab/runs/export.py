@@ -18,6 +18,7 @@ units would fail targets spread over hundreds) is a ValueError and leaves no fil
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from torch import Tensor, nn
 
 from mlplab.registry import lookup
 from mlplab.runs import export_array, export_table
-from mlplab.runs.rundir import atomic_write, write_json
+from mlplab.runs.outputs import write_output
+from mlplab.runs.rundir import finite
 from mlplab.training.losses import loss_for_task
 
 FORMATS = {"onnx": "onnxruntime", "torchscript": "torch.jit.load"}  # format -> what the check loads it with
@@ -132,8 +134,9 @@ def write_checked(run, format: str, path: str | Path, x, checked_on: str) -> flo
         max_diff = float(np.abs(got - want).max()) if len(want) else 0.0
 
     max_diff = float("nan")
-    atomic_write(path, write_and_check)
-    write_json(path.with_name(path.name + ".json"), sidecar(run, format, path, max_diff, checked_on))
+    write_output(path, write_and_check, "export")
+    text = json.dumps(finite(sidecar(run, format, path, max_diff, checked_on)), indent=2, sort_keys=True)
+    write_output(path.with_name(path.name + ".json"), lambda p: p.write_text(text + "\n"), "export")
     return max_diff
 
 

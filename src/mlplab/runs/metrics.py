@@ -74,21 +74,9 @@ def markdown(m: dict, title: str) -> str:
 
 
 def confusion_png(m: dict, path: Path, title: str) -> None:
-    import matplotlib.figure
+    from mlplab.plots.figures import confusion_figure, save
 
-    cm, names = np.asarray(m["confusion_matrix"]), m["classes"]
-    fig = matplotlib.figure.Figure(figsize=(1.2 + 0.6 * len(names), 1 + 0.6 * len(names)))
-    ax = fig.add_subplot()
-    ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(confusion_figure(m["confusion_matrix"], m["classes"], title), path)
 
 
 def add_table_metrics(run) -> None:

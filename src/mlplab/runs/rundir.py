@@ -8,13 +8,17 @@ with the previous file intact and no temporary left behind. ``RunLock`` keeps tw
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import glob
 import json
 import math
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,26 +75,76 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp (and safetensors) make 0600; a run's files read like any other
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except Exception as e:
-        if not _is_write_error(e):
-            raise
-        cause, code = _cause(e)
-        raise WriteFailed(f"{cause} writing {path}", path=path, code=code) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
+    with terminate_raises(path):  # SIGTERM while the temporary exists: removed, then the error
+        try:
+            remove_dead_temporaries(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+            os.close(fd)
+            write(Path(tmp))
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp (and safetensors) make 0600; a run's files read like any other
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            tmp = None
+        except Exception as e:
+            if not _is_write_error(e):
+                raise
+            cause, code = _cause(e)
+            raise WriteFailed(f"{cause} writing {path}", path=path, code=code) from None
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.remove(tmp)
     return path
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a file was being written; the temporary is gone and the old file intact."""
+
+
+@contextlib.contextmanager
+def terminate_raises(path: Path):
+    """While the block runs (main thread only), SIGTERM raises Terminated instead of ending the process on the
+    spot, so ``atomic_write``'s cleanup runs; the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"terminated (SIGTERM) while writing {path}; it was left as it was before")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temporaries(path: Path) -> None:
+    """Remove ``.NAME.PID.*.tmp`` beside ``path`` left by a process that no longer runs (a SIGKILL)."""
+    try:
+        leftovers = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for tmp in leftovers:
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
