@@ -46,3 +46,39 @@ def test_curves_mark_the_best_epoch_and_use_whole_epochs():
     fig, ax = subplots()
     epoch_axis(ax)
     assert all(float(t).is_integer() for t in ax.xaxis.get_major_locator().tick_values(1, 3))
+
+
+def test_a_binary_confusion_figure_leaves_room_for_its_title(tmp_path):
+    from PIL import Image
+
+    from mlplab.plots.figures import confusion_figure, save
+
+    title = "bank-marketing.csv: test rows of a run trained on 36,168 rows"
+    fig = confusion_figure([[40, 2], [5, 9]], ["no", "yes"], title)
+    width, height = Image.open(save(fig, tmp_path / "confusion.png")).size
+    assert width >= 350 and height >= 350, (width, height)      # was 240×220 px
+    title_box = fig.axes[0].title.get_window_extent(fig._get_renderer())
+    assert title_box.x0 >= 0 and title_box.x1 <= fig.bbox.width   # not clipped at the sides
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["no", "yes"]
+
+
+def test_weights_figure_draws_kernels_unit_images_or_histograms():
+    import torch
+
+    from mlplab.models.cnn import CNN
+    from mlplab.models.mlp import MLP
+    from mlplab.plots.filters import weights_figure
+
+    cnn = weights_figure(CNN((8, 8), 3, spec="conv:4:3,relu"), (8, 8))
+    assert sum(len(ax.images) for ax in cnn.axes) == 4 and "kernels" in cnn._suptitle.get_text()
+    mlp = MLP(64, [32], 10)
+    units = weights_figure(mlp, (8, 8), n=16)
+    assert sum(len(ax.images) for ax in units.axes) == 16
+    table = weights_figure(mlp, None)
+    assert [len(ax.patches) > 0 for ax in table.axes] == [True, True]   # one histogram per weight matrix
+    try:
+        weights_figure(torch.nn.ReLU())
+    except ValueError as e:
+        assert "no" in str(e)
+    else:
+        raise AssertionError("a model without weights must be refused")

@@ -176,3 +176,48 @@ def test_predict_on_the_datasets_own_test_rows_is_what_the_run_recorded_for_fash
     assert (pred == small.y_test.numpy()).mean() == pytest.approx(run.metrics["test_accuracy"])
     whole = mlplab.train(data, hidden=[32], epochs=1, progress="quiet", device="cpu")  # the set as loaded
     assert (whole.predict(data.x_test) == data.y_test.numpy()).mean() == pytest.approx(whole.metrics["test_accuracy"])
+
+
+def test_a_run_shows_itself_in_a_few_lines_and_plots_by_class_name(tmp_path):
+    """Notebook display: short reprs (not the model, not every row), figures by class name, names on request."""
+    data = mlplab.load_dataset("iris")
+    run = mlplab.train(data, hidden=[16], epochs=3, progress="quiet", device="cpu")
+    text = repr(run)
+    assert len(text.splitlines()) == 4 and len(text) < 400, text
+    assert "iris" in text and "test_accuracy" in text and "not saved" in text
+    assert "<table>" in run._repr_html_() and len(run._repr_html_()) < 1500
+    run.history.rows *= 10                                  # 30 rows: the repr shows 4 of them and "..."
+    assert len(repr(run.history).splitlines()) == 6 and "History: 30 epochs" in repr(run.history)
+    assert run._repr_html_().count("<tr>") == 3 and run.history._repr_html_().count("<tr>") == 1 + 5
+    assert repr(data).startswith("Dataset 'iris': multiclass, 3 classes: setosa") and len(repr(data)) < 300
+    index = run.predict(data.x_test)
+    assert index.dtype.kind == "i" and np.array_equal(run.predict(data.x_test, names=False), index)
+    assert list(run.predict(data.x_test[:3], names=True)) == [data.class_names[i] for i in index[:3]]
+    confusion = run.plot_confusion()
+    assert [t.get_text() for t in confusion.axes[0].get_xticklabels()] == list(data.class_names)
+    assert sum(int(t.get_text()) for t in confusion.axes[0].texts) == len(data.x_test)
+    assert type(run.plot_curves()).__name__ == "Figure" and type(run.plot_weights()).__name__ == "Figure"
+    with pytest.raises(ValueError, match="not images"):
+        run.plot_predictions()
+    back = mlplab.load_run(run.save(tmp_path / "iris-run"))
+    assert f"saved in {tmp_path / 'iris-run'}" in repr(back)
+    with pytest.raises(ValueError, match=r"pass them and their labels"):
+        back.plot_confusion()
+    assert back.plot_confusion(data.x_test, data.y_test).axes[0].title.get_text().endswith(
+        f"accuracy {run.metrics['test_accuracy']:.3f}")
+
+
+def test_a_cnn_runs_figures_describe_the_cnn_and_show_names(tmp_path):
+    flat = mlplab.load_dataset("digits")
+    data = Dataset.from_arrays(flat.x_train.reshape(-1, 8, 8), flat.y_train, x_test=flat.x_test.reshape(-1, 8, 8),
+                               y_test=flat.y_test, val_fraction=0.0, class_names=[f"digit {i}" for i in range(10)])
+    run = mlplab.train(data, model="cnn", spec="conv:4:3,relu,flatten", epochs=1, batch_size=64, progress="quiet",
+                       device="cpu", out=str(tmp_path), write=True)
+    assert "cnn conv:4:3" in run.title() and "256" not in run.title()
+    assert run.plot_curves()._suptitle.get_text() == run.title()
+    gallery = run.plot_predictions(n=6)
+    titles = [ax.title.get_text() for ax in gallery.axes if ax.title.get_text()]
+    predicted = run.predict(data.x_test[:6], names=True)
+    assert [t.split("\n")[1] for t in titles] == list(predicted)
+    assert "kernels" in run.plot_weights()._suptitle.get_text()
+    assert {"learning_curves.png", "predictions.png"} <= {p.name for p in run.path.iterdir()}

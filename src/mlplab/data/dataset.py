@@ -50,6 +50,28 @@ class Dataset:
     test_table: object | None = None  # a table's first test rows as read, before encoding (a pyarrow Table)
     _encoded: dict = field(default_factory=dict, repr=False, compare=False)  # split -> (x it was made of, encoded)
 
+    def summary(self) -> list[str]:
+        """Three short lines: name and task with its classes, rows per split, one row's shape."""
+        names = self.class_names or ()
+        classes = (f", {len(names)} classes: {', '.join(names[:6])}{', …' if len(names) > 6 else ''}"
+                   if names else f", {self.num_classes} classes" if self.num_classes else "")
+        rows = " · ".join(f"{s} {len(x):,}" for s in ("train", "val", "test")
+                          if (x := getattr(self, f"x_{s}")) is not None and len(x))
+        shape = f"image {self.image_shape[0]}×{self.image_shape[1]}" if self.image_shape else (
+            f"{len(self.columns.names) if hasattr(self.columns, 'names') else self.input_shape[0]} columns"
+            if self.columns is not None else f"input {tuple(self.input_shape)}")
+        return [f"Dataset {self.name!r}: {self.task}{classes}", f"rows: {rows}",
+                f"{shape} · {'scaled by the training rows' if self.feature_stats is not None else 'as given'}"]
+
+    def __repr__(self) -> str:  # a few lines, not every tensor
+        return "\n  ".join(self.summary())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        first, *rest = self.summary()
+        return f"<div><b>{html.escape(first)}</b><br>" + "<br>".join(map(html.escape, rest)) + "</div>"
+
     @property
     def output_size(self) -> int:
         """Units in the model's last layer: one per class, one for binary, one per regression target."""

@@ -1,4 +1,4 @@
-"""Figures: learning curves, a gallery of test predictions, overlays of many runs, the activations.
+"""Figures: learning curves, a gallery of predictions, a confusion matrix, overlays of many runs, the activations.
 
 Every figure is a plain ``matplotlib.figure.Figure``, made without pyplot: mlplab never chooses or changes
 matplotlib's backend (not on import, not in the CLI). Files are written by Agg directly (``save``); a Figure
@@ -71,25 +71,19 @@ def learning_curves(history: History, path: str | Path, title: str = "") -> Path
     return save(curves_figure(history, title), path)
 
 
-@torch.no_grad()
-def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
-            image_shape: tuple[int, int], n: int = 18, cols: int = 6, show=None) -> Path:
-    """The first ``n`` test images titled "true / predicted"; mistakes in red with a red frame.
+def predictions_figure(pictures, true, predicted, class_names, image_shape: tuple[int, int], cols: int = 6,
+                       title: str = "test images: true / predicted (mistakes in red)") -> Figure:
+    """Images titled "true / predicted" by class name; mistakes in red with a red frame.
 
-    ``show`` maps the model's inputs to what to draw (e.g. ``Dataset.unstandardize``: standardised pixels,
-    each scaled by its own spread, look like noise)."""
-    model.eval()
-    device = next(model.parameters()).device
-    images, labels = images[:n], labels[:n]
-    preds = model(images.to(device)).argmax(dim=1).cpu()
-    rows = (len(images) + cols - 1) // cols
-    fig, axes = subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows), squeeze=False)
+    ``pictures`` (N, ...) are drawn as ``image_shape`` (the rows as given, not standardised: standardised pixels,
+    each scaled by its own spread, look like noise); ``true`` and ``predicted`` are class indices."""
+    rows = max(1, (len(pictures) + cols - 1) // cols)
+    fig, axes = subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    pictures = (images if show is None else show(images)).cpu()
-    for ax, img, y, p in zip(axes.flat, pictures, labels.tolist(), preds.tolist()):
+    for ax, img, y, p in zip(axes.flat, pictures, list(true), list(predicted)):
         wrong = y != p
-        ax.imshow(img.reshape(image_shape), cmap="gray_r")
+        ax.imshow(torch.as_tensor(img).reshape(image_shape).cpu().numpy(), cmap="gray_r")
         ax.set_title(f"{class_names[y]}\n{class_names[p]}", fontsize=8, color="red" if wrong else "black")
         if wrong:
             ax.axis("on")
@@ -98,8 +92,46 @@ def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_
             for spine in ax.spines.values():
                 spine.set_edgecolor("red")
                 spine.set_linewidth(2)
-    fig.suptitle("test images: true / predicted (mistakes in red)", fontsize=10)
-    return save(fig, path)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+@torch.no_grad()
+def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
+            image_shape: tuple[int, int], n: int = 18, cols: int = 6, show=None) -> Path:
+    """``predictions_figure`` of the model's predictions for the first ``n`` ``images`` (its inputs), as a PNG.
+
+    ``show`` maps the model's inputs to what to draw (e.g. ``Dataset.unstandardize``)."""
+    model.eval()
+    device = next(model.parameters()).device
+    images, labels = images[:n], labels[:n]
+    preds = model(images.to(device)).argmax(dim=1).cpu()
+    pictures = (images if show is None else show(images)).cpu()
+    return save(predictions_figure(pictures, labels.tolist(), preds.tolist(), class_names, image_shape, cols), path)
+
+
+def confusion_figure(cm, names, title: str = "") -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with its counts, by class name.
+
+    At least 4 × 3.6 inches, so two classes still leave room for the title (wrapped when long)."""
+    import textwrap
+
+    import numpy as np
+
+    cm = np.asarray(cm)
+    k = len(names)
+    fig, ax = subplots(figsize=(max(4.0, 1.6 + 0.6 * k), max(3.6, 1.4 + 0.6 * k)))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(k), [str(n) for n in names], rotation=45 if k > 2 else 0, ha="right" if k > 2 else "center")
+    ax.set_yticks(range(k), [str(n) for n in names])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=9)
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+    fig.tight_layout()
+    return fig
 
 
 def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path, title: str = "",

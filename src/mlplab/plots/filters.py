@@ -90,3 +90,48 @@ def filters(model: nn.Module, image: Tensor, path, title: str = ""):
     """Write ``filters_figure`` as a PNG at ``path``."""
     return save(filters_figure(model, image, title), path)
 
+
+
+def weights_figure(model: nn.Module, image_shape: tuple[int, int] | None = None, n: int = 16,
+                   title: str = "") -> Figure:
+    """What the weights look like after training.
+
+    A CNN: its first conv layer's kernels (red positive, blue negative, one shared scale). An MLP on images: the
+    input weights of its first ``n`` hidden units, each drawn as an image (the pattern the unit responds to).
+    Otherwise: the distribution of each weight matrix, one histogram per layer.
+    """
+    matrices = [(name, p.detach().float().cpu()) for name, p in model.named_parameters() if p.ndim >= 2]
+    if not matrices:
+        raise ValueError(f"plot_weights needs a model with weight matrices; {type(model).__name__} has none")
+    kinds = [layer.kind for layer in getattr(model, "plan", [])]
+    first = matrices[0][1]
+    if "conv" in kinds and first.ndim == 4:
+        shown, what = first.mean(dim=1)[:32], f"first conv layer: kernels {tuple(first.shape[2:])}"  # (C_out, K, K)
+    elif image_shape and first.ndim == 2 and first.shape[1] == math.prod(image_shape):
+        shown, what = first[:n].reshape(-1, *image_shape), "first layer: each unit's input weights as an image"
+    else:
+        cols = min(len(matrices), 4)
+        rows = math.ceil(len(matrices) / cols)
+        fig = Figure(figsize=(3.2 * cols, 2.6 * rows + 0.4))
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax in axes.flat[len(matrices):]:
+            ax.axis("off")
+        for ax, (name, w) in zip(axes.flat, matrices):
+            ax.hist(w.flatten().numpy(), bins=40, color="C0")
+            ax.set_title(f"{name} {tuple(w.shape)}\nstd {w.std().item():.3g}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        fig.suptitle(title or "weights per layer", fontsize=10)
+        fig.tight_layout()
+        return fig
+    rows, cols = _grid(len(shown))
+    fig = Figure(figsize=(1.3 * cols + 0.8, 1.4 * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    scale = shown.abs().max().item() or 1.0
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(shown):
+            image = ax.imshow(shown[i].numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            ax.set_title(f"{i}", fontsize=7)
+    fig.colorbar(image, ax=axes, fraction=0.02)
+    fig.suptitle(f"{title}: {what}" if title else what, fontsize=9)
+    return fig

@@ -1,4 +1,4 @@
-"""Metrics of a table run on labelled rows, by scikit-learn, in the target's own units.
+"""Metrics of a table run on labelled rows, in the target's own units.
 
 Classification: accuracy, balanced accuracy, log loss, per-class precision/recall/F1/support and the
 confusion matrix (rows: true class, columns: predicted; also drawn as ``confusion.png``); binary also
@@ -7,6 +7,9 @@ being the positive one). Regression: RMSE, MAE and R², in the target's units (p
 A run trained on a table puts these, for its test rows, under ``test`` in metrics.json and in metrics.md,
 and (config.baselines "auto") a linear model's and HistGradientBoosting's on the same rows under ``baselines``
 (mlplab.runs.baselines); ``baseline_line`` says the three in one line.
+
+Computed here in numpy, each equal to scikit-learn's (tests/test_metrics.py): importing sklearn.metrics takes
+1.4 s (it pulls scipy.stats and pandas), a third of a small table's whole run (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -27,28 +30,52 @@ def scores(run, x) -> np.ndarray:
 
 def table_metrics(task: str, y: np.ndarray, s: np.ndarray, class_names=None) -> dict:
     """``y``: class indices or target values; ``s``: ``scores`` for the same rows."""
-    from sklearn import metrics as skm
-
     if task == "regression":
         y, s = np.asarray(y, np.float64).reshape(-1), np.asarray(s, np.float64).reshape(-1)
-        return {"rows": len(y), "rmse": float(np.sqrt(skm.mean_squared_error(y, s))),
-                "mae": float(skm.mean_absolute_error(y, s)), "r2": float(skm.r2_score(y, s))}
+        error = s - y
+        total = np.sum((y - y.mean()) ** 2)
+        r2 = 1 - np.sum(error ** 2) / total if total > 0 else (1.0 if not error.any() else 0.0)
+        return {"rows": len(y), "rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))),
+                "r2": float(r2)}
     names = list(class_names)
-    labels = list(range(len(names)))
+    k, y = len(names), np.asarray(y, np.int64).reshape(-1)
+    s = np.asarray(s, np.float64)
     pred = (s[:, 1] >= THRESHOLD).astype(np.int64) if task == "binary" else s.argmax(axis=1)
-    p, r, f, n = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    out = {"rows": len(y), "accuracy": float(skm.accuracy_score(y, pred)),
-           "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
-           "log_loss": float(skm.log_loss(y, np.clip(s, 1e-15, 1), labels=labels)),
-           "per_class": {names[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                                    "support": int(n[i])} for i in labels},
-           "confusion_matrix": skm.confusion_matrix(y, pred, labels=labels).tolist(), "classes": names}
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)  # rows: true class, columns: predicted
+    hits, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
+    precision, recall = ratio(hits, predicted), ratio(hits, support)
+    f1 = ratio(2 * hits, support + predicted)
+    out = {"rows": len(y), "accuracy": float(hits.sum() / len(y)),
+           "balanced_accuracy": float(np.mean(recall[support > 0])),  # over the classes the rows hold
+           "log_loss": float(-np.mean(np.log(np.clip(s[np.arange(len(y)), y], 1e-15, 1 - np.finfo(np.float64).eps)))),
+           "per_class": {names[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                                    "support": int(support[i])} for i in range(k)},
+           "confusion_matrix": cm.tolist(), "classes": names}
     if task == "binary":
-        both = len(np.unique(y)) == 2
-        out.update({"positive_class": names[1], "threshold": THRESHOLD,
-                    "roc_auc": float(skm.roc_auc_score(y, s[:, 1])) if both else float("nan"),
-                    "pr_auc": float(skm.average_precision_score(y, s[:, 1])) if both else float("nan")})
+        from mlplab.training.evaluate import mean_ranks
+
+        positive, both = y == 1, len(np.unique(y)) == 2
+        p, n = int(positive.sum()), int((~positive).sum())
+        auc = (mean_ranks(s[:, 1])[positive].sum() - p * (p + 1) / 2) / (p * n) if both else float("nan")
+        out.update({"positive_class": names[1], "threshold": THRESHOLD, "roc_auc": float(auc),
+                    "pr_auc": average_precision(positive, s[:, 1]) if both else float("nan")})
     return out
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, 0 where b is 0 (scikit-learn's zero_division=0)."""
+    return np.divide(a, b, out=np.zeros(len(a)), where=b > 0)
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
+    """PR-AUC as scikit-learn's average_precision_score: Σ (recall_t − recall_{t−1}) · precision_t over the
+    distinct scores t, highest first."""
+    order = np.argsort(-score, kind="stable")
+    hit, score = positive[order], score[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # the last row of each distinct score
+    tp = np.cumsum(hit)[last]
+    recall = tp / tp[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * tp / (last + 1)))
 
 
 def headline(m: dict) -> str:

@@ -36,7 +36,7 @@ from mlplab.runs.rundir import (
     write_json,
     write_text,
 )
-from mlplab.runs.sealed import CorruptFile, seal, unseal
+from mlplab.runs.sealed import MANIFEST, CorruptFile, check_folder, manifest_bytes, seal, unseal
 from mlplab.training.device import model_dtype
 from mlplab.training.fit import resolve_device
 from mlplab.training.history import History
@@ -55,6 +55,15 @@ class Run:
     schema: Schema
     path: Path | None = None
     data: Dataset | None = field(default=None, repr=False)  # what it trained on (None for a loaded run)
+    layer_rows: list | None = field(default=None, repr=False)  # inspect=True: per (epoch, layer) statistics
+
+    @property
+    def layers(self):
+        """Per (epoch, layer) statistics of a run trained with ``inspect=True`` (mlplab.training.inspect): a pandas
+        DataFrame, also read back from a run folder's layers.csv."""
+        from mlplab.training.inspect import layers_frame
+
+        return layers_frame(self.layer_rows, self.path)
 
     @torch.no_grad()
     def outputs(self, x) -> Tensor:
@@ -82,15 +91,23 @@ class Run:
             return torch.stack([1 - p, p], dim=1).numpy()
         return (out.exp() if loss == "nll" else torch.softmax(out, dim=1)).numpy()
 
-    def predict(self, x) -> np.ndarray:
-        """Class labels as given in training (indices 0..C−1, or names), or regression values in target units."""
+    def predict(self, x, names: bool | None = None) -> np.ndarray:
+        """Class labels, or regression values in target units.
+
+        ``names``: None (default) gives the labels as training was given them (indices 0..C−1, or names, as
+        scikit-learn does); True the class names (``schema.class_names``, e.g. Fashion-MNIST's "coat"); False
+        the indices 0..C−1.
+        """
         if self.schema.task == "regression":
             values = self.schema.target_units(self.outputs(x)).numpy()
             return values[:, 0] if values.shape[1] == 1 else values
         index = self.predict_proba(x).argmax(axis=1)
-        if self.schema.labels == "name":
-            return np.asarray(self.schema.class_names, dtype=object)[index]
-        return index
+        if names is None:
+            names = self.schema.labels == "name"
+        if names and self.schema.class_names is None:
+            raise ValueError("predict(names=True): this run's classes have no names; its labels are indices "
+                             "0..C−1 (give class_names= to Dataset.from_arrays to name them)")
+        return np.asarray(self.schema.class_names, dtype=object)[index] if names else index
 
     def evaluate(self, x, y) -> dict[str, float]:
         """Metrics on labelled raw rows: loss (cross entropy) and accuracy, or MSE/RMSE/MAE/R² in target units."""
@@ -125,6 +142,56 @@ class Run:
             raise ValueError(f"labels must be class indices 0..{n - 1} as in training; found {index.min()}..{index.max()}")
         return index
 
+    def title(self) -> str:
+        """What trained on what: ``digits: mlp 256 relu, sgd lr=0.1`` or ``fashion-mnist: cnn (preset), ...``."""
+        c = self.config
+        if c.model == "module":
+            what = c.module.rpartition(":")[2]
+        elif c.model in ("cnn", "lenet"):
+            what = f"{c.model} {c.spec or '(preset)'}"
+        else:
+            what = f"{c.model} {'-'.join(map(str, c.hidden))} {','.join(c.activation)}"
+            if c.model == "mlp" and tuple(c.init) != ("default",):
+                what += f" init {','.join(c.init)}"
+        return f"{self.schema.name}: {c.impl} {what}, {c.optimizer} lr={c.lr}"
+
+    def __repr__(self) -> str:  # a few lines, not the model and every tensor
+        from mlplab.plots.display import run_text
+
+        return run_text(self)
+
+    def _repr_html_(self) -> str:
+        from mlplab.plots.display import run_html
+
+        return run_html(self)
+
+    def plot_curves(self):
+        """Loss (and accuracy) per epoch as a matplotlib Figure (shows inline in a notebook); learning_curves.png."""
+        from mlplab.plots import display
+
+        return display.curves(self)
+
+    def plot_confusion(self, x=None, y=None):
+        """The confusion matrix by class name of raw rows ``x`` with labels ``y`` (default: the run's own test
+        rows, when it has them) as a matplotlib Figure."""
+        from mlplab.plots import display
+
+        return display.confusion(self, x, y)
+
+    def plot_predictions(self, x=None, y=None, n: int = 18):
+        """The first ``n`` images of ``x`` (default: the run's test images) titled true / predicted by class
+        name, mistakes in red, as a matplotlib Figure; predictions.png."""
+        from mlplab.plots import display
+
+        return display.predictions(self, x, y, n)
+
+    def plot_weights(self, n: int = 16):
+        """What the weights look like: a CNN's first kernels, an image MLP's first ``n`` units as images, else
+        each layer's weight histogram, as a matplotlib Figure."""
+        from mlplab.plots import display
+
+        return display.weights(self, n)
+
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (see the module docstring); ``load_run(folder)`` gives this Run back."""
         folder = Path(folder)
@@ -149,14 +216,11 @@ def write_outputs(path: Path, run: Run) -> None:
     meta, tensors = run.schema.to_files()
     write_json(path / "data.json", meta)
     write_bytes(path / "preprocessing.safetensors", seal(tensors, {"format": "mlplab-schema-1"}))
-    c = run.config
-    figures.learning_curves(run.history, path / "learning_curves.png",
-                            title=f"{run.schema.name}: {c.impl} {'-'.join(map(str, c.hidden))} "
-                                  f"{','.join(c.activation)} init {','.join(c.init)}, {c.optimizer} lr={c.lr}")
+    write_bytes(path / MANIFEST, manifest_bytes(path))  # last: the files load_run reads, sealed as one whole
+    figures.save(run.plot_curves(), path / "learning_curves.png")  # the figures a notebook shows
     data = run.data
     if data is not None and data.image_shape and data.class_names and data.x_test is not None:
-        figures.gallery(run.model, data.encoded("test"), data.y_test, data.class_names, path / "predictions.png",
-                        image_shape=data.image_shape, show=lambda _: data.x_test)
+        figures.save(run.plot_predictions(), path / "predictions.png")
 
 
 def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:
@@ -186,11 +250,15 @@ def load_run(folder: str | Path, model: nn.Module | None = None) -> Run:
     if not (folder / "config.toml").is_file():
         raise FileNotFoundError(f"{folder} is not a run folder (no config.toml); pass a folder written by "
                                 "mlplab train or Run.save")
-    config = load_config(folder / "config.toml")
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors: the run did not finish; "
                                 f"continue it with: mlplab train --resume {folder}")
+    try:
+        check_folder(folder)  # every file as it was written, before any is parsed
+    except CorruptFile as e:
+        raise ValueError(str(e)) from None
+    config = load_config(folder / "config.toml")
     schema = read_schema(folder, config)
     if model is not None and config.model != "module":
         raise ValueError(f"{folder} trained mlplab's {config.model!r} model, which it rebuilds itself; drop model=")
@@ -198,7 +266,7 @@ def load_run(folder: str | Path, model: nn.Module | None = None) -> Run:
         model = build_model(config, schema.input_shape, schema.task, schema.output_size,
                             numeric=numeric_positions(schema))
     try:
-        load_weights(model, weights)
+        load_weights(model, weights, config=config)
     except RuntimeError as e:
         raise ValueError(f"{weights} does not fit the model in {folder / 'config.toml'}: "
                          f"{str(e).splitlines()[0]}") from None

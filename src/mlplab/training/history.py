@@ -44,6 +44,37 @@ class History:
             return next(dict(r) for r in self.rows if r["epoch"] == self.best_epoch)
         return dict(self.rows[-1]) if self.rows else {}
 
+    def shown_rows(self, head: int = 1, tail: int = 3) -> list[dict | None]:
+        """The first ``head`` and last ``tail`` rows, with None where rows are left out."""
+        if len(self.rows) <= head + tail + 1:
+            return list(self.rows)
+        return self.rows[:head] + [None] + self.rows[-tail:]
+
+    def summary(self) -> str:
+        """``History: 10 epochs`` with the best epoch, when early stopping chose one."""
+        n = len(self.rows)
+        best = f", best epoch {self.best_epoch}" if self.best_epoch is not None else ""
+        stopped = f", stopped after {self.stopped_epoch}" if self.stopped_epoch is not None else ""
+        return f"History: {n} epoch{'s' * (n != 1)}{best}{stopped}"
+
+    def __repr__(self) -> str:  # a few rows, not every one
+        def line(row):
+            return "  ..." if row is None else "  " + "  ".join(
+                f"epoch {v}" if k == "epoch" else f"{k} {v:.4g}" for k, v in row.items() if k != "seconds")
+        return "\n".join([self.summary(), *map(line, self.shown_rows())])
+
+    def _repr_html_(self) -> str:
+        columns = [c for c in self.columns if c != "seconds"]
+
+        def cell(row, c):
+            if row is None or c not in row:
+                return "<td>…</td>" if row is None else "<td></td>"
+            return f"<td>{row[c] if c == 'epoch' else format(row[c], '.4g')}</td>"
+        head = "".join(f"<th>{c}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(cell(row, c) for c in columns) + "</tr>" for row in self.shown_rows())
+        return (f"<div><b>{self.summary()}</b> (all rows: <code>.rows</code>, <code>.to_pandas()</code>)"
+                f"<table><tr>{head}</tr>{body}</table></div>")
+
     def to_csv(self, path: str | Path) -> None:
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, self.columns)
@@ -67,8 +98,7 @@ class History:
 
     def plot(self, title: str = ""):
         """Loss (and accuracy) per epoch as a matplotlib Figure; in a notebook it shows inline."""
-        import matplotlib.pyplot  # noqa: F401  (in Jupyter this loads the inline backend, which shows a Figure)
-
+        from mlplab.plots.display import inline
         from mlplab.plots.figures import curves_figure
 
-        return curves_figure(self, title=title)
+        return inline(curves_figure(self, title=title))
