@@ -66,6 +66,7 @@ class TrainConfig:
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
     backprop: str = "auto"               # auto (by hand where it applies: mlplab.training.backprop), hand, autograd
+    inspect: bool = False                # per-layer statistics per epoch: layers.csv, run.layers (mlplab.training.inspect)
     # stopping early
     early_stopping: int | None = None    # patience: stop after that many epochs without improvement, keep the best
     monitor: str = "val_loss"            # the history column early stopping watches (losses down, accuracies up)

@@ -7,14 +7,16 @@ import argparse
 
 NAME = "plot"
 HELP = ("draw a figure: 'activations' (each beside its autograd derivative; softmax on a batch) or "
-        "'filters RUN_FOLDER' (a CNN run's first-layer kernels and the feature maps of one test image)")
-PLOTS = ("activations", "filters")
+        "'filters RUN_FOLDER' (a CNN run's first-layer kernels and the feature maps of one test image), "
+        "'layers RUN_FOLDER' (the per-layer statistics of a run trained with --inspect)")
+PLOTS = ("activations", "filters", "layers")
+WITH_RUN = ("filters", "layers")  # the figures drawn from a run folder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=PLOTS, help="which figure")
     p.add_argument("run_folder", nargs="?", metavar="RUN_FOLDER", default=None,
-                   help="filters only: a run folder written by mlplab train --model cnn")
+                   help="filters and layers: a run folder written by mlplab train (--model cnn; --inspect)")
     p.add_argument("--out", metavar="FILE.png", default=None, help="where to write the PNG (default WHAT.png)")
     p.add_argument("--impl", choices=["torch", "scratch"], default="torch", help="whose activations to draw")
     p.add_argument("--index", type=int, default=0, help="filters: which test image (default 0)")
@@ -41,12 +43,25 @@ def filters(folder: str, out, index: int):
     return draw(run.model, data.x_test[index], out, title=f"{folder}: test image {index} ({label})")
 
 
+def layers(folder: str, out):
+    """The run folder's layers.csv (mlplab train --inspect) as small multiples (mlplab.plots.layers)."""
+    from pathlib import Path
+
+    from mlplab.plots.layers import layers_png
+    from mlplab.training.inspect import layers_frame
+
+    if not (Path(folder) / "layers.csv").is_file():
+        raise FileNotFoundError(f"{folder} has no layers.csv: train with --inspect (mlplab train ... --inspect) to "
+                                "record the layer statistics")
+    return layers_png(layers_frame(None, folder), out, title=f"{folder}: layer statistics per epoch")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if (args.what == "filters") != (args.run_folder is not None):
-        raise ValueError("mlplab plot filters needs a RUN_FOLDER (mlplab plot filters runs/<run> --out filters.png)"
-                         if args.what == "filters" else f"mlplab plot {args.what} takes no RUN_FOLDER; got "
+    if (args.what in WITH_RUN) != (args.run_folder is not None):
+        raise ValueError(f"mlplab plot {args.what} needs a RUN_FOLDER (mlplab plot {args.what} runs/<run> --out "
+                         f"{args.what}.png)" if args.what in WITH_RUN else f"mlplab plot {args.what} takes no RUN_FOLDER; got "
                          f"{args.run_folder!r}")
     out = Path(args.out or f"{args.what}.png")
     if out.suffix.lower() != ".png":
@@ -55,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"folder {out.parent} does not exist; create it or pass --out elsewhere")
     if args.what == "filters":
         print(f"wrote {filters(args.run_folder, out, args.index)}")
+        return 0
+    if args.what == "layers":
+        print(f"wrote {layers(args.run_folder, out)}")
         return 0
     from mlplab.plots import figures as plots
 

@@ -150,6 +150,9 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
     reporter = progress_callback(progress, config.epochs, data.task != "regression", title=run_title(data, config))
     if reporter is not None:
+    inspector = inspection(plan, path) if config.inspect else None  # off: nothing built, no hook anywhere
+    if inspector is not None:
+        callbacks.insert(0, inspector)  # before the checkpoint: layers.csv never lags the checkpointed epoch
         callbacks.append(reporter)
     try:
         with out_of_memory_hint(config):
@@ -168,6 +171,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
     run = Run(model, config, history, final_metrics(history, model, config), Schema.of(data), path, data)
     run.metrics["rows"] = {s: len(x) if x is not None else 0 for s, x in
                            (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
+    run.layer_rows = inspector.rows if inspector is not None else None
     if data.columns is not None:  # a table: the test metrics by name, baselines, columns.md, metrics.md
         from mlplab.runs.metrics import add_table_metrics
 
@@ -192,6 +196,20 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
 
 def exact_folder(path: Path) -> Path:
     """Create the run folder ``path`` (its parent may exist); refused when it exists already."""
+def inspection(plan: Plan, path: Path | None):
+    """The layer statistics' Inspector (mlplab.training.inspect), writing layers.csv after every epoch when the
+    run has a folder; a resumed run keeps the rows of the epochs its checkpoint holds."""
+    from mlplab.runs.rundir import atomic_write
+    from mlplab.training.inspect import Inspector, read_layers_csv, write_layers_csv
+
+    write = None if path is None else (lambda rows: atomic_write(path / "layers.csv",
+                                                                 lambda tmp: write_layers_csv(tmp, rows)))
+    inspector = Inspector(plan.data, plan.config.loss, on_rows=write)
+    if plan.checkpoint is not None and path is not None and (path / "layers.csv").is_file():
+        inspector.rows = [r for r in read_layers_csv(path / "layers.csv") if r["epoch"] <= plan.checkpoint.epoch]
+    return inspector
+
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.mkdir()
     return path
