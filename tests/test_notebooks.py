@@ -16,7 +16,7 @@ import pytest
 import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quickstart", "chapter4", "tables", "your_own_module")
+NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display")
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -151,3 +151,22 @@ def test_your_own_module_takes_the_whole_road(executed):
     assert "rebuilt as: tutorial_models:Logits" in printed and "identical in a fresh process: True" in printed
     assert float(re.search(r"^CNN test accuracy: ([0-9.]+)$", printed, re.M).group(1)) > 0.75
     assert not (cwd / "own-module-run").exists() and not (cwd / "tutorial_models.py").exists()
+
+
+def test_run_display_shows_short_reprs_and_every_plot_method_once(executed):
+    """Each object shows itself in a few lines (text and HTML); each plot method's cell shows exactly one figure
+    (the Figure it returns, not a second copy from pyplot), and a loaded run says where it is saved."""
+    nb, cwd = executed("run_display")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    shown = {c.source.strip().splitlines()[-1]: c.outputs for c in code}
+    for last in ("data", "run", "run.history", "cnn", "back"):
+        (out,) = shown[last]
+        assert "text/html" in out["data"] and len(out["data"]["text/plain"]) < 800, (last, out["data"]["text/plain"])
+    assert shown["run"][0]["data"]["text/plain"].startswith("Run(digits: torch mlp 64 relu")
+    assert "saved in display-run" in shown["back"][0]["data"]["text/plain"]
+    for method in ("plot_curves", "plot_confusion", "plot_predictions", "plot_weights"):
+        cells = [c for c in code if f".{method}(" in c.source]
+        assert cells and all(len(images(c.outputs)) == 1 for c in cells), method
+    printed = text(outputs(nb))
+    assert re.search(r"^by name: +\['\d'", printed, re.M), printed
+    assert not (cwd / "display-run").exists(), "the notebook should clean up the run folder it saved"

@@ -1,8 +1,8 @@
 """A Run as a notebook shows it: a few lines of text or HTML, and its figures by class name.
 
-``Run.__repr__``/``_repr_html_`` and ``Run.plot_*`` call these. Each figure is a plain matplotlib Figure (not one
-pyplot manages, so a notebook shows it once, as the cell's value); ``inline`` loads pyplot only inside IPython,
-where that registers the inline backend's display of Figures. The run folder's PNGs are these same figures.
+``Run.__repr__``/``_repr_html_`` and ``Run.plot_*`` call these. Each figure is a plain matplotlib Figure (not
+one pyplot manages, so a notebook shows it once, as the cell's value); ``inline`` loads Jupyter's inline backend
+when it is the session's, so the Figure a cell returns shows. The run folder's PNGs are these same figures.
 """
 
 from __future__ import annotations
@@ -16,11 +16,22 @@ from mlplab.plots import figures
 
 
 def inline(fig):
-    """``fig``, after making sure a Jupyter kernel can show a Figure (pyplot's import sets up inline display)."""
+    """``fig``, after making sure a Jupyter kernel shows a Figure returned by a cell: when the session's backend
+    is the inline one (Jupyter's default), load it, which registers its display of Figures (pyplot's import
+    alone no longer loads a backend). Another backend, or no IPython at all: nothing is touched."""
     import sys
 
     if "IPython" in sys.modules:
-        import matplotlib.pyplot  # noqa: F401
+        import importlib
+
+        import matplotlib
+
+        try:  # without choosing a backend where none is chosen yet
+            backend = matplotlib.get_backend(auto_select=False)
+        except TypeError:  # matplotlib < 3.10
+            backend = matplotlib.rcParams._get("backend")
+        if backend in ("inline", "module://matplotlib_inline.backend_inline"):
+            importlib.import_module("matplotlib_inline.backend_inline")
     return fig
 
 
