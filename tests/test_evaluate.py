@@ -43,3 +43,14 @@ def test_roc_auc_equals_scikit_learns_with_ties_and_many_rows():
         assert roc_auc(s, y) == pytest.approx(roc_auc_score(y.numpy(), s.numpy()), abs=1e-12)
 
 
+
+
+def test_mean_ranks_equal_scipys_rankdata_with_ties():
+    import numpy as np
+    from scipy.stats import rankdata
+
+    from mlplab.training.evaluate import mean_ranks
+
+    rng = np.random.default_rng(0)
+    for values in (rng.normal(size=1000), rng.integers(0, 7, size=1000).astype(float), np.zeros(5), np.array([2.0])):
+        np.testing.assert_array_equal(mean_ranks(values), rankdata(values))

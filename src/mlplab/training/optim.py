@@ -6,6 +6,7 @@ The scratch twins live in ``mlplab.scratch.optim`` under the same names and sign
 from __future__ import annotations
 
 import inspect
+import sys
 
 import torch
 from torch import nn
@@ -25,6 +26,36 @@ OPTIMIZERS = {
 # the per-tensor loop torch uses on CPU by default. Same update rule; used unless ``fused``/``foreach`` is given.
 FUSED = (torch.optim.SGD, torch.optim.Adam)
 FUSED_ON_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
+# torch.optim.Optimizer wraps these in torch._disable_dynamo, which imports torch._dynamo (about 1 s, more than
+# torch itself takes to import) on the first call, to keep a torch.compile trace out of them.
+DYNAMO_WRAPPED = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
+
+
+def defer_dynamo() -> None:
+    """Keep building, stepping and saving an optimizer from importing torch._dynamo until something else has.
+
+    torch._disable_dynamo caches the disabled function on the wrapped one (``__dynamo_disable``); this seeds that
+    cache with a function that calls the method as it is while torch._dynamo is not imported (nothing can be
+    compiling then: torch.compile imports it), and hands over to ``torch._dynamo.disable`` once it is. So the
+    methods behave as torch's in every case; only the import waits. A torch without that cache is left alone.
+    """
+    for name in DYNAMO_WRAPPED:
+        fn = getattr(getattr(torch.optim.Optimizer, name, None), "__wrapped__", None)
+        if fn is not None and getattr(fn, "__dynamo_disable", None) is None:
+            setattr(fn, "__dynamo_disable", _until_dynamo(fn))
+
+
+def _until_dynamo(fn):
+    def call(*args, **kwargs):
+        dynamo = sys.modules.get("torch._dynamo")
+        if dynamo is None:
+            return fn(*args, **kwargs)
+        disabled = dynamo.disable(fn, True, wrapping=False)  # what torch._disable_dynamo would have cached
+        setattr(fn, "__dynamo_disable", disabled)
+        return disabled(*args, **kwargs)
+    return call
 
 
 def hyperparameters(cls) -> list[str]:
@@ -58,6 +89,7 @@ def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float =
     unknown = [k for k in hyper if k not in known]
     if unknown:
         raise ValueError(f"optimizer {name!r} takes no {', '.join(unknown)}; it takes: {', '.join(known)}")
+    defer_dynamo()
     if cls in FUSED and FUSED_ON_CPU and not {"fused", "foreach"} & set(hyper):
         hyper["fused"] = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in model.parameters())
     return cls(param_groups(model, weight_decay), lr=lr, **hyper)
