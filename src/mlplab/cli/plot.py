@@ -8,8 +8,9 @@ import argparse
 NAME = "plot"
 HELP = ("draw a figure: 'activations' (each beside its autograd derivative; softmax on a batch) or "
         "'filters RUN_FOLDER' (a CNN run's first-layer kernels and the feature maps of one test image), "
-        "'layers RUN_FOLDER' (the per-layer statistics of a run trained with --inspect)")
-PLOTS = ("activations", "filters", "layers")
+        "'layers RUN_FOLDER' (the per-layer statistics of a run trained with --inspect), 'optimizers' (the six "
+        "optimizers' paths on 2-D surfaces, torch's and the scratch twins')")
+PLOTS = ("activations", "filters", "layers", "optimizers")
 WITH_RUN = ("filters", "layers")  # the figures drawn from a run folder
 
 
@@ -20,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE.png", default=None, help="where to write the PNG (default WHAT.png)")
     p.add_argument("--impl", choices=["torch", "scratch"], default="torch", help="whose activations to draw")
     p.add_argument("--index", type=int, default=0, help="filters: which test image (default 0)")
+    p.add_argument("--surface", default="all", help="optimizers: quadratic, rosenbrock, saddle or all (default)")
+    p.add_argument("--steps", type=int, default=None, help="optimizers: steps per path (default: per surface)")
+    p.add_argument("--lr", default=None, metavar="NAME=LR,...", help="optimizers: learning rates by name, e.g. "
+                   "Adam=0.1,SGD=0.002 (names: SGD, SGD+momentum, RMSprop, Adagrad, Adadelta, Adam, Adamax)")
+    p.add_argument("--betas", default=None, metavar="B1,B2", help="optimizers: Adam's and Adamax's betas, e.g. 0.8,0.99")
+    p.add_argument("--momentum", type=float, default=None, help="optimizers: SGD+momentum's momentum (default 0.9)")
 
 
 def filters(folder: str, out, index: int):
@@ -56,6 +63,35 @@ def layers(folder: str, out):
     return layers_png(layers_frame(None, folder), out, title=f"{folder}: layer statistics per epoch")
 
 
+def optimizers(args: argparse.Namespace, out):
+    """Every optimizer's path on the surface(s), torch's and scratch's (mlplab.experiments.surfaces)."""
+    lrs = {}  # the flags are checked before torch is imported
+    for item in (args.lr or "").split(",") if args.lr else []:
+        name, _, value = item.partition("=")
+        try:
+            lrs[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--lr takes NAME=LR pairs, e.g. Adam=0.1,SGD=0.002; got {args.lr!r}") from None
+    betas = None
+    if args.betas is not None:
+        try:
+            betas = tuple(float(b) for b in args.betas.split(","))
+        except ValueError:
+            betas = ()
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"--betas must be two numbers in [0, 1), e.g. 0.9,0.999; got {args.betas!r}")
+    if args.momentum is not None and not 0 <= args.momentum < 1:
+        raise ValueError(f"--momentum must be in [0, 1), e.g. 0.9; got {args.momentum}")
+    from mlplab.experiments.surfaces import SURFACES, both_impls
+    from mlplab.plots.optimizer_paths import paths_png
+
+    names = list(SURFACES) if args.surface == "all" else [args.surface]
+    if not set(names) <= set(SURFACES):
+        raise ValueError(f"--surface must be one of {', '.join(SURFACES)} or all; got {args.surface!r}")
+    found = both_impls(names, lrs=lrs, steps=args.steps, betas=betas, momentum=args.momentum)
+    return paths_png(found, out)
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -73,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.what == "layers":
         print(f"wrote {layers(args.run_folder, out)}")
+        return 0
+    if args.what == "optimizers":
+        print(f"wrote {optimizers(args, out)}")
         return 0
     from mlplab.plots import figures as plots
 

@@ -5,7 +5,7 @@ its plots and ``report.md`` (the numbers and one paragraph on what they show) in
 numbers. ``quick`` is a small version for tests (seconds); ``data_dir`` matters only to the Fashion-MNIST ones.
 
 >>> sorted(RECIPES)
-['activations', 'cnn-vs-mlp', 'dropout', 'init', 'lstm-memory', 'optimizers', 'polyfit', 'weight-decay']
+['activations', 'cnn-vs-mlp', 'dropout', 'init', 'lstm-memory', 'optimizer-paths', 'optimizers', 'polyfit', 'weight-decay']
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ RECIPES = {  # name -> module in this package
     "dropout": "dropout",
     "init": "init",
     "optimizers": "optimizers",
+    "optimizer-paths": "optimizer_paths",
     "activations": "activations",
     "lstm-memory": "lstm_memory",
     "cnn-vs-mlp": "cnn_vs_mlp",
