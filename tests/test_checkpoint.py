@@ -392,8 +392,8 @@ def test_a_malicious_pickle_in_place_of_model_weights_is_refused(tmp_path, capsy
     (run / "model.safetensors").write_bytes(pickle.dumps(Payload(str(marker))))
     capsys.readouterr()
     assert main(["summary", str(run)]) == 2
-    err = capsys.readouterr().err
-    assert "not a safetensors file" in err and len(err.strip().splitlines()) == 1
+    err = capsys.readouterr().err  # the run's manifest refuses it before it is parsed (mlplab.runs.sealed)
+    assert "model.safetensors was changed" in err and len(err.strip().splitlines()) == 1
     assert not marker.exists()
 
 

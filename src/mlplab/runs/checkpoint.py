@@ -41,6 +41,7 @@ class Checkpoint:
     model: dict[str, Tensor]         # the model's state_dict
     optimizer: dict                  # the optimizer's state_dict, as torch.optim.Optimizer.state_dict() gives it
     rng: dict                        # see capture_rng
+    pins: dict | None = None         # data_pins: the table files the run trains on, fingerprinted
 
 
 # ---- optimizer state_dict <-> (tensors, JSON) -------------------------------------------------------------
@@ -93,10 +94,60 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["torch_cuda"][:torch.cuda.device_count()])
 
 
+# ---- the data a run trained on, pinned ------------------------------------------------------------------------
+
+WHOLE = 64 << 20   # files up to this size are hashed whole
+BLOCK = 1 << 20    # larger ones: 16 blocks of this size spread evenly over the file, first and last included
+
+
+def fingerprint(path: str | Path) -> dict:
+    """``{"path": absolute path, "size": bytes, "blake2b": digest}`` of a data file, cheap on large files.
+
+    Files up to 64 MiB are hashed whole; a larger one has 16 blocks of 1 MiB hashed (the first, the last and
+    14 between, evenly spaced) together with its size, so an edit that keeps the size and touches only bytes
+    between those blocks goes unseen there: a changed size, row order, scaling or category of any sampled row
+    does not.
+    """
+    import hashlib
+    import os
+
+    path = Path(path).resolve()
+    size = path.stat().st_size
+    h = hashlib.blake2b(digest_size=20)
+    h.update(str(size).encode())
+    with open(path, "rb") as f:
+        if size <= WHOLE:
+            for block in iter(lambda: f.read(BLOCK), b""):
+                h.update(block)
+        else:
+            for i in range(16):
+                h.update(os.pread(f.fileno(), BLOCK, (size - BLOCK) * i // 15))
+    return {"path": str(path), "size": size, "blake2b": h.hexdigest()}
+
+
+def data_pins(config: TrainConfig) -> dict:
+    """The fingerprints of the run's table files (``data``, ``test``) as they are now."""
+    return {key: fingerprint(getattr(config, key)) for key in ("data", "test")
+            if isinstance(getattr(config, key), str) and Path(getattr(config, key)).is_file()}
+
+
+def check_pins(run_dir: Path, pins: dict) -> None:
+    """Refuse to resume on a table file that moved, vanished or changed since the run began, naming it."""
+    for key, pin in pins.items():
+        path = Path(pin["path"])
+        if not path.is_file():
+            raise ValueError(f"cannot resume {run_dir}: its --{key} file {path} is gone; the run must continue on "
+                             "the very rows it began with: put the file back there, or train a new run")
+        if fingerprint(path) != pin:
+            raise ValueError(f"cannot resume {run_dir}: its --{key} file {path} changed since the run began (size "
+                             f"or content differ from the fingerprint in its checkpoint); resuming would refit "
+                             "the preprocessing on other rows: restore the file, or train a new run on it")
+
+
 # ---- save / load ------------------------------------------------------------------------------------------
 
 def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: History, model: nn.Module,
-                    opt: torch.optim.Optimizer, state: TrainState | None = None) -> Path:
+                    opt: torch.optim.Optimizer, state: TrainState | None = None, pins: dict | None = None) -> Path:
     """Write ``run_dir/checkpoint.safetensors`` atomically; returns its path."""
     state = TrainState() if state is None else state
     tensors = {f"model/{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
@@ -109,6 +160,8 @@ def save_checkpoint(run_dir: str | Path, *, config: TrainConfig, history: Histor
     epoch = history.rows[-1]["epoch"] if history.rows else 0
     metadata = {"format": FORMAT, "epoch": str(epoch), "config": json.dumps(config.to_dict()),
                 "history": json.dumps(history.rows), "optimizer": json.dumps(optimizer), "rng": json.dumps(rng)}
+    if pins:
+        metadata["pins"] = json.dumps(pins)
     return write_bytes(Path(run_dir) / FILE, seal(tensors, metadata))
 
 
@@ -132,10 +185,14 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
         rng = _decode(json.loads(meta["rng"]), tensors)
         optimizer = _decode(json.loads(meta["optimizer"]), tensors)
         epoch = int(meta["epoch"])
+        pins = json.loads(meta["pins"]) if "pins" in meta else None
+        if pins is not None and not all(isinstance(p, dict) and {"path", "size", "blake2b"} <= set(p)
+                                        for p in pins.values()):
+            raise ValueError("its data fingerprints do not parse")
     except CorruptFile as e:
         raise ValueError(f"{e}; {restart}") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
-        raise ValueError(f"{path} is not a valid mlplab checkpoint ({e}); mlplab only reads its own safetensors "
+        raise ValueError(f"{path} is not a valid mlplab checkpoint ({type(e).__name__}: {e}); mlplab only reads its own safetensors "
                          f"checkpoints and never unpickles files; {restart}") from None
     kind, keys, pos, has_gauss, gauss = rng["numpy"]
     rng["numpy"] = (kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss)
@@ -143,7 +200,7 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
     ema = [tensors[f"ema/{i}"] for i in range(sum(k.startswith("ema/") for k in tensors))]
     return Checkpoint(epoch, config, History(rows), TrainState(best or None, ema or None), model,
-                      optimizer, rng)
+                      optimizer, rng, pins)
 
 
 # ---- resuming: which settings may change -----------------------------------------------------------------
@@ -198,7 +255,18 @@ def saved_run(run_dir: str | Path) -> tuple[TrainConfig, Checkpoint | None]:
             raise ValueError(f"cannot resume {run_dir}: its {FILE} is missing but the run has trained "
                              f"({' and '.join(trained)} exist), so it cannot continue where it stopped; train it "
                              f"again as a new run: mlplab train --config {run_dir / 'config.toml'}")
-    return (checkpoint.config if checkpoint else load_config(run_dir / "config.toml")), checkpoint
+    if checkpoint is None:
+        return load_config(run_dir / "config.toml"), None
+    written = load_config(run_dir / "config.toml")
+    differ = [k for k in conflicts(written, checkpoint.config) if k not in ("data", "test")]
+    if differ:
+        raise ValueError(f"cannot resume {run_dir}: its config.toml and its {FILE} disagree on {', '.join(differ)} "
+                         "(one of them was edited or copied from another run); restore the run's own files, or "
+                         "train a new run")
+    if checkpoint.pins:  # where the files are, as absolute paths: resuming from any folder reads the same file
+        check_pins(run_dir, checkpoint.pins)
+        checkpoint.config = checkpoint.config.replace(**{k: p["path"] for k, p in checkpoint.pins.items()})
+    return checkpoint.config, checkpoint
 
 
 def check_resume(run_dir: str | Path, config: TrainConfig) -> Checkpoint | None:
@@ -233,11 +301,14 @@ def resume_config(run_dir: str | Path, overrides: dict) -> TrainConfig:
 class Checkpointer:
     """``fit`` callback: save a checkpoint of the run after each epoch; ``epoch`` is the last one saved."""
 
-    def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0, state: TrainState | None = None):
+    def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0, state: TrainState | None = None,
+                 pins: dict | None = None):
         self.run_dir, self.config, self.epoch = Path(run_dir), config, epoch
         self.state = TrainState() if state is None else state  # fit's: early stopping's best weights, ema's
+        self.pins = data_pins(config) if pins is None else pins  # taken as training starts, kept on resume
 
     def __call__(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
         with deferred_interrupt():
-            save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt, state=self.state)
+            save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt, state=self.state,
+                            pins=self.pins)
             self.epoch = epoch

@@ -18,6 +18,7 @@ units would fail targets spread over hundreds) is a ValueError and leaves no fil
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -52,9 +53,11 @@ def write_onnx(model: nn.Module, examples: tuple[Tensor, ...], path: Path, names
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
-        torch.onnx.export(model, examples, str(path), dynamo=False, opset_version=OPSET,
+        buffer = io.BytesIO()  # in memory first: a full disk is then Python's OSError, never a C++ abort
+        torch.onnx.export(model, examples, buffer, dynamo=False, opset_version=OPSET,
                           input_names=names, output_names=[output],
                           dynamic_axes={name: {0: "batch"} for name in (*names, output)})
+    path.write_bytes(buffer.getvalue())
 
 
 def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -68,7 +71,9 @@ def write_torchscript(model: nn.Module, examples: tuple[Tensor, ...], path: Path
                       output: str) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated.*")
-        torch.jit.trace(model, examples).save(str(path))
+        buffer = io.BytesIO()  # in memory first: torch's C++ writer aborts the process on a full disk
+        torch.jit.save(torch.jit.trace(model, examples), buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def run_torchscript(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:

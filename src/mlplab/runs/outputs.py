@@ -4,8 +4,9 @@
 
 - the same file as one of the command's inputs (same path, or the same file through ``os.path.samefile``:
   a link, a hard link, ``./x`` and ``x``);
-- a path inside a run, compare or cv folder (one holding config.toml, manifest.json, a checkpoint,
-  compare.json or cv.json): those folders belong to the command that trained them;
+- a path inside a run, compare or cv folder, at any depth (one holding manifest.json, model.safetensors, a
+  checkpoint, compare.json, cv.json, or config.toml beside history.csv, data.json or .lock): those folders
+  belong to the command that trained them;
 - anything that exists and is not a regular file (a folder, /dev/null or another device, a FIFO, a socket);
 - an existing file mlplab did not write, unless ``force`` (``--force``).
 
@@ -25,7 +26,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 MARK = "user.mlplab"
-RUN_FILES = ("config.toml", "manifest.json", "checkpoint.safetensors", "compare.json", "cv.json")
+RUN_FILES = ("manifest.json", "model.safetensors", "checkpoint.safetensors", "compare.json", "cv.json")
+# config.toml alone is too common a name (a project's settings); beside one of these it is a run's
+WITH_CONFIG = ("history.csv", "data.json", ".lock")
 KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
          stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
 
@@ -36,7 +39,10 @@ class OutputRefused(ValueError):
 
 def run_folder_of(folder: Path) -> str | None:
     """Which run-folder file ``folder`` holds (config.toml, ...), or None when it is no run's folder."""
-    return next((name for name in RUN_FILES if (folder / name).exists()), None)
+    found = next((name for name in RUN_FILES if (folder / name).exists()), None)
+    if found is None and (folder / "config.toml").exists() and any((folder / n).exists() for n in WITH_CONFIG):
+        found = "config.toml"
+    return found
 
 
 def kind_of(path: Path) -> str | None:
@@ -45,6 +51,10 @@ def kind_of(path: Path) -> str | None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a symbolic link to a missing file" if os.path.islink(path) else None
+    except NotADirectoryError:
+        return "a path through a file (one of its folders is a file)"
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
     return None if stat.S_ISREG(mode) else KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
@@ -65,24 +75,29 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def not_in_run_folder(path: Path, flag: str) -> None:
+    """Refuse ``path`` inside a run folder, at any depth (``RUN/x.csv``, ``RUN/sub/x.csv``)."""
+    for folder in Path(os.path.abspath(path)).parents:
+        holds = run_folder_of(folder) if folder.is_dir() else None
+        if holds is not None:
+            raise OutputRefused(f"{flag} {path} is inside {folder}, a run folder (it holds {holds}); a run's "
+                                "files are written only by the command that trains it: write somewhere else")
+
+
 def check_output(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False,
                  flag: str = "--out") -> Path:
     """``path`` when the command may write it; else OutputRefused naming it (see the module docstring)."""
     path = Path(path)
     if not path.name or path.name in (".", ".."):
         raise OutputRefused(f"{flag} {path} names no file; give a file name, e.g. {path / 'out.csv'}")
+    not_in_run_folder(path, flag)
+    kind = kind_of(path)
+    if kind == "a folder" and run_folder_of(path):
+        raise OutputRefused(f"{flag} {path} is a run folder; write somewhere else")
     for given in inputs:
         if given is not None and same_file(path, Path(given)):
             raise OutputRefused(f"{flag} {path} is the same file as the input {given}: writing it would destroy "
                                 "the input; write somewhere else")
-    parent = path.parent
-    holds = run_folder_of(parent) if parent.is_dir() else None
-    if holds is not None:
-        raise OutputRefused(f"{flag} {path} is inside {parent}, a run folder (it holds {holds}); a run's "
-                            "files are written only by the command that trains it: write somewhere else")
-    kind = kind_of(path)
-    if kind == "a folder" and run_folder_of(path):
-        raise OutputRefused(f"{flag} {path} is a run folder; write somewhere else")
     if kind is not None:
         raise OutputRefused(f"{flag} {path} is {kind}, not a regular file; mlplab writes only regular files: "
                             "give a new file name")
@@ -97,17 +112,20 @@ def check_output_folder(folder: str | Path, names: Iterable[str], *, inputs: Ite
     """A folder to write ``names`` into: not a run folder, not something other than a folder, each file as
     ``check_output`` would have it."""
     folder = Path(folder)
-    kind = kind_of(folder)
-    if kind is not None and kind != "a folder":
-        raise OutputRefused(f"{flag} {folder} is {kind}, not a folder: give a folder to write into")
-    holds = run_folder_of(folder) if kind == "a folder" else None
+    holds = run_folder_of(folder) if folder.is_dir() else None
     if holds is not None:
         raise OutputRefused(f"{flag} {folder} is a run folder (it holds {holds}); its files are written only by "
                             f"the command that trains it: give another folder, e.g. {folder.parent / 'evaluation'}")
+    not_in_run_folder(folder, flag)
     inputs = list(inputs)
     for given in inputs:
         if given is not None and same_file(folder, Path(given)):
             raise OutputRefused(f"{flag} {folder} is the input {given}; give another folder")
+    kind = kind_of(folder)
+    if folder.exists() and kind is None:
+        kind = "a file"
+    if kind is not None and kind != "a folder":
+        raise OutputRefused(f"{flag} {folder} is {kind}, not a folder: give a folder to write into")
     for name in names:
         check_output(folder / name, inputs=inputs, force=force, flag=flag)
     return folder

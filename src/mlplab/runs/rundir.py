@@ -177,10 +177,11 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | 
     return write_bytes(path, seal(state, {**(metadata or {}), "format": WEIGHTS_FORMAT}))
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+def load_weights(model: nn.Module, path: str | Path, config=None) -> nn.Module:
     """Load safetensors weights into ``model``, digests checked; a pickle or a damaged file is refused.
 
-    Files written before digests existed (metadata holding only ``config``) load unchecked.
+    Files written before digests existed (metadata holding only ``config``) load unchecked. ``config`` (a
+    TrainConfig): the weights must have been trained with it (the config saved in their metadata).
     """
     try:
         state, meta = unseal(path, required=False)
@@ -188,6 +189,17 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
             raise CorruptFile(f"{path} is damaged: its metadata keys {sorted(meta)} carry no digests")
     except CorruptFile as e:
         raise ValueError(f"{e}; restore it from a copy or retrain the run") from None
+    if config is not None and "config" in meta:
+        try:
+            trained = json.loads(meta["config"])
+        except ValueError:
+            trained = None
+        given = json.loads(json.dumps(config.to_dict()))
+        if trained != given:
+            keys = sorted(k for k in set(given) | set(trained or {}) if (trained or {}).get(k) != given.get(k))
+            raise ValueError(f"{path} was trained with other settings than the run's config.toml (they differ "
+                             f"in {', '.join(keys[:5]) or 'everything'}): the weights belong to another run; "
+                             "retrain the run, or copy back its own model.safetensors")
     ours = model.state_dict()
     missing = [k for k in ours if k not in state]
     extra = [k for k in state if k not in ours]
@@ -247,41 +259,40 @@ def remove_run_dir(path: str | Path) -> None:
 
 
 class RunLock:
-    """``with RunLock(folder):`` holds an exclusive lock on ``folder/.lock`` (fcntl.flock) for the block.
+    """``with RunLock(folder):`` holds an exclusive lock (fcntl.flock) on the open folder itself for the block.
 
-    A second holder, in this or another process, gets BlockingIOError naming the holder's PID. The lock dies
-    with its process (even under SIGKILL), so a crashed run never leaves its folder locked.
+    The lock is on the folder's own file descriptor, so removing or replacing any file in it cannot defeat it;
+    ``folder/.lock`` only tells a second holder (in this or another process, BlockingIOError) who holds it.
+    The lock dies with its process (even under SIGKILL), so a crashed run never leaves its folder locked.
     """
 
     def __init__(self, folder: str | Path):
-        self.path = Path(folder) / LOCK
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK
         self.fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise BlockingIOError(f"{self.path.parent} is in use by process {holder} "
-                                      "(another mlplab command on the same run); wait for it to end, or stop "
-                                      f"it (kill {holder}) and try again") from None
-            try:  # the holder before us may have removed the file after we opened it: lock the current one
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
+        fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                holder = self.path.read_text(errors="replace").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            raise BlockingIOError(f"{self.folder} is in use by process {holder} "
+                                  "(another mlplab command on the same run); wait for it to end, or stop "
+                                  f"it (kill {holder}) and try again") from None
         self.fd = fd
+        try:
+            write_text(self.path, f"{os.getpid()}\n")
+        except OSError:
+            pass  # the note is for people; the lock holds without it (a full disk fails at the next real write)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
-            self.path.unlink(missing_ok=True)  # still holding the lock: nobody can lock this inode meanwhile
+            self.path.unlink(missing_ok=True)  # still holding the lock: nobody else writes the note meanwhile
             os.close(self.fd)
             self.fd = None

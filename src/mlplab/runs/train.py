@@ -27,6 +27,7 @@ from mlplab.models.embeddings import numeric_positions
 from mlplab.runs.checkpoint import Checkpoint, Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
 from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
+from mlplab.runs.sealed import MANIFEST
 from mlplab.runs.rundir import RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
 from mlplab.settings import resolve
 from mlplab.training.callbacks import Callback
@@ -146,6 +147,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0, state)
         with written(path, saver, fresh=plan.resume is None):
             remove_stale_temporaries(path)
+            (path / MANIFEST).unlink(missing_ok=True)  # a resumed run is unsealed until its final files are written
             write_text(path / "config.toml", dump_config(config))
         callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
     reporter = progress_callback(progress, config.epochs, data.task != "regression", title=run_title(data, config))
