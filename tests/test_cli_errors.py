@@ -226,3 +226,40 @@ def test_a_batch_that_does_not_fit_in_memory(tmp_path):
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert "out of memory" in lines[0] and "--batch-size 512" in lines[0]
     assert list(out.iterdir()) == []
+
+
+# Mistakes a newcomer makes on the command line: the line says what was meant (argv -> words the line must hold).
+TEACHING = {
+    "unknown flag": (["train", "--learning-rate", "0.1"], ["unrecognized arguments: --learning-rate", "did you mean --lr?"]),
+    "misspelt flag": (["train", "--optimzer", "adam"], ["--optimzer", "did you mean --optimizer?"]),
+    "list with spaces": (["train", "--hidden", "256", "256"], ["lists take commas: --hidden 256,256"]),
+    "list with spaces, then a flag": (["train", "--activation", "relu", "tanh", "--lr", "0.1"],
+                                      ["lists take commas: --activation relu,tanh"]),
+    "unknown command": (["trian", "--epochs", "1"], ["invalid choice: 'trian'", "did you mean 'train'?"]),
+    "unknown choice": (["train", "--impl", "scrach"], ["did you mean 'scratch'?"]),
+    "unknown optimizer": (["train", "--optimizer", "adamm", "--epochs", "1"], ["did you mean 'adam'?", "adamax"]),
+    "unknown dataset": (["train", "--dataset", "digts", "--epochs", "1"], ["did you mean 'digits'?"]),
+    "unknown recipe": (["recipe", "dropuot"], ["did you mean 'dropout'?"]),
+}
+
+
+@pytest.mark.parametrize("name", list(TEACHING))
+def test_a_mistake_on_the_command_line_says_what_was_meant(name, tmp_path):
+    argv, words = TEACHING[name]
+    env = {k: v for k, v in os.environ.items() if k != "MLPLAB_DEBUG"}
+    done = subprocess.run([sys.executable, "-m", "mlplab", *argv, *(["--out", str(tmp_path / "runs")]
+                                                                    if argv[0] == "train" else [])],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**env, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", **NO_NETWORK})
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_nothing_close_gets_no_guess():
+    from mlplab.cli.flags import closest, did_you_mean
+
+    assert closest("--zzz", ["--lr", "--epochs"]) is None and did_you_mean("lion", ["adam", "sgd"]) == ""
+    assert closest("--bs", ["--batch-size", "--lr"]) == "--batch-size"

@@ -3,6 +3,7 @@ from an implementation (``torch`` or ``scratch``) to its modules."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from types import ModuleType
 from typing import TypeVar
@@ -29,7 +30,9 @@ def lookup(registry: dict[str, T], name: str, what: str) -> T:
     if not isinstance(name, str) or name not in registry:
         valid = ", ".join(sorted(registry))
         plural = what + ("es" if what.endswith("s") else "s")
-        raise ValueError(f"unknown {what} {name!r}; valid {plural}: {valid}")
+        close = difflib.get_close_matches(str(name), list(registry), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown {what} {name!r}; valid {plural}: {valid}{hint}")
     return registry[name]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from pathlib import Path
 
 from mlplab.config import TrainConfig
@@ -26,6 +28,7 @@ def _list(kind, what: str, allow_none: bool = False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list, e.g. {EXAMPLES.get(what, 'a,b')}; "
                                              f"got {text!r}") from None
+    parse.comma_list = True  # told apart by ``unrecognized``: "--hidden 256 256" gets the commas hint
     return parse
 
 
@@ -167,3 +170,67 @@ def settings_from_args(args: argparse.Namespace):
     settings = resolve(flag_keys(args), file=getattr(args, "config", None))
     check_device(settings.config.device)
     return settings
+
+
+def initials(name: str) -> str:
+    """``learning-rate`` -> ``lr``: how a long flag is often shortened."""
+    return "".join(word[0] for word in re.split(r"[-_]", name) if word)
+
+
+def closest(given: str, choices) -> str | None:
+    """The choice ``given`` most likely meant: the nearest spelling (difflib), or the one whose initials it is
+    (``--learning-rate`` -> ``--lr``, ``--bs`` -> ``--batch-size``); None when nothing is close."""
+    choices = [str(c) for c in choices]
+    bare = given.lstrip("-")
+    for choice in choices:
+        name = choice.lstrip("-")
+        if len(bare) > 1 and len(name) > 1 and name != bare and (initials(bare) == name or initials(name) == bare):
+            return choice
+    match = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def did_you_mean(given: str, choices) -> str:
+    """``; did you mean 'adam'?`` or the empty string."""
+    match = closest(given, choices)
+    return f"; did you mean {match!r}?" if match else ""
+
+
+def with_suggestion(message: str) -> str:
+    """argparse's "invalid choice: 'scrach' (choose from ...)" with "did you mean 'scratch'?" added."""
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return message
+    return message + did_you_mean(found.group(1), re.findall(r"'([^']*)'", found.group(2)))
+
+
+def command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The subcommand's own parser (its flags), else ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
+def unrecognized(parser: argparse.ArgumentParser, command: str | None, extra: list[str], argv: list[str]) -> str:
+    """One line for arguments no flag took: a list given with spaces (``--hidden 256 256``: lists take commas)
+    or an unknown flag with the one it most likely meant (``--learning-rate``: did you mean --lr?)."""
+    p = command_parser(parser, command)
+    options = {s: a for a in p._actions for s in a.option_strings}
+    for i, token in enumerate(argv):  # a list flag followed by more than one value
+        flag = token.split("=", 1)[0]
+        if getattr(getattr(options.get(flag), "type", None), "comma_list", False) and "=" not in token:
+            values = []
+            for value in argv[i + 1:]:
+                if value.startswith("-") and not re.fullmatch(r"-\d[\d.e-]*", value):
+                    break
+                values.append(value)
+            if len(values) > 1 and values[1] in extra:
+                return f"{p.prog}: lists take commas: {flag} {','.join(values)} (got {' '.join([flag, *values])})"
+    unknown = [t for t in extra if t.startswith("-")]
+    if unknown:
+        flag = unknown[0].split("=", 1)[0]
+        match = closest(flag, [o for o in options if o.startswith("--")])
+        hint = f"; did you mean {match}?" if match else ""
+        return f"{p.prog}: unrecognized arguments: {' '.join(extra)}{hint} (see {p.prog} --help)"
+    return f"{p.prog}: unrecognized arguments: {' '.join(extra)} (see {p.prog} --help)"

@@ -19,6 +19,7 @@ COMMANDS = [
     "mlplab.cli.summary",
     "mlplab.cli.compare",
     "mlplab.cli.cv",
+    "mlplab.cli.tune",
     "mlplab.cli.recipe",
     "mlplab.cli.losses",
     "mlplab.cli.plot",
@@ -32,7 +33,9 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage + message; one clear line is friendlier
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        from mlplab.cli.flags import with_suggestion  # "invalid choice: 'scrach'" -> did you mean 'scratch'?
+
+        raise UsageError(f"{self.prog}: {with_suggestion(message)} (see {self.prog} --help)")
 
 
 def build_parser() -> Parser:
@@ -55,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # an unknown flag (did you mean?) or a list given with spaces (lists take commas)
+            from mlplab.cli.flags import unrecognized
+
+            raise UsageError(unrecognized(parser, args.command, extra, sys.argv[1:] if argv is None else argv))
         if args.command is None:
             parser.print_help()
             return 2

@@ -1,14 +1,16 @@
 """Training shown live in a Jupyter notebook: the learning curves redrawn in place after every epoch (one
-figure, as d2l's Animator) above a progress bar, through IPython display handles."""
+figure, as d2l's Animator) below a progress bar that also moves within an epoch (rate, time left), through
+IPython display handles."""
 
 from __future__ import annotations
 
 import io
 import sys
+import time
 
 from mlplab.plots.figures import draw_curves, subplots
 from mlplab.training.callbacks import Callback
-from mlplab.training.progress import format_row
+from mlplab.training.progress import Pace, format_row
 
 
 def in_notebook() -> bool:
@@ -24,13 +26,15 @@ def in_notebook() -> bool:
 class LiveCurves(Callback):
     """A fit callback: after each epoch, the curves so far (one image, updated) and a progress bar (one line)."""
 
-    def __init__(self, epochs: int, classify: bool, title: str = ""):
+    def __init__(self, epochs: int, classify: bool, title: str = "", every: float = 0.5):
         self.epochs, self.classify, self.title = epochs, classify, title
-        self.image = self.bar = None
+        self.image = self.bar = self.history = None
+        self.pace, self.every, self.next_draw = Pace(epochs), every, 0.0
 
     def on_train_begin(self, history, model, opt):
         from IPython.display import display
 
+        self.history, self.next_draw = history, time.perf_counter() + self.every
         self.fig, axes = subplots(1, 2 if self.classify else 1, figsize=(10 if self.classify else 5.5, 3.6),
                                   squeeze=False)
         self.axes = axes[0]
@@ -42,12 +46,24 @@ class LiveCurves(Callback):
         if history.rows:
             self._draw(history)
 
-    def _bar(self, history) -> dict:
-        done = len(history.rows)
+    def _bar(self, history, within: str = "") -> dict:
+        """The run's bar (epochs, and the batches of the current one) above the last epoch's numbers."""
+        pace = self.pace
+        done = len(history.rows) + (pace.batch / pace.batches if within and pace.batches else 0)
         line = format_row(history.rows[-1], self.epochs) if history.rows else "starting"
-        html = (f'<progress value="{done}" max="{self.epochs}" style="width:30em"></progress> '
-                f'<code>{line}</code>')
-        return {"text/html": html, "text/plain": line}
+        html = (f'<progress value="{done:.3f}" max="{self.epochs}" style="width:30em"></progress> '
+                f'<code>{within}</code><br><code>{line}</code>')
+        return {"text/html": html, "text/plain": f"{within}\n{line}" if within else line}
+
+    def on_batch_end(self, epoch, batch, batches):
+        """Within an epoch: the bar moves, with the batch rate and the time left (redrawn at most every 0.5 s)."""
+        now = time.perf_counter()
+        if now < self.next_draw and batch != 1:
+            return
+        self.pace.at(epoch, batch, batches)
+        if now >= self.next_draw and self.history is not None:
+            self.next_draw = now + self.every
+            self.bar.update(self._bar(self.history, self.pace.text()), raw=True)
 
     def _draw(self, history) -> None:
         draw_curves(self.axes, history)

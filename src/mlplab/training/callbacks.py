@@ -1,7 +1,8 @@
 """Callbacks by event, as Keras has them, and early stopping.
 
 ``fit`` calls every callback's ``on_train_begin(history, model, opt)`` once (the history holds a resumed
-run's earlier epochs), ``on_epoch_end(epoch, history, model, opt)``
+run's earlier epochs), ``on_batch_end(epoch, batch, batches)`` after each training batch (only where a callback
+overrides it: progress bars), ``on_epoch_end(epoch, history, model, opt)``
 after each epoch (its history row already recorded; return True to stop after this epoch) and
 ``on_train_end(history, model)`` once at the end, also after an early stop. A plain function
 ``f(epoch, history, model, opt)`` is taken as an epoch-end callback.
@@ -25,6 +26,10 @@ class Callback:
 
     def on_train_begin(self, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
         pass
+
+    def on_batch_end(self, epoch: int, batch: int, batches: int) -> None:
+        """After each training batch (1..batches) of ``epoch``; keep it cheap (progress bars look at the clock).
+        fit calls it only on callbacks that override it."""
 
     def on_epoch_end(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> bool | None:
         pass

@@ -30,7 +30,7 @@ from mlplab.registry import impl_module
 from mlplab.settings import check_names
 from mlplab.training import distributed
 from mlplab.training.averaging import WeightAverage
-from mlplab.training.callbacks import EarlyStopping, as_callback, check_monitor
+from mlplab.training.callbacks import Callback, EarlyStopping, as_callback, check_monitor
 from mlplab.training.device import check_device, model_dtype
 from mlplab.training.evaluate import evaluate, predictions_correct, split_metrics
 from mlplab.training.history import History
@@ -133,12 +133,13 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None, *,
     perm = None
     for cb in callbacks:
         cb.on_train_begin(history, model, loop.opt)
+    batch_hooks = [cb.on_batch_end for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
 
     for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
         if average is not None and average.swapped:  # train on from the training weights, not their average
             average.swap()
-        row, perm = loop.train_epoch(epoch, average)
+        row, perm = loop.train_epoch(epoch, average, batch_hooks)
         if average is not None:  # evaluation, callbacks (early stopping, checkpoints) and the end see the average
             average.swap()
             state.ema = average.other
@@ -215,8 +216,9 @@ class Loop:
         return cls(model, data, config, opt, choice, layout, splits, x_train, y_train, loss, loss_fn, dev, rank,
                    world, factor, augment_fn)
 
-    def train_epoch(self, epoch: int, average: WeightAverage | None) -> tuple[dict, Tensor]:
-        """One pass over the training rows in a seeded order; the epoch's row so far, and the order."""
+    def train_epoch(self, epoch: int, average: WeightAverage | None, batch_hooks: Sequence = ()) -> tuple[dict, Tensor]:
+        """One pass over the training rows in a seeded order; the epoch's row so far, and the order.
+        ``batch_hooks``: called with (epoch, batch, batches) after each batch (progress bars)."""
         config, dev, world, n = self.config, self.device, self.world, len(self.x_train)
         on_cpu = dev.type == "cpu"  # CPU: check each batch's loss at once; elsewhere record it, check per epoch
         n_batches = -(-n // config.batch_size)
@@ -250,6 +252,8 @@ class Loop:
                 loss_sum.add_(batch_loss, alpha=share)
             if self.data.task != "regression":
                 correct += predictions_correct(out, yb, self.loss)
+            for hook in batch_hooks:
+                hook(epoch, i // config.batch_size + 1, n_batches)
         loss_sum += loss_total
         distributed.all_sum_(loss_sum, correct)
         train_loss = loss_sum.item() / n
