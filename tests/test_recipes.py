@@ -106,7 +106,7 @@ def test_activations_quick(tmp_path, fashion_dir):
 
 def test_every_recipe_is_registered():
     assert set(RECIPES) == {"polyfit", "weight-decay", "dropout", "init", "optimizers", "activations", "cnn-vs-mlp",
-                            "lstm-memory", "optimizer-paths"}
+                            "lstm-memory", "optimizer-paths", "playground"}
 
 
 def test_cli_recipe_errors_are_one_line(cli, tmp_path):

@@ -4,8 +4,9 @@ Every recipe module defines ``TITLE`` and ``run(out, seed=0, quick=False, data_d
 its plots and ``report.md`` (the numbers and one paragraph on what they show) into ``out`` and returns the
 numbers. ``quick`` is a small version for tests (seconds); ``data_dir`` matters only to the Fashion-MNIST ones.
 
->>> sorted(RECIPES)
-['activations', 'cnn-vs-mlp', 'dropout', 'init', 'lstm-memory', 'optimizer-paths', 'optimizers', 'polyfit', 'weight-decay']
+>>> sorted(RECIPES)  # doctest: +NORMALIZE_WHITESPACE
+['activations', 'cnn-vs-mlp', 'dropout', 'init', 'lstm-memory', 'optimizer-paths', 'optimizers',
+ 'playground', 'polyfit', 'weight-decay']
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RECIPES = {  # name -> module in this package
     "init": "init",
     "optimizers": "optimizers",
     "optimizer-paths": "optimizer_paths",
+    "playground": "playground",
     "activations": "activations",
     "lstm-memory": "lstm_memory",
     "cnn-vs-mlp": "cnn_vs_mlp",

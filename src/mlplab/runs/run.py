@@ -65,6 +65,13 @@ class Run:
 
         return layers_frame(self.layer_rows, self.path)
 
+    def plot_boundary(self, x=None, y=None, hidden: bool = True):
+        """The decision boundary over 2-D inputs, the training points (or raw ``x`` with labels ``y``) and the
+        first hidden layer's units' own boundaries, as a matplotlib Figure (mlplab.plots.boundary)."""
+        from mlplab.plots.boundary import boundary_figure
+
+        return boundary_figure(self, x, y, hidden=hidden)
+
     @torch.no_grad()
     def outputs(self, x) -> Tensor:
         """The model's raw outputs (N, C) for raw rows ``x``, in eval mode, without gradients."""
