@@ -131,6 +131,23 @@ def test_resume_in_process_is_bit_identical(tmp_path, impl, optimizer):
     assert len((part.path / "history.csv").read_text().splitlines()) == 1 + 4  # curves continue, no restart
 
 
+@pytest.mark.parametrize("every,early,saved", [
+    (3600.0, None, [1, 1, 1, 1, 5]),   # the first epoch, then the last
+    (0.0, None, [1, 2, 3, 4, 5]),      # every epoch
+    (3600.0, 1, [1, 2]),               # early stopping stops after epoch 2 (lr ~0: no gain on epoch 1), saved
+])
+def test_checkpoints_are_saved_first_then_every_so_often_and_last(tmp_path, every, early, saved):
+    config = TrainConfig(dataset="iris", hidden=(8,), optimizer="sgd", lr=0.05 if early is None else 1e-30,
+                         batch_size=16, epochs=5, device="cpu", early_stopping=early)
+    (tmp_path / "config.toml").write_text(dump_config(config))
+    data = load_dataset("iris", seed=0)
+    model = build_model(config, data.input_shape, data.task, data.output_size)
+    seen = []
+    fit(model, data, config, callbacks=[Checkpointer(tmp_path, config, every=every),
+                                        lambda epoch, *_: seen.append(load_checkpoint(tmp_path).epoch)])
+    assert seen == saved
+
+
 def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_path):
     """Stopped after epoch 2 of 4 by a KeyboardInterrupt in fit's callbacks, then resumed by train()."""
     config = TrainConfig(dataset="iris", hidden=(16,), optimizer="sgd", lr=0.1, momentum=0.9, schedule="cosine",
@@ -148,7 +165,7 @@ def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_pa
 
     with pytest.raises(KeyboardInterrupt):
         fit(model, data, optimizer="sgd", lr=0.1, optimizer_args=config.optimizer_args(), schedule="cosine",
-            epochs=4, batch_size=16, seed=config.seed, device="cpu", callbacks=[Checkpointer(run, config), stop])
+            epochs=4, batch_size=16, seed=config.seed, device="cpu", callbacks=[Checkpointer(run, config, every=0), stop])
     assert load_checkpoint(run).epoch == 2
     with pytest.raises(ValueError, match="schedule 'cosine' spans its 4 epochs"):
         check_resume(run, config.replace(epochs=6))
@@ -158,7 +175,7 @@ def test_resume_with_an_lr_schedule_is_bit_identical_and_keeps_its_epochs(tmp_pa
 
 
 KILL_ARGS = ["--dataset", "digits", "--hidden", "256", "--dropout", "0.2", "--optimizer", "adam", "--lr", "0.01",
-             "--batch-size", "16", "--epochs", "12", "--device", "cpu", "--quiet"]
+             "--batch-size", "16", "--epochs", "12", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]
 
 
 # Imports mlplab once (seconds), then forks one real process per run: killing and resuming costs no start-up.
@@ -411,7 +428,7 @@ def test_mlplab_never_unpickles():
 
 def test_nan_stops_naming_epoch_and_batch_and_keeps_last_good_checkpoint(tmp_path):
     config = TrainConfig(dataset="diabetes", hidden=(16,), optimizer="sgd", lr=0.5, epochs=8, device="cpu",
-                         out=str(tmp_path))
+                         out=str(tmp_path), checkpoint_every=0)  # a checkpoint after every epoch
     with pytest.raises(NonFiniteLoss) as e:
         train(config=config, write=True, progress="quiet")
     message = str(e.value)

@@ -32,7 +32,7 @@ if resume:
     mlplab.train(data, config=load_config(resume + "/config.toml"), resume=resume, write=True, progress="quiet")
 else:
     mlplab.train(data, model="cnn", spec="conv:8:3:pad1,bn,relu,maxpool:2,dropout:0.2,fc:16,relu", epochs=12,
-                 batch_size=32, out=out, progress="quiet")
+                 batch_size=32, out=out, progress="quiet", checkpoint_every=0)
 """
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 

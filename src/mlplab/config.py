@@ -63,6 +63,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                 # auto: CUDA when available, else CPU
     out: str = "runs"                    # parent folder of run folders
+    checkpoint_every: float = 10.0       # seconds between checkpoints (and history.csv) while training; 0: every
+    #                                      epoch. The first and the last epoch are always saved.
     compile: bool = False                # train through torch.compile (CUDA graphs on a GPU)
     amp: str | None = None               # "bf16": forward and loss under bfloat16 autocast
     backprop: str = "auto"               # auto (by hand where it applies: mlplab.training.backprop), hand, autograd
@@ -93,7 +95,11 @@ class TrainConfig:
 
     def __post_init__(self):
         for f in fields(self):
-            check_type(f.name, getattr(self, f.name), _hints()[f.name])
+            value, hint = getattr(self, f.name), _hints()[f.name]
+            if type(value) is int and float in (hint, *typing.get_args(hint)):  # lr=1 means 1.0, as in Python
+                object.__setattr__(self, f.name, float(value))
+                continue
+            check_type(f.name, value, hint)
         for key in ("lr", "epochs", "batch_size"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive; got {getattr(self, key)!r}")
@@ -162,6 +168,9 @@ class TrainConfig:
             raise ValueError(f"rho must be in (0, 1]; got {self.rho!r}")
         if not (math.isfinite(self.dampening) and 0 <= self.dampening <= 1):
             raise ValueError(f"dampening must be in [0, 1]; got {self.dampening!r}")
+        if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
+            raise ValueError(f"checkpoint_every is seconds >= 0 (0: every epoch), e.g. --checkpoint-every 60; "
+                             f"got {self.checkpoint_every!r}")
         if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
             raise ValueError(f"grad_clip is a gradient norm >= 0 (0: off), e.g. --grad-clip 1; got {self.grad_clip!r}")
 
@@ -190,11 +199,25 @@ class TrainConfig:
     def replace(self, **overrides) -> TrainConfig:
         unknown = sorted(set(overrides) - {f.name for f in fields(self)})
         if unknown:
-            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; valid keys: "
-                             f"{', '.join(f.name for f in fields(self))}")
+            raise ValueError(unknown_keys(unknown, [f.name for f in fields(self)]))
         new = dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
         object.__setattr__(new, "given", self.given | frozenset(overrides))
         return new
+
+
+ALIASES = {"learning_rate": "lr", "n_epochs": "epochs", "max_epochs": "epochs", "hidden_layer_sizes": "hidden",
+           "hidden_sizes": "hidden", "patience": "early_stopping", "lr_schedule": "schedule", "random_state": "seed",
+           "l2": "weight_decay"}  # other libraries' names for mlplab's keys
+
+
+def unknown_keys(unknown: list[str], valid: list[str]) -> str:
+    """``unknown config key 'hiden'; did you mean 'hidden'?`` (else the valid keys)."""
+    import difflib
+
+    close = {k: [ALIASES[k]] if k in ALIASES else difflib.get_close_matches(k, valid, n=1) for k in unknown}
+    if all(close.values()):
+        return "unknown config key(s) " + ", ".join(f"{k!r} (did you mean {close[k][0]!r}?)" for k in unknown)
+    return f"unknown config key(s) {', '.join(map(repr, unknown))}; valid keys: {', '.join(valid)}"
 
 
 def _recording_given(init):

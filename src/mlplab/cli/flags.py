@@ -108,6 +108,9 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=S)
     g.add_argument("--device", default=S, help="auto (default: CUDA when available), cpu, cuda, cuda:N")
     g.add_argument("--out", type=_path("--out"), default=S, help="parent folder of run folders (default runs/)")
+    g.add_argument("--checkpoint-every", dest="checkpoint_every", type=float, default=S, metavar="SECONDS",
+                   help="save the checkpoint (and history.csv) at most this often while training (default 10; "
+                   "0: every epoch); the first and last epochs are always saved")
     g.add_argument("--schedule", default=S, help="learning rate per batch: none (default), cosine, onecycle")
     g.add_argument("--augment", default=S, help="image batches: none (default), flip, shift, flip-shift")
     g.add_argument("--compile", action="store_true", default=S,

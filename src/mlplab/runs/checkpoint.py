@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from mlplab.config import TrainConfig, load_config
 from mlplab.runs.failures import deferred_interrupt
 from mlplab.runs.rundir import write_bytes
 from mlplab.runs.sealed import CorruptFile, seal, unseal
+from mlplab.training.callbacks import Callback
 from mlplab.training.fit import History
 from mlplab.training.state import TrainState
 
@@ -205,7 +207,7 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint | None:
 
 # ---- resuming: which settings may change -----------------------------------------------------------------
 
-MAY_CHANGE = ("epochs", "device", "data_dir", "out")  # where and how long, never what is trained
+MAY_CHANGE = ("epochs", "device", "data_dir", "out", "checkpoint_every")  # where and how long, never what is trained
 
 
 def effective(config: TrainConfig, key: str):
@@ -298,17 +300,26 @@ def resume_config(run_dir: str | Path, overrides: dict) -> TrainConfig:
 
 # ---- saving after every epoch, never cut in half by Ctrl-C ----------------------------------------------------
 
-class Checkpointer:
-    """``fit`` callback: save a checkpoint of the run after each epoch; ``epoch`` is the last one saved."""
+class Checkpointer(Callback):
+    """``fit`` callback: save a checkpoint of the run after its first epoch, then once ``every`` seconds
+    (``config.checkpoint_every``; 0: every epoch) have passed since the last save, and after its last epoch (the
+    epochs run out, or early stopping stops); ``epoch`` is the last one saved. A checkpoint costs a few tens of
+    milliseconds, more than a small table's epoch; a SIGKILL or Ctrl-C loses at most ``every`` seconds.
+    """
 
     def __init__(self, run_dir: str | Path, config: TrainConfig, epoch: int = 0, state: TrainState | None = None,
-                 pins: dict | None = None):
+                 pins: dict | None = None, every: float | None = None):
         self.run_dir, self.config, self.epoch = Path(run_dir), config, epoch
+        self.every = config.checkpoint_every if every is None else every
+        self.saved_at: float | None = None  # time.monotonic() of this process's last save
         self.state = TrainState() if state is None else state  # fit's: early stopping's best weights, ema's
         self.pins = data_pins(config) if pins is None else pins  # taken as training starts, kept on resume
 
-    def __call__(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
+    def on_epoch_end(self, epoch: int, history: History, model: nn.Module, opt: torch.optim.Optimizer) -> None:
+        last = epoch >= self.config.epochs or history.stopped_epoch == epoch
+        if not (last or self.saved_at is None or time.monotonic() - self.saved_at >= self.every):
+            return
         with deferred_interrupt():
             save_checkpoint(self.run_dir, config=self.config, history=history, model=model, opt=opt, state=self.state,
                             pins=self.pins)
-            self.epoch = epoch
+            self.epoch, self.saved_at = epoch, time.monotonic()

@@ -149,12 +149,13 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
             remove_stale_temporaries(path)
             (path / MANIFEST).unlink(missing_ok=True)  # a resumed run is unsealed until its final files are written
             write_text(path / "config.toml", dump_config(config))
-        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history)]
-    reporter = progress_callback(progress, config.epochs, data.task != "regression", title=run_title(data, config))
-    if reporter is not None:
+        callbacks += [saver, lambda epoch, history, model, opt: history_csv(path, history) if saver.epoch == epoch
+                      else None]  # history.csv as the checkpoint has it
     inspector = inspection(plan, path) if config.inspect else None  # off: nothing built, no hook anywhere
     if inspector is not None:
         callbacks.insert(0, inspector)  # before the checkpoint: layers.csv never lags the checkpointed epoch
+    reporter = progress_callback(progress, config.epochs, data.task != "regression", title=run_title(data, config))
+    if reporter is not None:
         callbacks.append(reporter)
     try:
         with out_of_memory_hint(config):
@@ -171,9 +172,9 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         if isinstance(reporter, EpochProgress):
             reporter.stop()
     run = Run(model, config, history, final_metrics(history, model, config), Schema.of(data), path, data)
+    run.layer_rows = inspector.rows if inspector is not None else None
     run.metrics["rows"] = {s: len(x) if x is not None else 0 for s, x in
                            (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
-    run.layer_rows = inspector.rows if inspector is not None else None
     if data.columns is not None:  # a table: the test metrics by name, baselines, columns.md, metrics.md
         from mlplab.runs.metrics import add_table_metrics
 
@@ -196,8 +197,6 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
     return run
 
 
-def exact_folder(path: Path) -> Path:
-    """Create the run folder ``path`` (its parent may exist); refused when it exists already."""
 def inspection(plan: Plan, path: Path | None):
     """The layer statistics' Inspector (mlplab.training.inspect), writing layers.csv after every epoch when the
     run has a folder; a resumed run keeps the rows of the epochs its checkpoint holds."""
@@ -212,6 +211,8 @@ def inspection(plan: Plan, path: Path | None):
     return inspector
 
 
+def exact_folder(path: Path) -> Path:
+    """Create the run folder ``path`` (its parent may exist); refused when it exists already."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.mkdir()
     return path

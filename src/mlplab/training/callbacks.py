@@ -116,6 +116,8 @@ class EarlyStopping(Callback):
         if self._see(epoch, history.rows[-1][self.monitor]) and self.restore_best:
             self.state.best = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.stopped = self.wait >= self.patience
+        if self.stopped:  # now, so later callbacks (the checkpointer) know this epoch is the last
+            history.stopped_epoch = epoch
         return self.stopped
 
     def on_train_end(self, history, model):
