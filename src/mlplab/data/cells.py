@@ -23,11 +23,46 @@ from mlplab.data.target import as_text
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|Inf|INF|infinity)$"
 
 
-def check_numbers(table, source: str | None = None) -> None:
-    """A text column whose cells are mostly numbers holds a typo: name the column, the line and the cell."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # ~3.4e38: the network computes in float32
+
+
+def where(source: str | None, row: int) -> str:
+    """"t.csv, line 7" (a text file: its header is line 1), "t.parquet, row 6", or "row 5" of a table."""
+    if source is None:
+        return f"row {row}"
+    text = source.lower().endswith((".csv", ".tsv", ".txt", ".tab", ".dat"))
+    return f"{source}, line {row + 2}" if text else f"{source}, row {row + 1}"
+
+
+def check_finite(table, source: str | None = None) -> None:
+    """Numbers the network cannot take: inf, NaN (a file's missing cell is empty, not NaN) and values beyond
+    float32's range (±3.4e38), refused naming the file's line (or row) and column."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    for name in table.column_names:
+        col = table.column(name)
+        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) or col.null_count == len(col):
+            continue
+        x = col.cast(pa.float64())
+        bad = pc.or_(pc.invert(pc.is_finite(x)), pc.greater(pc.abs(x), FLOAT32_MAX))
+        if not pc.any(bad).as_py():
+            continue
+        row = pc.index(pc.fill_null(bad, False), True).as_py()
+        value = x[row].as_py()
+        what = "not a number (NaN)" if value != value else (
+            "infinite" if abs(value) == float("inf") else "beyond float32's range (±3.4e38) that the network computes in")
+        raise ValueError(f"{where(source, row)}, column {name!r}: {value!r} is {what}; mark missing cells as empty "
+                         f"(or with --na-values), and rescale a column of huge values (a log, or other units)")
+
+
+def check_numbers(table, source: str | None = None) -> None:
+    """A text column whose cells are mostly numbers holds a typo: name the column, the line and the cell.
+    Then ``check_finite``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    check_finite(table, source)
     for name in table.column_names:
         col = table.column(name)
         if not pa.types.is_string(col.type) or col.null_count == len(col):
@@ -36,8 +71,7 @@ def check_numbers(table, source: str | None = None) -> None:
         numbers, cells = pc.sum(is_number).as_py() or 0, len(col) - col.null_count
         if numbers >= 0.9 * cells and numbers < cells and units.unit_format(col) is None:  # ``1,234`` is no typo
             row = pc.index(pc.fill_null(is_number, True), False).as_py()
-            where = f"{source}, line {row + 2}" if source else f"row {row}"
-            raise ValueError(f"{where}, column {name!r}: {col[row].as_py()!r} is not a number, though "
+            raise ValueError(f"{where(source, row)}, column {name!r}: {col[row].as_py()!r} is not a number, though "
                              f"{numbers} of its {cells} cells are; fix the cell, or mark such cells missing "
                              f"with --na-values {col[row].as_py()!r}")
 

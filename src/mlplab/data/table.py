@@ -14,7 +14,9 @@ that are not UTF-8, a row with too many or too few cells.
 
 from __future__ import annotations
 
+import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,7 @@ def _clean(column, nas: tuple[str, ...]):
 
     if pa.types.is_dictionary(column.type):
         column = column.cast(pa.string())
+    column = as_number(column)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column
     column = pc.utf8_trim_whitespace(column)
@@ -86,14 +89,39 @@ def _clean(column, nas: tuple[str, ...]):
     return column
 
 
+def as_number(column):
+    """Decimal, duration and time-of-day columns as float64 (the value; seconds; seconds since midnight);
+    anything else as it is. Dates and timestamps stay: mlplab.data.dates splits them into parts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if pa.types.is_decimal(t):
+        return column.cast(pa.float64())
+    if pa.types.is_duration(t) or pa.types.is_time(t):
+        per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[t.unit]
+        raw = column.cast(pa.int64() if pa.types.is_duration(t) or t.bit_width == 64 else pa.int32())
+        return pc.divide(raw.cast(pa.float64()), per_second)
+    return column
+
+
 def _read_parquet(path: Path):
+    """A Parquet file without pandas' unnamed index columns (``__index_level_0__``: the row order, never a
+    feature); list, struct and map columns are refused by name (mlplab reads flat columns)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         f = pq.ParquetFile(path, pre_buffer=False)
-        batches = list(f.iter_batches(batch_size=65536))
-        return pa.Table.from_batches(batches, schema=f.schema_arrow)
+        schema = f.schema_arrow
+        nested = [f"{field.name} ({field.type})" for field in schema if pa.types.is_nested(field.type)]
+        if nested:
+            raise ValueError(f"data file {path} has column(s) holding lists, structs or maps: {', '.join(nested[:5])}; "
+                             "mlplab reads flat columns (numbers, text, dates): flatten them into columns of their "
+                             "own, or write the file without them")
+        keep = [name for name in schema.names if not re.fullmatch(r"__index_level_\d+__", name)]
+        batches = list(f.iter_batches(batch_size=65536, columns=keep))
+        return pa.Table.from_batches(batches, schema=pa.schema([schema.field(n) for n in keep]))
     except (pa.ArrowInvalid, OSError) as e:
         raise ValueError(f"data file {path} is not a readable Parquet file: {str(e).splitlines()[0]}") from None
 
@@ -102,13 +130,22 @@ def _read_numpy(path: Path):
     """``.npy``: a 2-D numeric array, columns named c0, c1, ...; ``.npz``: one 1-D array per column, by name."""
     import pyarrow as pa
 
+    if path.suffix.lower() == ".npy":
+        check_npy_header(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise ValueError(f"data file {path} cannot be read without unpickling ({e}); mlplab never unpickles "
-                         "files: save plain numeric or string arrays") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"data file {path} is not a numpy file: {e}") from None
+        pickled = "pickle" in str(e).lower() or "object" in str(e).lower()
+        raise ValueError(f"data file {path} cannot be read without unpickling ({e}); mlplab never unpickles files: "
+                         "save plain numeric or string arrays" if pickled else
+                         f"data file {path} is damaged or truncated: {e}") from None
+    except (OSError, EOFError, MemoryError, zipfile.BadZipFile) as e:
+        raise ValueError(f"data file {path} is not a readable numpy file: {type(e).__name__}: {e}") from None
+    arrays = [loaded] if isinstance(loaded, np.ndarray) else [loaded[k] for k in loaded.files]
+    odd = [str(a.dtype) for a in arrays if a.dtype.kind not in "biufUSM"]
+    if odd:
+        raise ValueError(f"data file {path} holds {odd[0]} values; a table's columns are real numbers or "
+                         "text (complex numbers: save the real and imaginary parts as two columns)")
     if isinstance(loaded, np.ndarray):
         if loaded.ndim != 2:
             raise ValueError(f"data file {path} holds an array of shape {loaded.shape}; a table is 2-D (rows, "
@@ -121,6 +158,29 @@ def _read_numpy(path: Path):
         raise ValueError(f"data file {path}: an .npz table holds one 1-D array per column, all of one length; "
                          f"got shapes {({k: a.shape for k, a in arrays.items()})}")
     return pa.table(arrays)
+
+
+def check_npy_header(path: Path) -> None:
+    """An .npy file's header must describe the bytes that follow: a shape claiming more data than the file
+    holds (a truncated file, or a damaged header asking for terabytes) is refused before anything is allocated."""
+    from numpy.lib import format as npformat
+
+    try:
+        with open(path, "rb") as f:
+            version = npformat.read_magic(f)
+            read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+            shape, _, dtype = read(f)
+            offset = f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as e:
+        raise ValueError(f"data file {path} is not a readable .npy file: its header does not parse ({e})") from None
+    if dtype.hasobject:
+        raise ValueError(f"data file {path} holds Python objects, which cannot be read without unpickling; mlplab "
+                         "never unpickles files: save plain numeric or string arrays")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = path.stat().st_size - offset
+    if need > have:
+        raise ValueError(f"data file {path} is truncated or damaged: its header claims shape {shape} of {dtype} "
+                         f"({need:,} bytes) but the file holds {have:,} bytes of data")
 
 
 def is_table(x) -> bool:

@@ -130,6 +130,7 @@ def read_splits(data, target: str, *, task: str = "auto", categorical=(), numeri
     del labels
     release_memory()
     if test is not None:
+        same_rows(data, test)
         test_table, test_source = load(test, na_values)
         test_labelled = labelled_rows(test_table, target, test_source, log)
         test_fraction = 0.0
@@ -179,6 +180,24 @@ def read_splits(data, target: str, *, task: str = "auto", categorical=(), numeri
         x["test"] = x_test
     name = name or (Path(data).stem if isinstance(data, (str, Path)) else "table")
     return TableSplits(name, spec, columns, x, ys, raw, raw_test)
+
+
+def same_rows(data, test) -> None:
+    """Refuse a --test file that is the --data file itself (the same file, or a copy of its bytes): the test
+    rows would be training rows and the test metrics a measure of memory."""
+    import filecmp
+    import os
+
+    if not (isinstance(data, (str, Path)) and isinstance(test, (str, Path))):
+        return
+    try:
+        same = os.path.samefile(data, test) or filecmp.cmp(data, test, shallow=False)
+    except OSError:
+        return  # a missing file is named when it is read
+    if same:
+        raise ValueError(f"--test {test} holds the same rows as --data {data} (the same file, or the same bytes); "
+                         "the test rows must be rows the model never trained on: give another file, or leave "
+                         "--test out to hold out 20% of --data")
 
 
 def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
