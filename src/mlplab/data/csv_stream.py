@@ -99,33 +99,15 @@ def gather(reader, most_rows: int):
             if isinstance(values[i], list):
                 values[i].append(chunk)
                 continue
-            values[i][n:n + len(chunk)] = _values(chunk)
+            values[i][n:n + len(chunk)] = chunk.fill_null(0).to_numpy()
             if chunk.null_count and valid[i] is None:
                 valid[i] = np.ones(most_rows, bool)
             if valid[i] is not None:
-                valid[i][n:n + len(chunk)] = _valid(chunk)
+                valid[i][n:n + len(chunk)] = chunk.is_valid().to_numpy(zero_copy_only=False)
         n += batch.num_rows
     return pa.table([pa.chunked_array(v, t) if isinstance(v, list) else
                      pa.array(v[:n], t, mask=None if m is None else ~m[:n])
                      for v, m, t in zip(values, valid, schema.types)], schema=schema)
-
-
-# The next two read a number chunk's buffers with numpy: pyarrow's fill_null and a boolean array's to_numpy
-# import pandas (0.3 s of a small table's run) to build their scalar and their copy.
-def _valid(chunk) -> np.ndarray:
-    """A chunk's validity bitmap as booleans (all True when it has none)."""
-    bitmap = chunk.buffers()[0]
-    if bitmap is None:
-        return np.ones(len(chunk), bool)
-    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
-    return bits[chunk.offset:chunk.offset + len(chunk)].astype(bool)
-
-
-def _values(chunk) -> np.ndarray:
-    """An integer or float chunk's values, 0 where a cell is missing."""
-    dtype = np.dtype(chunk.type.to_pandas_dtype())
-    values = np.frombuffer(chunk.buffers()[1], dtype, len(chunk), chunk.offset * dtype.itemsize)
-    return np.where(_valid(chunk), values, 0) if chunk.null_count else values
 
 
 def _own_pages(n: int, dtype) -> np.ndarray:
