@@ -16,7 +16,8 @@ import pytest
 import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display")
+NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init")
+FASHION = ("your_own_module", "activations_and_init")  # notebooks that train on Fashion-MNIST rows
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -51,11 +52,11 @@ def executed(tmp_path_factory):
             env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
             env.update(PYTHONPATH=os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])]),
                        OMP_NUM_THREADS="1")
-            if name == "your_own_module":  # its CNN trains on Fashion-MNIST rows
+            if name in FASHION:
                 from conftest import fashion_mnist_dir
 
                 if fashion_mnist_dir() is None:
-                    pytest.skip("your_own_module.ipynb needs Fashion-MNIST (../shared/data or $MLPLAB_FASHION_MNIST)")
+                    pytest.skip(f"{name}.ipynb needs Fashion-MNIST (../shared/data or $MLPLAB_FASHION_MNIST)")
                 env["MLPLAB_FASHION_MNIST"] = str(fashion_mnist_dir())
             client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, startup_timeout=120,
                                              resources={"metadata": {"path": str(cwd)}})
@@ -170,3 +171,14 @@ def test_run_display_shows_short_reprs_and_every_plot_method_once(executed):
     printed = text(outputs(nb))
     assert re.search(r"^by name: +\['\d'", printed, re.M), printed
     assert not (cwd / "display-run").exists(), "the notebook should clean up the run folder it saved"
+
+
+def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
+    nb, _ = executed("activations_and_init")
+    printed = text(outputs(nb))
+    deep = dict(re.findall(r"^tanh (\S+): deep layers \(5-9\) saturated: [0-9.]+% to ([0-9.]+)%$", printed, re.M))
+    low = dict(re.findall(r"^tanh (\S+): deep layers \(5-9\) saturated: ([0-9.]+)%", printed, re.M))
+    assert float(low["normal:1"]) > 90 and float(deep["xavier_normal"]) < 10, printed
+    ratio = dict(re.findall(r"^relu (\S+): gradient norm .* ratio (\S+)$", printed, re.M))
+    assert float(ratio["normal:0.01"]) < 1e-3 and 0.1 < float(ratio["kaiming_normal"]) < 10, printed
+    assert len(images(outputs(nb))) == 5                                 # the activations and four layer figures
