@@ -117,6 +117,11 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
             dataset = check_module_output(model, dataset, run_config)
     if checkpoint is not None:
         model.load_state_dict(checkpoint.model)
+    huge = [f"{k}={getattr(run_config, k)!r}" for k in ("lr", "weight_decay", "momentum")
+            if abs(getattr(run_config, k, 0) or 0) > 3.4e38]  # float32's range: the update would overflow in step 1
+    if huge:
+        raise ValueError(f"{', '.join(huge)} is beyond float32's range (±3.4e38), which the weights are updated in; "
+                         "use a learning rate such as 0.1 or 1e-3")
     opt = build_optimizer(run_config, model.to(device))  # one path, fresh or resumed
     if checkpoint is not None:
         opt.load_state_dict(checkpoint.optimizer)
