@@ -55,7 +55,11 @@ def test_init_symmetry_and_variance(tmp_path):
     assert small[-1] / small[0] < 1e-2                                # std 0.01 vanishes with depth
     assert r["kaiming, relu"]["val_loss"] < r["normal 0.01, relu"]["val_loss"]
     assert math.isclose(r["normal 0.01, relu"]["val_loss"], math.log(10), abs_tol=0.01)
-    written(tmp_path, "init_stats.png")
+    report = written(tmp_path, "init_stats.png")
+    lesson = report.splitlines()[4]
+    assert lesson.startswith("**Expected:** Kaiming with relu learns in its first epoch")
+    assert ("it appeared" in lesson) == (r["kaiming, relu"]["val_loss"] < 1.0), lesson
+    assert f"{r['kaiming, relu']['val_loss']:.3f}" in lesson
 
 
 def test_optimizers_share_init_and_order(tmp_path):
@@ -73,7 +77,14 @@ def test_dropout_quick(tmp_path, fashion_dir):
     for v in r.values():
         assert 0.5 < v["test_accuracy"] < 1
         assert v["gap"] == pytest.approx(v["train_accuracy"] - v["test_accuracy"])
-    written(tmp_path, "curves.png", "gap.png")
+    report = written(tmp_path, "curves.png", "gap.png")
+    lesson = report.splitlines()[4]                    # right under the command: the verdict, in plain words
+    assert lesson.startswith("**Expected:** dropout lifts test accuracy")
+    helped = r["0.2/0.5 (d2l)"]["test_accuracy"] - r["none"]["test_accuracy"]
+    if "did not appear" in lesson:                     # either way the line says which, with the numbers
+        assert "Why that can happen" in lesson and "standard error" in lesson
+    else:
+        assert helped > 0
 
 
 def test_dropout_gap_bars_start_at_zero_and_show_the_accuracies(tmp_path):
@@ -132,3 +143,23 @@ def test_a_recipe_says_what_it_is_doing_as_it_goes(tmp_path, capsys):
     assert [line.split(":")[0].strip() for line in lines] == ["right (4 features)", "underfit (2 features)",
                                                              "overfit (20 features)"]
     assert all("epoch(s), train_loss" in line and "test_loss" in line for line in lines)
+
+
+def test_a_verdict_says_plainly_when_the_lesson_did_not_show():
+    from mlplab.recipes.report import verdict
+
+    shown = verdict("dropout helps", True, "0.88 against 0.87", "short training")
+    assert shown == "**Expected:** dropout helps. **In this run:** it appeared: 0.88 against 0.87."
+    missed = verdict("dropout helps", False, "0.87 against 0.88", "short training")
+    assert "**In this run it did not appear:** 0.87 against 0.88" in missed and missed.endswith("short training")
+
+
+def test_recipe_help_states_each_recipes_duration_quick_and_full(cli):
+    from mlplab.recipes import DURATIONS
+
+    assert set(DURATIONS) == set(RECIPES)
+    r = cli("recipe", "--help", env=ONE_THREAD)
+    assert r.returncode == 0
+    for name in RECIPES:
+        line = next(line for line in r.stdout.splitlines() if line.split()[:1] == [name])
+        assert "quick " in line and ", full " in line, line

@@ -30,7 +30,12 @@ Measured (CPU, 1 thread, ``mlplab recipe lstm-memory --seed S [--quick]``), test
   0.262 / 1.000; 12-15 s each.
 
 The margin is wide but not unlimited: at seeds 5-9 (full) the RNN ends at 0.24-0.28 and the LSTM at 0.99-1.00,
-except seed 9, where the LSTM ends at 0.94 (0.98 at epoch 5).
+except seed 9, where the LSTM ends at 0.94 (0.98 at epoch 5). Those numbers are from 2026-11-29; a later full
+run at the default seed 0 (issue 22; the same with one thread) gave the LSTM 0.933. Why was not measured: the
+code and torch build changed in between, and 8 epochs leave the LSTM's accuracy unsettled at some seeds (seed 9
+above). So the exact LSTM figure is not a promise; what the recipe teaches is the contrast, the RNN at chance and
+the LSTM far above it. The report's first line says whether this run showed it, and says plainly when the LSTM
+ends below 0.99.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from torch.nn import functional as F
 from mlplab.data.dataset import Dataset
 from mlplab.experiments import tables
 from mlplab.plots.figures import epoch_axis, save, subplots
-from mlplab.recipes.report import write_report
+from mlplab.recipes.report import verdict, write_report
 from mlplab.runs.train import train
 from mlplab.scratch.rnn import lstm_cell, rnn_cell
 from mlplab.training.callbacks import Callback
@@ -212,9 +217,20 @@ def run(out: Path, seed: int = 0, quick: bool = False, data_dir=None) -> dict:
            "need that luck. " if rnn["epoch_95"] else "")
         + "The hidden-state norms show the states themselves stay bounded (tanh, |h| ≤ 1 per unit): what vanishes "
         "is the derivative, not the state.")
+    chance = 1 / symbols
+    lesson = verdict(
+        f"the tanh RNN stays near chance ({chance:.2f}) while the LSTM remembers the symbol (0.99 or more at the "
+        "documented seeds)", rnn["test_accuracy"] < chance + 0.15 and lstm["test_accuracy"] >= 0.99,
+        f"RNN {rnn['test_accuracy']:.3f}, LSTM {lstm['test_accuracy']:.3f}",
+        ("the LSTM ends below 0.99: "
+         f"{size['epochs']} epochs do not always settle it (0.94 at seed 9 when the recipe was written, 0.933 at "
+         "seed 0 in a later run), and the exact figure moves with the seed and the torch build; if it is still far "
+         "above the RNN, the lesson stands. " if lstm["test_accuracy"] < 0.99 else "")
+        + ("The RNN escaped its plateau this time: Adam rescales even a vanishing gradient, so whether a tanh RNN "
+           "escapes depends on the seed." if rnn["test_accuracy"] >= chance + 0.15 else ""))
     write_report(out, "lstm-memory", TITLE, paragraph,
                  [("Results", tables.markdown(["model", "parameters", "test acc", "first epoch ≥ 0.95",
                                                "‖∂ℓ/∂h_1‖ / ‖∂ℓ/∂h_T‖ at init", "… trained", "train seconds"],
                                               rows))],
-                 ["memory.png"], seed, quick)
+                 ["memory.png"], seed, quick, lesson=lesson)
     return {n: {k: v for k, v in r.items() if k != "history"} for n, r in results.items()}
