@@ -131,6 +131,7 @@ EDITS = {  # file -> what a person (or a bad copy) might do to it
     "data.json reversed classes": lambda t: t.replace('"=yes"', '"@@"').replace('"no"', '"=yes"').replace('"@@"', '"no"'),
     "metrics.json": lambda t: t.replace('"memory_format"', '"memory_formats"', 1),
     "history.csv": lambda t: t + "9,0,0,0,0,0\n",
+    "metrics.json as a list": lambda t: "[1, 2]\n",
     "manifest.json": lambda t: t.replace('"config.toml"', '"config.tom"'),
 }
 
