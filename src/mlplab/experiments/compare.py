@@ -202,6 +202,10 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
             except Interrupted as e:  # say where the member stands and what the comparison has so far
                 raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
                                   "comparison again, or resume that member and compare by hand)") from None
+            except Exception:
+                if done == 0:  # nothing trained: no comparison folder is left behind (only what it wrote)
+                    remove_unfinished(path)
+                raise
             runs[-1].append(run)
             members.append([label(setting), keys["seed"], str(run.path.relative_to(path))])
             done += 1
@@ -221,6 +225,16 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
                       title=f"{config.dataset}: {metric}, mean over {seeds} seed(s)"
                             + (", band min–max" if seeds > 1 else ""))
     return Comparison(path, points, seed_list, runs, table)
+
+
+def remove_unfinished(path: Path) -> None:
+    """Remove a comparison folder none of whose members finished: compare.json and empty member folders."""
+    (path / "compare.json").unlink(missing_ok=True)
+    for folder in sorted(path.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only empty ones: a member's files stay where they are
+        except OSError:
+            pass
 
 
 def history_metrics(runs: list[list[Run]]) -> list[str]:
