@@ -16,8 +16,9 @@ import pytest
 import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init")
-FASHION = ("your_own_module", "activations_and_init")  # notebooks that train on Fashion-MNIST rows
+NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init",
+         "regularisation")
+FASHION = ("your_own_module", "activations_and_init", "regularisation")  # notebooks that train on Fashion-MNIST rows
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -182,3 +183,16 @@ def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
     ratio = dict(re.findall(r"^relu (\S+): gradient norm .* ratio (\S+)$", printed, re.M))
     assert float(ratio["normal:0.01"]) < 1e-3 and 0.1 < float(ratio["kaiming_normal"]) < 10, printed
     assert len(images(outputs(nb))) == 5                                 # the activations and four layer figures
+
+
+def test_regularisation_shows_weight_decay_shrinking_the_weights(executed):
+    nb, _ = executed("regularisation")
+    printed = text(outputs(nb))
+    found = {name: (float(train), float(loss), float(best), float(norm)) for name, train, loss, best, norm in re.findall(
+        r"^(.+?): train accuracy ([0-9.]+) \| val accuracy [0-9.]+ \| val loss ([0-9.]+) \(best ([0-9.]+)\) \| "
+        r"first layer \|W\| ([0-9.]+)$", printed, re.M)}
+    assert set(found) == {"none", "weight decay 1e-2", "dropout 0.5"}, printed
+    none, decay, dropout = found["none"], found["weight decay 1e-2"], found["dropout 0.5"]
+    assert none[0] > 0.99 and none[1] > none[2] + 0.1                      # overfits: val loss climbs
+    assert decay[3] < none[3] / 2 and decay[1] < min(none[1], dropout[1])  # smaller weights, lowest final loss
+    assert dropout[3] > 0.9 * none[3] and abs(dropout[1] - none[1]) < 0.1  # weights as large; little help here
