@@ -46,3 +46,16 @@ def test_pace_counts_from_the_epoch_a_resumed_run_starts_at():
     pace.at(epoch=5, batch=50, batches=100)
     assert (pace.done, pace.total) == (150, 700)
     assert [duration(s) for s in (5, 65, 3725)] == ["5s", "1m05s", "1h02m"]
+
+
+def test_a_run_inside_a_longer_job_has_a_heartbeat_and_the_job_its_time_left():
+    import time
+
+    from mlplab.training.progress import Heartbeat, overall
+
+    said = []
+    fit(MLP(4, [8], 3), mlplab.load_dataset("iris"), epochs=2, batch_size=30, device="cpu",
+        callbacks=[Heartbeat("[2/4] lr=0.1 seed 0", said.append, epochs=2, every=0.0)])
+    assert said[0].startswith("[2/4] lr=0.1 seed 0: epoch 1/2  batch 1/3") and len(said) == 6
+    started = time.perf_counter() - 30
+    assert overall(1, 4, started) == " (30s so far, about 1m30s left)" and overall(4, 4, started) == " (30s so far)"

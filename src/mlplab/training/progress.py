@@ -130,3 +130,34 @@ class EpochProgress(Callback):
         """End the live bar (also when training fails midway)."""
         if self.bar is not None:
             self.bar.stop()
+
+
+def overall(done: int, total: int, started: float) -> str:
+    """`` (2m05s so far, about 6m10s left)`` for a job of ``total`` equal parts (compare members, cv folds)."""
+    elapsed = time.perf_counter() - started
+    left = f", about {duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+    return f" ({duration(elapsed)} so far{left})"
+
+
+class Heartbeat(Callback):
+    """A line through ``say`` every ``every`` seconds while a run trains (epoch, batch, rate, and the time left
+    when ``epochs`` is known): for a run inside a longer job (a compare member, a cv fold) that is otherwise
+    silent until it ends."""
+
+    def __init__(self, label: str, say=print, epochs: int | None = None, every: float = 10.0):
+        self.label, self.say, self.every = label, say, every
+        self.pace, self.epochs, self.next_line = Pace(epochs or 0), epochs, 0.0
+
+    def on_train_begin(self, history, model, opt) -> None:
+        self.next_line = time.perf_counter() + self.every
+
+    def on_batch_end(self, epoch: int, batch: int, batches: int) -> None:
+        now = time.perf_counter()
+        if now < self.next_line and batch != 1:
+            return
+        self.pace.at(epoch, batch, batches)
+        if now >= self.next_line:
+            self.next_line = now + self.every
+            where = (self.pace.text() if self.epochs else
+                     f"epoch {epoch}  batch {batch}/{batches}  {self.pace.rate():.1f} batch/s")
+            self.say(f"{self.label}: {where}")
