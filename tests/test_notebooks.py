@@ -17,8 +17,8 @@ import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init",
-         "regularisation")
-FASHION = ("your_own_module", "activations_and_init", "regularisation")  # notebooks that train on Fashion-MNIST rows
+         "regularisation", "losses_and_optimizers")
+FASHION = ("your_own_module", "activations_and_init", "regularisation", "losses_and_optimizers")  # notebooks that train on Fashion-MNIST rows
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -196,3 +196,20 @@ def test_regularisation_shows_weight_decay_shrinking_the_weights(executed):
     assert none[0] > 0.99 and none[1] > none[2] + 0.1                      # overfits: val loss climbs
     assert decay[3] < none[3] / 2 and decay[1] < min(none[1], dropout[1])  # smaller weights, lowest final loss
     assert dropout[3] > 0.9 * none[3] and abs(dropout[1] - none[1]) < 0.1  # weights as large; little help here
+
+
+def test_losses_and_optimizers_shows_the_worked_losses_and_the_paths(executed):
+    nb, _ = executed("losses_and_optimizers")
+    printed = text(outputs(nb))
+    for line in re.findall(r"^\w+ \(\w+ target\): .*$", printed, re.M):
+        torch_value, scratch_value, expected = re.search(r"torch ([0-9.]+) \| scratch ([0-9.]+) \| expected ([0-9.]+)",
+                                                         line).groups()
+        assert torch_value == scratch_value and abs(float(torch_value) - float(expected)) < 1e-4, line
+    assert float(re.search(r"largest gap between the paths: (\S+)$", printed, re.M).group(1)) < 1e-6
+    ends = dict(re.findall(r"^rosenbrock (\S+): ends ([0-9.]+) from", printed, re.M))
+    assert float(ends["SGD"]) > 0.5 and float(ends["SGD+momentum"]) < 0.1 and float(ends["Adam"]) < 0.1
+    saddle = dict(re.findall(r"(\S+) ([0-9.]+)", printed.split("saddle: distance to the minimum after 100 steps:")[1]
+                             .splitlines()[0]))
+    assert float(saddle["SGD"]) == max(map(float, saddle.values()))       # plain SGD: the one left on the ridge
+    accuracy = re.findall(r"^(\S+) \(lr \S+\): train loss [0-9.]+ \| test accuracy ([0-9.]+)$", printed, re.M)
+    assert len(accuracy) == 7 and all(float(a) > 0.75 for _, a in accuracy), printed
