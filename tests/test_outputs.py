@@ -5,6 +5,7 @@ real signals."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -256,17 +257,21 @@ def test_a_signal_mid_write_leaves_the_old_file_and_no_temporary(tmp_path, sig):
         assert out.read_text() == "new\n" and not list(tmp_path.glob(".p.csv.*.tmp"))
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
-def test_sigterm_at_any_moment_of_predict_leaves_a_whole_file_or_none(trained, tmp_path, delay):
+@pytest.mark.parametrize("command,delay", [("predict", 0.5), ("predict", 2.0), ("export", 3.0), ("evaluate", 2.5)])
+def test_sigterm_at_any_moment_leaves_a_whole_file_or_none(trained, tmp_path, command, delay):
     run, data = trained
-    out = tmp_path / "p.csv"
-    child = subprocess.Popen([sys.executable, "-m", "mlplab", *argv("predict", run, data, out)],
+    out = tmp_path / ("ev" if command == "evaluate" else "p.csv")
+    child = subprocess.Popen([sys.executable, "-m", "mlplab", *argv(command, run, data, out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **ONE_THREAD})
     time.sleep(delay)
     child.send_signal(signal.SIGTERM)
     child.wait(timeout=60)
-    assert not list(tmp_path.glob(".*.tmp"))
-    if out.exists():
+    assert not list(tmp_path.rglob(".*.tmp"))
+    if command == "predict" and out.exists():
         assert len(out.read_text().splitlines()) == 121  # header and every row
+    if command == "evaluate" and (out / "metrics.json").exists():
+        json.loads((out / "metrics.json").read_text())
+    if command == "export" and Path(f"{out}.json").exists():
+        assert out.stat().st_size > 0 and json.loads(Path(f"{out}.json").read_text())["format"] == "torchscript"
     assert "Traceback" not in child.stderr.read()

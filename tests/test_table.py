@@ -148,3 +148,117 @@ def test_a_late_bad_row_is_named(tmp_path, late, match):
     with pytest.raises(ValueError, match=match) as e:
         read_table(path)
     assert f"line {rows}" in str(e.value) and "\n" not in str(e.value)
+
+
+# ---- exotic types: numbers when they are numbers, one line naming the file otherwise ----------------------------
+
+def exotic_parquet(tmp_path, kind: str):
+    import datetime
+    import decimal
+
+    import pyarrow.parquet as pq
+
+    n = 6
+    columns = {
+        "decimal": (pa.array([decimal.Decimal(f"{i}.25") for i in range(n)], pa.decimal128(8, 2)), 2.25),
+        "duration": (pa.array([datetime.timedelta(seconds=i, milliseconds=500) for i in range(n)]), 2.5),
+        "time": (pa.array([datetime.time(0, 0, i) for i in range(n)]), 2.0),
+        "time32": (pa.array([i * 1000 for i in range(n)], pa.time32("ms")), 2.0),
+        "duration_ns": (pa.array([i * 10**9 for i in range(n)], pa.duration("ns")), 2.0),
+    }
+    values, third = columns[kind]
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": values, "y": list("ababab")}), path)
+    return path, third
+
+
+@pytest.mark.parametrize("kind", ["decimal", "duration", "time", "time32", "duration_ns"])
+def test_decimal_duration_and_time_columns_are_numbers(tmp_path, kind):
+    path, third = exotic_parquet(tmp_path, kind)
+    x = read_table(path).column("x")
+    assert pa.types.is_floating(x.type) and x[2].as_py() == pytest.approx(third)
+
+
+@pytest.mark.parametrize("index", ["range with offset", "strings", "multi"])
+def test_pandas_unnamed_index_columns_are_dropped_from_parquet(tmp_path, index):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "y": ["p", "q", "p"]})
+    frame.index = {"range with offset": pd.Index([10, 30, 20]), "strings": pd.Index(["r", "s", "t"]),
+                   "multi": pd.MultiIndex.from_tuples([(1, "a"), (2, "b"), (3, "c")])}[index]
+    frame.to_parquet(tmp_path / "t.parquet")
+    assert read_table(tmp_path / "t.parquet").column_names == ["a", "y"]
+
+
+NESTED = {"list": pa.array([[1, 2], [3]]), "struct": pa.array([{"u": 1}, {"u": 2}]),
+          "map": pa.array([[("k", 1)], [("j", 2)]], pa.map_(pa.string(), pa.int64())),
+          "large_list": pa.array([[1], [2]], pa.large_list(pa.int64()))}
+
+
+@pytest.mark.parametrize("kind", list(NESTED))
+def test_nested_parquet_columns_are_refused_in_one_line(tmp_path, kind):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": NESTED[kind], "y": ["p", "q"]}), tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match=r"t.parquet has column\(s\) holding lists, structs or maps: x \("):
+        read_table(tmp_path / "t.parquet")
+
+
+NPY = {
+    "complex": (lambda p: np.save(p, np.ones((3, 2), np.complex128)), "holds complex128 values"),
+    "huge header": (lambda p: huge_header(p), "header claims shape (100000000000, 3)"),
+    "truncated": (lambda p: (np.save(p, np.ones((50, 3))), p.write_bytes(p.read_bytes()[:300])),
+                  "truncated or damaged"),
+    "object": (lambda p: np.save(p, np.array([[{"a": 1}]], dtype=object), allow_pickle=True),
+               "cannot be read without unpickling"),
+    "garbage header": (lambda p: p.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <<<}  \n" + b"\0" * 32),
+                       "header does not parse"),
+    "not numpy": (lambda p: p.write_bytes(b"hello, world\n" * 5), "not a readable"),
+}
+
+
+def huge_header(path):
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000, 3), }"
+    header += b" " * (117 - len(header)) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 64)
+
+
+@pytest.mark.parametrize("kind", list(NPY))
+def test_odd_npy_files_are_refused_naming_the_cause(tmp_path, kind):
+    make, words = NPY[kind]
+    make(tmp_path / "t.npy")
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        read_table(tmp_path / "t.npy")
+
+
+@pytest.mark.parametrize("cell,what", [("inf", "infinite"), ("-inf", "infinite"), ("1e300", "beyond float32"),
+                                       ("-4e38", "beyond float32"), ("1e39", "beyond float32")])
+def test_extreme_numbers_are_refused_naming_the_line_and_column(tmp_path, cell, what):
+    from mlplab.data.tabular import load
+
+    path = write(tmp_path, f"a,b,y\n1,2,p\n3,{cell},q\n5,6,p\n")
+    with pytest.raises(ValueError, match=f"t.csv, line 3, column 'b': .* is {what}"):
+        load(path)
+
+
+def test_nan_in_a_parquet_float_column_is_refused_naming_the_row(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mlplab.data.tabular import load
+
+    pq.write_table(pa.table({"a": pa.array([1.0, float("nan"), 2.0]), "y": ["p", "q", "p"]}), tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match=r"t.parquet, row 2, column 'a': nan is not a number \(NaN\)"):
+        load(tmp_path / "t.parquet")
+
+
+@pytest.mark.parametrize("how", ["same path", "symlink", "copy"])
+def test_a_test_file_that_is_the_data_file_is_refused(tmp_path, how):
+    from mlplab.data.tabular import read_splits
+
+    data = write(tmp_path, "a,y\n" + "".join(f"{i},{'pq'[i % 2]}\n" for i in range(20)))
+    test = {"same path": data, "symlink": tmp_path / "l.csv", "copy": tmp_path / "c.csv"}[how]
+    if how == "symlink":
+        test.symlink_to(data)
+    if how == "copy":
+        test.write_bytes(data.read_bytes())
+    with pytest.raises(ValueError, match=f"--test {test} holds the same rows as --data"):
+        read_splits(str(data), "y", test=str(test), log=lambda m: None)

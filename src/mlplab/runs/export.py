@@ -139,9 +139,15 @@ def write_checked(run, format: str, path: str | Path, x, checked_on: str) -> flo
         max_diff = float(np.abs(got - want).max()) if len(want) else 0.0
 
     max_diff = float("nan")
+    existed = path.exists()
     write_output(path, write_and_check, "export")
     text = json.dumps(finite(sidecar(run, format, path, max_diff, checked_on)), indent=2, sort_keys=True)
-    write_output(path.with_name(path.name + ".json"), lambda p: p.write_text(text + "\n"), "export")
+    try:
+        write_output(path.with_name(path.name + ".json"), lambda p: p.write_text(text + "\n"), "export")
+    except BaseException:  # a full disk or SIGTERM between the two: a new file never stays without its description
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
     return max_diff
 
 

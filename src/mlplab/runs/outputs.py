@@ -98,6 +98,8 @@ def check_output(path: str | Path, *, inputs: Iterable[str | Path | None] = (), 
         if given is not None and same_file(path, Path(given)):
             raise OutputRefused(f"{flag} {path} is the same file as the input {given}: writing it would destroy "
                                 "the input; write somewhere else")
+    if kind == "a folder":
+        raise OutputRefused(f"{flag} must name a file; {path} is a folder (try {path / 'out.csv'} or the like)")
     if kind is not None:
         raise OutputRefused(f"{flag} {path} is {kind}, not a regular file; mlplab writes only regular files: "
                             "give a new file name")
