@@ -262,3 +262,21 @@ def test_a_test_file_that_is_the_data_file_is_refused(tmp_path, how):
         test.write_bytes(data.read_bytes())
     with pytest.raises(ValueError, match=f"--test {test} holds the same rows as --data"):
         read_splits(str(data), "y", test=str(test), log=lambda m: None)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_device_is_not_read_as_an_empty_file(tmp_path, kind):
+    import os
+
+    path = tmp_path / "t.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "null.csv"
+        if os.geteuid() != 0:
+            pytest.skip("mknod needs root")
+        import stat
+
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    with pytest.raises(ValueError, match="is not a regular file"):
+        read_table(path)

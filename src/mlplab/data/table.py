@@ -42,6 +42,9 @@ def read_table(path: str | Path, na_values: tuple[str, ...] | list[str] = ()):
     if suffix not in SUFFIXES:
         raise ValueError(f"data file {path} has suffix {suffix or '(none)'!r}; mlplab reads "
                          f"{', '.join(SUFFIXES)}")
+    if not path.is_file():  # a FIFO or a device has no size: it would read as "empty", or block forever
+        raise ValueError(f"data path {path} is not a regular file (a pipe, socket or device); save the rows to a "
+                         "file and pass that")
     if path.stat().st_size == 0:
         raise ValueError(f"data file {path} is empty; it needs a header row and at least one row of data")
     nas = tuple(NA_VALUES) + tuple(str(v).strip() for v in na_values)
