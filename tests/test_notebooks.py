@@ -17,8 +17,8 @@ import mlplab
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init",
-         "regularisation", "losses_and_optimizers")
-FASHION = ("your_own_module", "activations_and_init", "regularisation", "losses_and_optimizers")  # notebooks that train on Fashion-MNIST rows
+         "regularisation", "losses_and_optimizers", "network_types")
+FASHION = ("your_own_module", "activations_and_init", "regularisation", "losses_and_optimizers", "network_types")  # notebooks that train on Fashion-MNIST rows
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -213,3 +213,16 @@ def test_losses_and_optimizers_shows_the_worked_losses_and_the_paths(executed):
     assert float(saddle["SGD"]) == max(map(float, saddle.values()))       # plain SGD: the one left on the ridge
     accuracy = re.findall(r"^(\S+) \(lr \S+\): train loss [0-9.]+ \| test accuracy ([0-9.]+)$", printed, re.M)
     assert len(accuracy) == 7 and all(float(a) > 0.75 for _, a in accuracy), printed
+
+
+def test_network_types_compares_the_four_and_their_gradients_per_step(executed):
+    nb, _ = executed("network_types")
+    printed = text(outputs(nb))
+    found = {m: (int(p.replace(",", "")), float(a)) for m, p, a in re.findall(
+        r"^(\w+): ([0-9,]+) parameters \| test accuracy ([0-9.]+) \|", printed, re.M)}
+    assert set(found) == {"mlp", "cnn", "rnn", "lstm"}, printed
+    assert found["cnn"][0] * 5 < found["mlp"][0] and found["cnn"][1] > found["mlp"][1] - 0.05
+    assert found["lstm"][1] > found["rnn"][1] + 0.05
+    back = {k: float(v) for k, v in re.findall(r"^(\w+: ‖∂ℓ/∂\w)_t‖ at row 1 is ([0-9.]+) of", printed, re.M)}
+    assert back["rnn: ‖∂ℓ/∂h"] < 0.1 and 0.2 < back["lstm: ‖∂ℓ/∂c"] < 0.5, printed
+    assert len(images(outputs(nb))) == 3                                  # kernels, MLP units, gradients per step
