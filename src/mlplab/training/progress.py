@@ -3,7 +3,7 @@
 In a terminal (``bar``) a bar moves within each epoch, with the batch rate and the time left for the whole run;
 each finished epoch's numbers stay printed above it. In a pipe or a log (``lines``) each epoch prints one line,
 and an epoch longer than ``every`` seconds (10) also prints where it is, so a long run is never silent. The
-per-batch hook looks at the clock and returns: the bar is redrawn at most every 0.1 s.
+per-batch hook looks at the clock and returns: the bar is redrawn at most every 0.2 s.
 """
 
 from __future__ import annotations
@@ -91,12 +91,13 @@ class EpochProgress(Callback):
         if mode == "bar":
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+            # Drawn by the training thread when the numbers change (no refresh thread competing for the CPU).
             self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[pace]}"),
-                                TimeElapsedColumn(), transient=True)
+                                TimeElapsedColumn(), transient=True, auto_refresh=False)
             self.task = self.bar.add_task("training", total=1, pace="")
 
     def on_train_begin(self, history, model, opt) -> None:
-        self.next_draw = time.perf_counter() + (0.1 if self.bar is not None else self.every)
+        self.next_draw = time.perf_counter() + (0.2 if self.bar is not None else self.every)
         if self.bar is not None:
             self.bar.start()
 
@@ -108,9 +109,9 @@ class EpochProgress(Callback):
         if now < self.next_draw:
             return
         if self.bar is not None:
-            self.next_draw = now + 0.1
+            self.next_draw = now + 0.2
             self.bar.update(self.task, description=f"epoch {epoch}/{self.epochs}", total=batches, completed=batch,
-                            pace=self.pace.rate_left())
+                            pace=self.pace.rate_left(), refresh=True)
         else:
             self.next_draw = now + self.every
             print(self.pace.text(), file=self.stream, flush=True)
