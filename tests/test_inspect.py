@@ -143,3 +143,13 @@ def test_plot_layers_of_a_run_without_statistics_is_one_line(tmp_path):
     result = run_cli("plot", "layers", str(folder), "--out", str(tmp_path / "x.png"), env=ONE_THREAD)
     assert result.returncode == 2 and "--inspect" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_a_resumed_run_keeps_its_earlier_rows_once(tmp_path):
+    from mlplab.runs.checkpoint import resume_config
+
+    first = mlplab.train("iris", hidden=[8], epochs=2, progress="quiet", device="cpu", inspect=True, out=str(tmp_path))
+    resumed = mlplab.train(config=resume_config(first.path, {"epochs": 4}), resume=first.path, progress="quiet",
+                           write=True)
+    counts = mlplab.load_run(first.path).layers.epoch.value_counts().sort_index().to_dict()
+    assert counts == {0: 3, 1: 3, 2: 3, 3: 3, 4: 3} and len(resumed.layers) == 15
