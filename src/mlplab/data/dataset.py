@@ -57,11 +57,14 @@ class Dataset:
                    if names else f", {self.num_classes} classes" if self.num_classes else "")
         rows = " · ".join(f"{s} {len(x):,}" for s in ("train", "val", "test")
                           if (x := getattr(self, f"x_{s}")) is not None and len(x))
-        shape = f"image {self.image_shape[0]}×{self.image_shape[1]}" if self.image_shape else (
-            f"{len(self.columns.names) if hasattr(self.columns, 'names') else self.input_shape[0]} columns"
-            if self.columns is not None else f"input {tuple(self.input_shape)}")
-        return [f"Dataset {self.name!r}: {self.task}{classes}", f"rows: {rows}",
-                f"{shape} · {'scaled by the training rows' if self.feature_stats is not None else 'as given'}"]
+        if self.columns is not None:  # a table: its columns as read, encoded to the model's features
+            shape = (f"{getattr(self.x_train, 'num_columns', '?')} columns → {self.input_shape[0]} features "
+                     "(encoded as fitted on train)")
+        else:
+            shape = (f"image {self.image_shape[0]}×{self.image_shape[1]}" if self.image_shape
+                     else f"input {tuple(self.input_shape)}")
+            shape += " · " + ("scaled by the training rows" if self.feature_stats is not None else "as given")
+        return [f"Dataset {self.name!r}: {self.task}{classes}", f"rows: {rows}", shape]
 
     def __repr__(self) -> str:  # a few lines, not every tensor
         return "\n  ".join(self.summary())
