@@ -230,7 +230,8 @@ def test_a_batch_that_does_not_fit_in_memory(tmp_path):
 
 # Mistakes a newcomer makes on the command line: the line says what was meant (argv -> words the line must hold).
 TEACHING = {
-    "unknown flag": (["train", "--learning-rate", "0.1"], ["unrecognized arguments: --learning-rate", "did you mean --lr?"]),
+    "unknown flag": (["train", "--learning-rate", "0.1"],
+                     ["unrecognized arguments: --learning-rate", "did you mean --lr?"]),
     "misspelt flag": (["train", "--optimzer", "adam"], ["--optimzer", "did you mean --optimizer?"]),
     "list with spaces": (["train", "--hidden", "256", "256"], ["lists take commas: --hidden 256,256"]),
     "list with spaces, then a flag": (["train", "--activation", "relu", "tanh", "--lr", "0.1"],
