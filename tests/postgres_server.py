@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    """``server = PostgresServer.start()``; ``server.url``; ``server.stop()`` / ``server.restart()``; ``server.remove()``."""
+    """``server = PostgresServer.start()``; ``server.url``; ``server.stop()``, ``server.restart()``,
+    ``server.remove()``."""
 
     def __init__(self, folder: Path, port: int, prefix: list[str], pg_ctl: str):
         self.folder, self.port, self.prefix, self.pg_ctl = folder, port, prefix, pg_ctl

@@ -19,6 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(per-layer lists use /: --grid hidden=256,256/256)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per setting: --seed, --seed + 1, ... (default 1)")
     p.add_argument("--quiet", action="store_true", help="only the table and the folder")
+    p.add_argument("--workers", type=int, default=1, metavar="W",
+                   help="train the members in W local processes, the cores split between them (default 1)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="the members as a study in journal:PATH, sqlite:///FILE or postgresql://...: the same command "
+                        "with the same --storage and --study on other machines trains members of it too")
+    p.add_argument("--study", default=None, metavar="NAME", help="the study's name with --storage (default: the "
+                   "folder's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     grid = parse_grid(args.grid)
     settings = settings_from_args(args)  # each member or fold resolves them again with its data's preset
-    result = compare(settings, grid, seeds=args.seeds, log=None if args.quiet else print)
+    spread = None if args.workers == 1 and args.storage is None else dict(
+        workers=args.workers, storage=args.storage, study=args.study)  # the members as a study (grid_study)
+    result = compare(settings, grid, seeds=args.seeds, log=None if args.quiet else print, spread=spread)
     print(result.table, end="")
     print(f"compare folder: {result.path}")
     return 0

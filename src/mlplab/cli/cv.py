@@ -16,6 +16,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_table_flags(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
     p.add_argument("--quiet", action="store_true", help="only the table and the folder")
+    p.add_argument("--workers", type=int, default=1, metavar="W",
+                   help="train the folds in W local processes, the cores split between them (default 1)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="the folds as a study in journal:PATH, sqlite:///FILE or postgresql://...: the same command "
+                        "with the same --storage and --study on other machines trains folds of it too")
+    p.add_argument("--study", default=None, metavar="NAME", help="the study's name with --storage (default: the "
+                   "folder's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("cv takes no --val-fraction: each fold's held-out part is the validation set (1/K of the "
                          "training pool); set the number of folds with --folds K instead")
     settings = settings_from_args(args)  # each member or fold resolves them again with its data's preset
-    result = cross_validate(settings, args.folds, log=None if args.quiet else print)
+    spread = None if args.workers == 1 and args.storage is None else dict(
+        workers=args.workers, storage=args.storage, study=args.study)  # the folds as a study (grid_study)
+    result = cross_validate(settings, args.folds, log=None if args.quiet else print, spread=spread)
     print(result.table, end="")
     print(f"cv folder: {result.path}")
     return 0

@@ -1,4 +1,5 @@
-"""``mlplab tune``: search a model's settings with Optuna (TPE, pruning); each trial a run folder, the best in DIR/best."""
+"""``mlplab tune``: search a model's settings with Optuna (TPE, pruning); each trial a run folder, the best in
+DIR/best."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"study {result.study}: {counts}")
     if result.best is not None:
         print(f"best: trial {result.best.number}, {result.best.value:.6g}; "
-              + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.best.params.items()))
+              + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in result.best.params.items()))
     if result.best_path is not None:
         print(f"best run folder: {result.best_path}")
     elif result.best is not None:

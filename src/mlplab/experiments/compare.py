@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from mlplab.runs.run import Run
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 from mlplab.runs.train import prepare, train
 from mlplab.settings import Settings
+from mlplab.training.progress import Heartbeat, overall
 
 MAX_SEEDS = 10_000
 NOT_GRIDDED = {"seed": "use --seeds N for several seeds", "out": "use --out for the parent folder"}
@@ -178,10 +180,11 @@ def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> tu
 
 
 def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1, *, progress: str = "quiet",
-            log: Callable[[str], None] | None = None) -> Comparison:
+            log: Callable[[str], None] | None = None, spread: dict | None = None) -> Comparison:
     """Train every grid setting for ``seeds`` seeds under a new ``<out>/<time>-compare-<dataset>`` folder; each
     member is a run like ``mlplab train`` (mlplab.runs.train), its settings resolved from the base's keys, the
-    grid point and its seed."""
+    grid point and its seed. ``spread`` (``workers``, ``storage``, ``study``): the members as a study that
+    local worker processes, or workers on other machines, share (mlplab.experiments.grid_study)."""
     members_keys, config = check(base, grid, seeds)
     points = settings(grid)
     seed_list = [config.seed + i for i in range(seeds)]
@@ -190,29 +193,34 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
                                        "seeds": seed_list, "base": config.to_dict()})
     runs: list[list[Run]] = []
     members = []
-    total, done = len(points) * seeds, 0
-    for setting, name, row in zip(points, folder_names(points), members_keys):
-        runs.append([])
-        for keys in row:
-            folder = path / name / f"seed{keys['seed']}"
-            if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
-                raise ValueError(f"setting {label(setting)} would write outside {path}")
-            try:
-                run = train(**{**keys, "out": str(folder)}, write=True, progress=progress)
-            except Interrupted as e:  # say where the member stands and what the comparison has so far
-                raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
-                                  "comparison again, or resume that member and compare by hand)") from None
-            except Exception:
-                if done == 0:  # nothing trained: no comparison folder is left behind (only what it wrote)
-                    remove_unfinished(path)
-                raise
-            runs[-1].append(run)
-            members.append([label(setting), keys["seed"], str(run.path.relative_to(path))])
-            done += 1
-            if log is not None:
-                short = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "val_"))}
-                log(f"[{done}/{total}] {label(setting)} seed {keys['seed']}: "
-                    + "  ".join(f"{k} {v:.4f}" for k, v in short.items()))
+    total, done, started = len(points) * seeds, 0, time.perf_counter()
+    if spread is not None:
+        runs, members = spread_members(path, points, members_keys, spread, log)
+    else:
+        for setting, name, row in zip(points, folder_names(points), members_keys):
+            runs.append([])
+            for keys in row:
+                folder = path / name / f"seed{keys['seed']}"
+                if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
+                    raise ValueError(f"setting {label(setting)} would write outside {path}")
+                name_it = f"[{done + 1}/{total}] {label(setting)} seed {keys['seed']}"
+                beat = [] if log is None else [Heartbeat(name_it, log)]
+                try:
+                    run = train(**{**keys, "out": str(folder)}, write=True, progress=progress, callbacks=beat)
+                except Interrupted as e:  # say where the member stands and what the comparison has so far
+                    raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
+                                      "comparison again, or resume that member and compare by hand)") from None
+                except Exception:
+                    if done == 0:  # nothing trained: no comparison folder is left behind (only what it wrote)
+                        remove_unfinished(path)
+                    raise
+                runs[-1].append(run)
+                members.append([label(setting), keys["seed"], str(run.path.relative_to(path))])
+                done += 1
+                if log is not None:
+                    short = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "val_"))}
+                    log(f"[{done}/{total}] {label(setting)} seed {keys['seed']}: "
+                        + "  ".join(f"{k} {v:.4f}" for k, v in short.items()) + overall(done, total, started))
     write_text(path / "members.csv", tables.csv_text(["setting", "seed", "run"], members))
     labels = [{k: display(v) for k, v in s.items()} or {"setting": "base"} for s in points]
     md_header, md_rows, csv_header, csv_rows = tables.summary_rows(labels, [[r.metrics for r in g] for g in runs])
@@ -241,3 +249,16 @@ def history_metrics(runs: list[list[Run]]) -> list[str]:
     """The per-epoch columns every run recorded (``train_loss``, ``val_accuracy``, ...)."""
     keys = [k for k in runs[0][0].history.rows[0] if k not in ("epoch", "seconds")]
     return [k for k in keys if all(r.history.column(k) for g in runs for r in g)]
+
+
+def spread_members(path: Path, points: list[dict], members_keys: list[list[dict]], spread: dict, log):
+    """The members trained by a study's workers (mlplab.experiments.grid_study); ``(runs, members.csv rows)``."""
+    from mlplab.experiments.grid_study import train_members
+
+    specs = [{"name": f"{name}/seed{keys['seed']}", "keys": keys, "exact": False}
+             for name, row in zip(folder_names(points), members_keys) for keys in row]
+    trained = iter(train_members(path, specs, log=log, **spread))
+    runs = [[next(trained) for _ in row] for row in members_keys]
+    members = [[label(setting), keys["seed"], str(m.path.relative_to(path)) if m.path else "(another machine)"]
+               for setting, row, group in zip(points, members_keys, runs) for keys, m in zip(row, group)]
+    return runs, members

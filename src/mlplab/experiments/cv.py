@@ -10,6 +10,7 @@ statistic (scaling, a table's column encoding) fitted on its training rows alone
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from mlplab.plots import figures as plots
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 from mlplab.runs.train import execute, prepare
 from mlplab.settings import Settings
+from mlplab.training.progress import Heartbeat, overall
 from mlplab.training.history import History
 
 
@@ -32,8 +34,10 @@ class CVResult:
 
 
 def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool = True,
-                   log: Callable[[str], None] | None = None) -> CVResult:
-    """One run per fold with ``base``'s keys; with ``write``, fill ``<out>/<time>-cv-<dataset>/fold<i>/``."""
+                   log: Callable[[str], None] | None = None, spread: dict | None = None) -> CVResult:
+    """One run per fold with ``base``'s keys; with ``write``, fill ``<out>/<time>-cv-<dataset>/fold<i>/``.
+    ``spread`` (``workers``, ``storage``, ``study``): the folds as a study that local worker processes, or
+    workers on other machines, share (mlplab.experiments.grid_study)."""
     keys = dict(base.keys) if isinstance(base, Settings) else given_keys(base)
     if "val_fraction" in keys:
         raise ValueError("cv takes no val_fraction: each fold's held-out part is the validation set (1/K of the "
@@ -47,17 +51,29 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
     histories, metrics = [], []
-    for i in range(1, folds + 1):
-        plan = first if i == 1 else prepare(**keys, cv_folds=folds, cv_fold=i)
-        first = None  # let the fold's data go
-        plan.folder = None if path is None else path / f"fold{i}"
-        run = execute(plan, write=path is not None, progress="quiet")
-        m = run.metrics
-        histories.append(run.history)
-        metrics.append({k: v for k, v in m.items() if not isinstance(v, (dict, list, str))})
-        if log is not None:
-            log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([metrics[-1]])
-                                                  if k.startswith(("train_", "val_")) and k != "train_seconds"))
+    if spread is not None and path is not None:
+        from mlplab.experiments.grid_study import train_members
+
+        specs = [{"name": f"fold{i}", "keys": {**keys, "cv_folds": folds, "cv_fold": i}, "exact": True}
+                 for i in range(1, folds + 1)]
+        first = None
+        trained = train_members(path, specs, log=log, **spread)
+        histories, metrics = [m.history for m in trained], [dict(m.metrics) for m in trained]
+    else:
+        started = time.perf_counter()
+        for i in range(1, folds + 1):
+            plan = first if i == 1 else prepare(**keys, cv_folds=folds, cv_fold=i)
+            first = None  # let the fold's data go
+            plan.folder = None if path is None else path / f"fold{i}"
+            beat = [] if log is None else [Heartbeat(f"fold {i}/{folds}", log)]
+            run = execute(plan, write=path is not None, progress="quiet", callbacks=beat)
+            m = run.metrics
+            histories.append(run.history)
+            metrics.append({k: v for k, v in m.items() if not isinstance(v, (dict, list, str))})
+            if log is not None:
+                log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([metrics[-1]])
+                                                      if k.startswith(("train_", "val_")) and k != "train_seconds")
+                    + overall(i, folds, started))
     keys = [k for k in tables.metric_keys(metrics) if k != "train_seconds"]
     rows = [[str(i), *(m[k] for k in keys)] for i, m in enumerate(metrics, start=1)]
     stats = tables.aggregate(metrics)

@@ -1,14 +1,15 @@
-"""Where a tune's trials live: an Optuna study in a journal file, SQLite or PostgreSQL, and its faults.
+"""Where a study's trials live (a tune's, a spread compare's or cv's): a journal file, SQLite or PostgreSQL; faults.
 
-``--storage`` takes ``journal:PATH`` (the default, ``DIR/journal.log``: embedded, append-only, so a ``kill -9``
-loses at most the trial in progress) or an SQLAlchemy URL, ``sqlite:///FILE`` (one machine, few writers: SQLite
-locks under many) or ``postgresql://USER@HOST:PORT/DB`` (workers on many machines join the same study). Journal
-files over NFS are a known pitfall (Optuna's docs); use PostgreSQL across machines.
+``--storage`` takes ``journal:PATH`` (the default, ``DIR/journal.log``: embedded, append-only, so a
+``kill -9`` loses at most the trial in progress) or an SQLAlchemy URL: ``sqlite:///FILE`` (one machine, few
+writers: SQLite locks under many) or ``postgresql://USER@HOST:PORT/DB`` (workers on many machines join the
+same study). Journal files over NFS are a known pitfall (Optuna's docs); use PostgreSQL across machines.
 
 A worker that dies mid-trial (``kill -9``, a lost machine) leaves a trial RUNNING. On a database each worker
-beats a heartbeat; a trial silent for three beats is failed and retried once (Optuna's RetryHeartbeatStaleTrialCallback).
-In a journal each trial records its host and process, and a trial whose process on this host is gone is failed.
-A storage that goes away mid-study is ``StorageLost``: one line, exit 2, and the finished trials stay in it.
+beats a heartbeat; a trial silent for three beats is failed and retried once (Optuna's
+RetryHeartbeatStaleTrialCallback). In a journal each trial records its host and process, and a trial whose
+process on this host is gone is failed and queued once more. A storage that goes away mid-study is
+``StorageLost``: one line, exit 2, and the finished trials stay in it.
 """
 
 from __future__ import annotations
@@ -131,10 +132,10 @@ def mark_self(trial) -> None:
 
 
 def fail_dead(study, spec: str) -> list[int]:
-    """Fail the study's running trials whose worker is gone; the numbers failed.
+    """Fail the study's running trials whose worker is gone, each queued once more; the numbers failed.
 
-    A database: Optuna's heartbeat check (and the retry callback enqueues each once more). A journal: trials
-    started by a process on this host that no longer exists.
+    A database: Optuna's heartbeat check and retry callback. A journal: trials started by a process on this
+    host that no longer exists.
     """
     import optuna
     from optuna.trial import TrialState
@@ -149,8 +150,11 @@ def fail_dead(study, spec: str) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
         if t.user_attrs.get("host") == host and isinstance(pid, int) and not alive(pid):
-            if study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            if study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # no public API for this
                 failed.append(t.number)
+                if "retry_of" not in t.user_attrs:  # retried once, as on a database
+                    queued = {k: v for k, v in t.user_attrs.items() if k == "queued"}  # a grid member's mark
+                    study.enqueue_trial(t.params, user_attrs={**queued, "retry_of": t.number}, skip_if_exists=False)
     return failed
 
 

@@ -29,7 +29,7 @@ def run_workers(job: Job, study, bar: TrialProgress) -> None:
     if job.workers == 1:
         work(job, 0, bar)
         return
-    context = multiprocessing.get_context("spawn")
+    context = worker_context()
     errors = context.Queue()
     procs = [context.Process(target=child, args=(job, i, errors)) for i in range(job.workers)]
     for p in procs:
@@ -169,3 +169,18 @@ class Pruning(Callback):
         self.trial.report(float(row[self.metric]), epoch)
         self.pruned = self.trial.should_prune()
         return self.pruned
+
+
+# what a run imports on its way (one missing is skipped): lazily imported, scikit-learn alone takes seconds
+PRELOAD = ["mlplab.experiments.tune_workers", "mlplab.experiments.grid_study", "mlplab.experiments.tune_report",
+           "mlplab.runs.train", "mlplab.runs.metrics", "mlplab.data.split", "mlplab.data.load", "mlplab.plots.figures",
+           "mlplab.plots.display", "optuna", "sklearn.model_selection", "sklearn.ensemble", "pandas",
+           "matplotlib.figure"]
+
+
+def worker_context():
+    """Worker processes forked from a server that imported torch, mlplab and Optuna once (and never ran a
+    parallel region, so no OpenMP state is forked): W workers start in the time of one import, not W."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
