@@ -54,7 +54,7 @@ SPACES = {
     "table": {"lr": _log(1e-4, 3e-3), "width": Range(64, 512, step=64), "depth": Range(1, 4),
               "dropout": Range(0.0, 0.4), "weight_decay": _log(1e-6, 1e-2), "numeric_embedding": Range(
                   choices=(0, 8, 16, 32)), "ensemble": Range(choices=(0, 4)), "batch_size": Range(
-                  choices=(64, 128, 256, 512))},
+                  choices=(128, 256, 512))},
     "mlp": {"lr": _log(1e-4, 1e-1), "width": Range(64, 512, step=64), "depth": Range(1, 3),
             "dropout": Range(0.0, 0.5), "weight_decay": _log(1e-6, 1e-2), "batch_size": Range(choices=(32, 64, 128))},
     "cnn": {"lr": _log(3e-4, 1e-2), "dropout": Range(0.0, 0.5), "weight_decay": _log(1e-6, 1e-2),
