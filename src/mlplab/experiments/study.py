@@ -176,7 +176,11 @@ def check_same(study, record: dict, name: str, spec: str) -> None:
         return
     mine = json.loads(json.dumps(record))
     for key in mine:
-        if found.get(key) != mine[key]:
-            raise ValueError(f"study {name!r} in {shown(spec)} was started with another {key} ({found.get(key)}; "
-                             f"now {mine[key]}); run the command it was started with, or start a new one with "
-                             "--study NAME (or another --out)")
+        then, now = found.get(key), mine[key]
+        if then != now:
+            if isinstance(then, dict) and isinstance(now, dict):  # name the entries that differ
+                names = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
+                then, now = ({k: d.get(k) for k in names} for d in (then, now))
+            raise ValueError(f"study {name!r} in {shown(spec)} was started with another {key} ({then}; now "
+                             f"{now}); run the command it was started with, or start a new one with --study NAME "
+                             "(or another --out)")

@@ -156,6 +156,6 @@ def check_owner(job: Job) -> None:
 def finish(job: Job, study) -> TuneResult:
     """trials.csv, the plots and DIR/best, from the study as it stands."""
     tune_report.write_trials_csv(study, job.folder)
-    tune_report.write_plots(study, job.folder)
+    tune_report.write_plots(study, job.folder, job.metric)
     best_path = tune_report.copy_best(study, job.folder)
     return TuneResult(job.folder, job.study, studies.counts(study), tune_report.best_trial(study), best_path)

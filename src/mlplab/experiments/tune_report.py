@@ -90,7 +90,7 @@ def write_trials_csv(study, folder: Path) -> Path:
                                                               "folder"], rows))
 
 
-def write_plots(study, folder: Path) -> list[str]:
+def write_plots(study, folder: Path, metric: str = "Objective Value") -> list[str]:
     """Optuna's history, importances and parallel-coordinates plots as PNGs; the names written (importances
     need two complete trials that differ)."""
     import matplotlib
@@ -104,7 +104,7 @@ def write_plots(study, folder: Path) -> list[str]:
         with warnings.catch_warnings(), matplotlib.rc_context():  # Optuna's style sheet stays in this block
             warnings.simplefilter("ignore")
             try:
-                ax = getattr(ovm, plot)(study)
+                ax = getattr(ovm, plot)(study, target_name=metric)
             except (ValueError, RuntimeError, ZeroDivisionError):
                 continue
             fig = (ax.flat[0] if hasattr(ax, "flat") else ax).figure
