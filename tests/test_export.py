@@ -48,6 +48,10 @@ RUNS = {  # name -> (make run, raw rows to compare on)
                                   hidden=[8]), NEW_ROWS),
     "images": (lambda: train(RNG.uniform(0, 1, (100, 28, 28)), np.arange(100) % 3, hidden=[16]),
                RNG.uniform(0, 1, (20, 28, 28))),
+    "rnn": (lambda: train(RNG.uniform(0, 1, (60, 12, 5)), np.arange(60) % 3, model="rnn", hidden=[8]),
+            RNG.uniform(0, 1, (20, 12, 5))),   # sequences (T, D): traced, checked against onnxruntime
+    "lstm": (lambda: train(RNG.uniform(0, 1, (60, 12, 5)), np.arange(60) % 3, model="lstm", hidden=[8]),
+             RNG.uniform(0, 1, (20, 12, 5))),
 }
 
 
@@ -83,7 +87,8 @@ def test_round_trip_matches_mlplab(runs, name, fmt, tmp_path):
     meta = json.loads(path.with_name(path.name + ".json").read_text())
     assert meta["task"] == run.schema.task and meta["format"] == fmt and meta["mlplab_version"] == mlplab.__version__
     assert meta["input"]["shape"] == ["batch", *run.schema.input_shape]
-    assert meta["check"]["on"] == ("20 test rows" if name == "images" else "60 test rows")
+    assert meta["check"]["on"] == {"images": "20 test rows", "rnn": "12 test rows", "lstm": "12 test rows"}.get(
+        name, "60 test rows")
     assert meta["output"]["name"] == ("values" if name == "regression" else "probabilities")
     assert meta["output"]["shape"] == ["batch", got.shape[1]]
 

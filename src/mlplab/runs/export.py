@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from mlplab.registry import lookup
 from mlplab.runs import export_array, export_table
-from mlplab.runs.outputs import write_output
+from mlplab.runs.outputs import check_output, write_output
 from mlplab.runs.rundir import finite
 from mlplab.training.losses import loss_for_task
 
@@ -120,6 +120,8 @@ def write_checked(run, format: str, path: str | Path, x, checked_on: str) -> flo
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"--out must name a file; {path} is a folder (try {path / ('model.' + format)})")
+    for target in (path, path.with_name(path.name + ".json")):  # never a device, a run folder's file, the rows
+        check_output(target, inputs=[run.config.data, run.config.test], force=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     model, examples, feeds, want = graph(run, x)
     output = output_name(run.schema.task)

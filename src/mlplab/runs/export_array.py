@@ -51,7 +51,8 @@ class Standardize(nn.Module):
         self.register_buffer("scale", scale.double().cpu().reshape(-1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.scale   # (N, D)
+        flat = x.reshape(x.shape[0], -1)                        # (N, D): sequences (N, T, F) and images too
+        return ((flat - self.mean) / self.scale).reshape(x.shape)
 
 
 class TwoClassProbabilities(nn.Module):
