@@ -168,6 +168,11 @@ def overlay(curves: dict[str, list[list[float]]], metric: str, path: str | Path,
 
 
 def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: float = 4.0) -> Path:
+    """``activations_figure`` as a PNG at ``path``."""
+    return save(activations_figure(impl, lo, hi), path)
+
+
+def activations_figure(impl: str = "torch", lo: float = -4.0, hi: float = 4.0) -> Figure:
     """Each elementwise activation beside its derivative (by autograd); softmax on a sample batch of logits."""
     from mlplab.registry import impl_module
 
@@ -199,4 +204,4 @@ def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: flo
         ax.axis("off")
     fig.suptitle(f"activations ({impl}) and their derivatives by autograd", fontsize=11)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
