@@ -21,6 +21,7 @@ from postgres_server import PostgresServer, Unavailable
 optuna = pytest.importorskip("optuna", reason="mlplab tune needs optuna: pip install -e '.[dev]'")
 
 from mlplab.experiments import search_space  # noqa: E402
+from mlplab.experiments.study import open_storage  # noqa: E402
 from mlplab.settings import resolve  # noqa: E402
 
 FAST = ["--epochs", "10", "--baselines", "none"]  # 200 rows, 10 epochs of a small net: about a second a trial
@@ -75,8 +76,6 @@ def load(url: str, name: str):
 
 def running(url: str, name: str, pid: int) -> list[int]:
     """The numbers of the study's RUNNING trials started by process ``pid``."""
-    from mlplab.experiments.study import open_storage
-
     try:
         study = optuna.load_study(study_name=name, storage=open_storage(url, heartbeat=1))
     except KeyError:  # not created yet
@@ -176,9 +175,13 @@ def test_a_journal_study_killed_mid_trial_resumes_and_its_best_predicts_and_expo
     first.send_signal(signal.SIGKILL)  # mid-trial: that trial stays RUNNING in the journal
     first.wait(timeout=30)
     killed = running(url, "tuned", first.pid)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # torch's default: every core
     again = subprocess.run(tune_cmd(table, out, "--trials", "3", "--workers", "2"), capture_output=True, text=True,
-                           env={**os.environ, "MPLBACKEND": "Agg", **ONE_THREAD}, timeout=240)
+                           env={**env, "MPLBACKEND": "Agg"}, timeout=240)
     assert again.returncode == 0, again.stderr
+    study = optuna.load_study(study_name="tuned", storage=open_storage(url, heartbeat=1))
+    threads = {t.user_attrs["threads"] for t in study.trials if t.user_attrs.get("pid") not in (None, first.pid)}
+    assert threads == {max(1, len(os.sched_getaffinity(0)) // 2)}  # two workers split the cores
     trials = rows(out / "trials.csv")
     by_number = {int(r["number"]): r["state"] for r in trials}
     assert killed and all(by_number[n] == "FAIL" for n in killed)  # its process gone: failed, and made up

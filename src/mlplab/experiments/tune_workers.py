@@ -134,8 +134,11 @@ class Objective:
         from mlplab.errors import NonFiniteLoss
         from mlplab.runs.train import execute, prepare
 
+        import torch
+
         job = self.job
         studies.mark_self(trial)
+        trial.set_user_attr("threads", torch.get_num_threads())  # the worker's share of the cores
         params = search_space.suggest(trial, job.space)
         try:  # the data's notes were shown once, by the check before the study
             with contextlib.redirect_stderr(io.StringIO()):
