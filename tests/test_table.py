@@ -280,3 +280,14 @@ def test_a_pipe_or_device_is_not_read_as_an_empty_file(tmp_path, kind):
         os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     with pytest.raises(ValueError, match="is not a regular file"):
         read_table(path)
+
+
+def test_a_cell_of_megabytes_is_read_with_bigger_blocks(tmp_path):
+    rows = "".join(f"{i},{'x' * (3_000_000 if i == 3 else 5)},{'pq'[i % 2]}\n" for i in range(20))
+    t = read_table(write(tmp_path, "a,txt,y\n" + rows))
+    assert t.num_rows == 20 and len(t.column("txt")[3].as_py()) == 3_000_000
+
+
+def test_an_unclosed_quote_is_named_as_such(tmp_path):
+    with pytest.raises(ValueError, match="quote that is never closed"):
+        read_table(write(tmp_path, "a,y\n1,\"p\n" + "2,q\n" * 200_000))

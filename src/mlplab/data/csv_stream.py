@@ -22,6 +22,7 @@ import numpy as np
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 BLOCK_BYTES = 1 << 18  # the CSV reader's block: it infers types from the first, and reads 32 ahead
+MAX_BLOCK_BYTES = 1 << 30  # a row longer than a block is read again with blocks 8x larger, up to this
 
 
 def sniff_delimiter(path: Path) -> str:
@@ -58,10 +59,11 @@ def read_csv(path: Path, nas: tuple[str, ...]):
 
     delimiter = sniff_delimiter(path)
     text = {}  # columns read as text, by name
+    block = BLOCK_BYTES
     while True:
         reader = None
         try:
-            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block, use_threads=False),
                                    parse_options=pcsv.ParseOptions(delimiter=delimiter),
                                    convert_options=pcsv.ConvertOptions(null_values=list(nas), strings_can_be_null=True,
                                                                        column_types=text))
@@ -69,6 +71,13 @@ def read_csv(path: Path, nas: tuple[str, ...]):
                 table = gather(reader, _most_rows(path))
             break
         except pa.ArrowInvalid as e:
+            if "straddling" in str(e):  # a row longer than a block (a cell of megabytes): read bigger blocks
+                if block >= MAX_BLOCK_BYTES:
+                    raise ValueError(f"data file {path} has a row longer than {MAX_BLOCK_BYTES >> 20} MB (a cell of "
+                                     "free text, or an unclosed quote that runs to the end of the file); check "
+                                     "its quotes, or drop that column before reading") from None
+                block *= 8
+                continue
             unfit = re.match(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+):", str(e))
             if unfit is None or reader is None:
                 raise ValueError(_explain(path, delimiter, str(e))) from None
@@ -143,6 +152,9 @@ def _explain(path: Path, delimiter: str, message: str) -> str:
                     f"{delimiter!r}); fix that row, or quote cells that hold the delimiter")
     if "UTF8" in first or "utf-8" in first.lower():
         return f"data file {path} is not UTF-8 text (line {_first_bad_utf8(path)}); save it as UTF-8"
+    if "out of sync" in first:
+        return (f"data file {path} has a quoted cell that runs over several lines (or a quote that is never "
+                "closed); close the quote, or put each row on one line")
     return f"data file {path} cannot be parsed: {first}"
 
 
