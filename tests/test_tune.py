@@ -160,6 +160,7 @@ def test_a_database_that_cannot_be_reached_is_one_line_exit_2(capsys, tmp_path, 
     line = error_line(capsys, "tune", "--data", str(table), "--target", "y", "--out", str(tmp_path / "t"),
                       "--storage", url)
     assert line.startswith(f"mlplab: error: cannot reach the study's storage {url} (connection failed")
+    assert not (tmp_path / "t").exists()  # nothing written
 
 
 # a journal study: killed, resumed by the same command, its best run folder used like any run

@@ -109,19 +109,14 @@ def tune(settings: Settings, trials: int, *, progress: str = "auto", **options) 
     job = plan_job(settings, trials, **options)
     optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # mlplab says what happened, in its own lines
     check_writable(job.folder.parent)
+    study = None if studies.is_journal(job.storage) else open_study(job)  # a database first: nothing written
     job.folder.mkdir(exist_ok=True)
     with RunLock(job.folder):  # one command per tune folder; its workers are its own processes
         check_owner(job)
-        storage = studies.open_storage(job.storage, job.heartbeat)
-        direction = "maximize" if higher_is_better(job.metric) else "minimize"
-        try:
-            study = optuna.create_study(study_name=job.study, storage=storage, direction=direction,
-                                        load_if_exists=True)
-            studies.check_same(study, record(job), job.study, job.storage)
-        except Exception as e:
-            if studies.is_storage_error(e):
-                raise studies.lost(job.storage, e, reach=True) from None
-            raise
+        if study is None:
+            study = open_study(job)
+        write_json(job.folder / "tune.json", {"study": job.study, "storage": studies.shown(job.storage),
+                                              **record(job), "trials": job.trials})
         bar = tune_report.TrialProgress(job.trials, job.metric, mode=progress)
         try:
             run_workers(job, study, bar)
@@ -139,6 +134,22 @@ def tune(settings: Settings, trials: int, *, progress: str = "auto", **options) 
             raise
 
 
+def open_study(job: Job):
+    """Create the study, or join it when it exists (then it must be the same search)."""
+    import optuna
+
+    storage = studies.open_storage(job.storage, job.heartbeat)
+    direction = "maximize" if higher_is_better(job.metric) else "minimize"
+    try:
+        study = optuna.create_study(study_name=job.study, storage=storage, direction=direction, load_if_exists=True)
+        studies.check_same(study, record(job), job.study, job.storage)
+    except Exception as e:
+        if studies.is_storage_error(e):
+            raise studies.lost(job.storage, e, reach=True) from None
+        raise
+    return study
+
+
 def check_owner(job: Job) -> None:
     """A tune folder belongs to one study: another study (name or storage) is refused, never mixed in."""
     import json
@@ -150,7 +161,6 @@ def check_owner(job: Job) -> None:
         if {k: found.get(k) for k in mine} != mine:
             raise ValueError(f"{job.folder} holds study {found.get('study')!r} in {found.get('storage')}, not "
                              f"{job.study!r} in {mine['storage']}; give another --out for another study")
-    write_json(path, {**mine, **record(job), "trials": job.trials})
 
 
 def finish(job: Job, study) -> TuneResult:
