@@ -34,7 +34,7 @@ NOT_COMPARED = ("out", "device", "data_dir")  # may differ between the machines 
 
 @dataclass
 class Job:
-    """One study's search, as every worker runs it (picklable: local workers are spawned processes)."""
+    """One study's search, as every worker runs it (picklable: local workers are processes of a fork server)."""
 
     keys: dict
     space: dict[str, Range]

@@ -1,5 +1,5 @@
 """A tune's workers: each runs trials of the study until it has enough finished ones, in this process or in
-spawned ones (``--workers W``, the cores split between them so that W workers do not spin against each other).
+worker processes (``--workers W``, the cores split between them so that W workers do not spin against each other).
 
 A trial (``Objective``) samples the space, resolves the keys through the one road (mlplab.runs.train.prepare)
 and trains a run folder (execute) with ``Pruning`` reporting the validation metric after every epoch. A worker
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def run_workers(job: Job, study, bar: TrialProgress) -> None:
-    """``workers`` = 1: trials in this process; else that many spawned processes, this one showing progress."""
+    """``workers`` = 1: trials in this process; else that many worker processes, this one showing progress."""
     if job.workers == 1:
         work(job, 0, bar)
         return
@@ -55,7 +55,7 @@ def run_workers(job: Job, study, bar: TrialProgress) -> None:
 
 
 def child(job: Job, index: int, errors) -> None:
-    """A spawned worker: its share of the cores, the study's trials until the count is reached."""
+    """A worker process: its share of the cores, the study's trials until the count is reached."""
     import sys
 
     from mlplab.errors import NonFiniteLoss
