@@ -3,7 +3,10 @@
 ``Run`` is what ``mlplab.train`` returns and what ``load_run(folder)`` gives back from any run folder:
 ``.model``, ``.config``, ``.history``, ``.metrics``, ``.schema`` (input shape, classes, the scaling learned
 from the training rows), and ``predict`` / ``predict_proba`` / ``evaluate`` on raw rows, as scikit-learn's
-estimators take them. ``save(folder)`` writes the run folder::
+estimators take them (``predict(x, names=True)``: the class names). In a notebook a Run shows itself in a few
+lines, and ``plot_curves`` / ``plot_confusion`` / ``plot_predictions`` / ``plot_weights`` return matplotlib
+Figures that show inline (mlplab.plots.display); the PNGs below are the same figures. ``save(folder)`` writes
+the run folder::
 
     config.toml            the settings (feed back with --config)
     history.csv            per epoch: train/val/test loss and accuracy, seconds
