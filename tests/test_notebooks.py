@@ -196,6 +196,9 @@ def test_regularisation_shows_weight_decay_shrinking_the_weights(executed):
     assert none[0] > 0.99 and none[1] > none[2] + 0.1                      # overfits: val loss climbs
     assert decay[3] < none[3] / 2 and decay[1] < min(none[1], dropout[1])  # smaller weights, lowest final loss
     assert dropout[3] > 0.9 * none[3] and abs(dropout[1] - none[1]) < 0.1  # weights as large; little help here
+    live = [o for c in nb.cells if c.cell_type == "code" and "inspect=True" in c.source for o in c.outputs
+            if "image/png" in o.get("data", {})]                        # the curves and the layer figure, live
+    assert [o["data"]["text/plain"] for o in live] == ["learning curves, epoch 40", "layer statistics, epoch 40"]
 
 
 def test_losses_and_optimizers_shows_the_worked_losses_and_the_paths(executed):

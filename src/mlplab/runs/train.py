@@ -162,6 +162,10 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
     reporter = progress_callback(progress, config.epochs, data.task != "regression", title=run_title(data, config))
     if reporter is not None:
         callbacks.append(reporter)
+    if inspector is not None and reporter is not None and not isinstance(reporter, EpochProgress):
+        from mlplab.plots.layers import LiveLayers  # live curves in a notebook: the layer figure live beside them
+
+        callbacks.append(LiveLayers(inspector, title=f"{run_title(data, config)}: layer statistics"))
     try:
         with out_of_memory_hint(config):
             history = fit(model, data, config, opt=plan.opt, history=history, state=state, callbacks=callbacks)
