@@ -19,7 +19,8 @@ estimate of what each pipeline costs (as ``timeit``'s documentation advises); th
 
 ``--device cuda`` runs every torch pipeline on the GPU (data resident there for the floor, mlplab and the plain
 loop; the DataLoader pipelines move each batch, as d2l does; scikit-learn stays on the CPU), timing with
-``torch.cuda.synchronize()``; ``--compile``/``--amp bf16`` pass through to mlplab's fit. ``--samples N`` takes the
+``torch.cuda.synchronize()``; ``--compile``/``--amp bf16`` pass through to mlplab's fit, ``--inspect`` adds its
+layer statistics. ``--samples N`` takes the
 first N training images (a quick smoke run).
 
     python benchmarks/bench_epoch.py [--repeats 3] [--only floor,mlplab] [--json out.json] [--device cuda]
@@ -45,6 +46,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 N, D, H, C, B, LR = 60_000, 784, 256, 10, 256, 0.1
 FIT_OPTIONS: dict = {}  # compile / amp for mlplab's fit, from the command line
+INSPECT = False         # --inspect: mlplab's fit records layer statistics
 
 
 def load_uint8() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
@@ -107,9 +109,20 @@ def bench_mlplab(x: torch.Tensor, y: torch.Tensor, data) -> float:
     model = MLP(D, [H], C, activation="relu", init="normal:0.01", seed=0)
     sync()
     t0 = time.perf_counter()
-    fit(model, data, optimizer="sgd", lr=LR, epochs=1, batch_size=B, seed=0, device=str(DEVICE), **FIT_OPTIONS)
+    fit(model, data, optimizer="sgd", lr=LR, epochs=1, batch_size=B, seed=0, device=str(DEVICE),
+        callbacks=inspection(data), **FIT_OPTIONS)
     sync()
     return time.perf_counter() - t0
+
+
+def inspection(data) -> list:
+    """``--inspect``: mlplab's layer statistics (mlplab.training.inspect), as ``mlplab train --inspect`` records
+    them: at the init and after the epoch, two inspections per one-epoch fit."""
+    if not INSPECT:
+        return []
+    from mlplab.training.inspect import Inspector
+
+    return [Inspector(data)]
 
 
 def train_loop(net: nn.Module, batches, n: int) -> None:
@@ -205,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="mlplab: train through torch.compile")
     p.add_argument("--amp", default=None, help="mlplab: bf16 autocast / bfloat16 by hand")
     p.add_argument("--samples", type=int, default=N, help=f"training images to use (default all {N:,})")
+    p.add_argument("--inspect", action="store_true", help="mlplab: record layer statistics (mlplab train --inspect)")
     args = p.parse_args(argv)
-    global DEVICE
+    global DEVICE, INSPECT
+    INSPECT = args.inspect
     DEVICE = torch.device(args.device)
     if DEVICE.type == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda asked for, but CUDA is not available here")
