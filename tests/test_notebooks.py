@@ -182,7 +182,12 @@ def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
     assert float(low["normal:1"]) > 90 and float(deep["xavier_normal"]) < 10, printed
     ratio = dict(re.findall(r"^relu (\S+): gradient norm .* ratio (\S+)$", printed, re.M))
     assert float(ratio["normal:0.01"]) < 1e-3 and 0.1 < float(ratio["kaiming_normal"]) < 10, printed
-    assert len(images(outputs(nb))) == 5                                 # the activations and four layer figures
+    accuracy = dict(re.findall(r"^spiral, 2x16 (\w+): test accuracy ([0-9.]+)$", printed, re.M))
+    assert float(accuracy["relu"]) > float(accuracy["sigmoid"]) + 0.1, printed
+    live = [o["data"]["text/plain"] for o in outputs(nb) if "decision boundary, epoch" in o.get("data", {}).get(
+        "text/plain", "")]
+    assert live == ["decision boundary, epoch 150"]                       # one image, updated in place
+    assert len(images(outputs(nb))) == 8  # activations, four layer figures, the live boundary, two plot_boundary
 
 
 def test_regularisation_shows_weight_decay_shrinking_the_weights(executed):

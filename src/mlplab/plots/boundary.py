@@ -120,9 +120,10 @@ def boundary_figure(run, x=None, y=None, hidden: bool = True, steps: int = STEPS
 
 class BoundaryFrames(Callback):
     """Records the probability grid over ``data``'s training points before training and after every
-    ``every`` epochs; ``save(path)`` writes them as an animation (``write_animation``)."""
+    ``every`` epochs; ``save(path)`` writes them as an animation (``write_animation``). With ``live`` (in a
+    Jupyter notebook) the latest frame shows as one image updated in place through an IPython display handle."""
 
-    def __init__(self, data, loss: str | None = None, *, every: int = 1, steps: int = 80):
+    def __init__(self, data, loss: str | None = None, *, every: int = 1, steps: int = 80, live: bool = False):
         from mlplab.training.losses import loss_for_task
 
         self.x = np.asarray(data.x_train, dtype=np.float64)
@@ -132,14 +133,32 @@ class BoundaryFrames(Callback):
         self.inputs = data.encode(points)
         self.loss, self.every = loss_for_task(loss, data.task), every
         self.frames: list[tuple[int, np.ndarray]] = []
+        self.live, self.handle = live, None
 
     def on_train_begin(self, history, model, opt):
+        if self.live:
+            from IPython.display import display
+
+            self.handle = display({"text/plain": "(the decision boundary appears here)"}, raw=True, display_id=True)
         if not history.rows:
-            self.frames.append((0, probabilities(model, self.inputs, self.loss)))
+            self.record(0, model)
 
     def on_epoch_end(self, epoch, history, model, opt):
         if epoch % self.every == 0:
-            self.frames.append((epoch, probabilities(model, self.inputs, self.loss)))
+            self.record(epoch, model)
+
+    def record(self, epoch: int, model: nn.Module) -> None:
+        self.frames.append((epoch, probabilities(model, self.inputs, self.loss)))
+        if self.handle is not None:
+            import io
+
+            fig = Figure(figsize=(3.6, 3.6))
+            draw(fig.subplots(), self.gx, self.gy, self.frames[-1][1], self.x, self.y)
+            fig.axes[0].set_title(f"epoch {epoch}", fontsize=9)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=60, bbox_inches="tight")
+            self.handle.update({"image/png": buffer.getvalue(), "text/plain": f"decision boundary, epoch {epoch}"},
+                               raw=True)
 
     def save(self, path: str | Path, fps: int = 5) -> Path:
         return write_animation(self, path, fps)
