@@ -213,7 +213,7 @@ def test_a_cnn_runs_figures_describe_the_cnn_and_show_names(tmp_path):
                                y_test=flat.y_test, val_fraction=0.0, class_names=[f"digit {i}" for i in range(10)])
     run = mlplab.train(data, model="cnn", spec="conv:4:3,relu,flatten", epochs=1, batch_size=64, progress="quiet",
                        device="cpu", out=str(tmp_path), write=True)
-    assert "cnn conv:4:3" in run.title() and "256" not in run.title()
+    assert "cnn conv 4," in run.title() and "256" not in run.title()
     assert run.plot_curves()._suptitle.get_text() == run.title()
     gallery = run.plot_predictions(n=6)
     titles = [ax.title.get_text() for ax in gallery.axes if ax.title.get_text()]

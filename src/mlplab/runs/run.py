@@ -153,12 +153,18 @@ class Run:
         return index
 
     def title(self) -> str:
-        """What trained on what: ``digits: mlp 256 relu, sgd lr=0.1`` or ``fashion-mnist: cnn (preset), ...``."""
+        """What trained on what: ``digits: torch mlp 256 relu, sgd lr=0.1``, ``fashion-mnist: torch cnn conv 32-64
+        fc 128, adam lr=0.001``."""
         c = self.config
         if c.model == "module":
             what = c.module.rpartition(":")[2]
-        elif c.model in ("cnn", "lenet"):
-            what = f"{c.model} {c.spec or '(preset)'}"
+        elif c.model in ("cnn", "lenet"):  # its layers' widths: "cnn conv 32-64 fc 128"
+            from mlplab.models.cnn import PRESETS
+
+            items = PRESETS.get(c.spec or c.model, c.spec or c.model).split(",")
+            widths = {kind: "-".join(i.split(":")[1] for i in items if i.startswith(f"{kind}:"))
+                      for kind in ("conv", "fc")}
+            what = " ".join([c.model] + [f"{kind} {w}" for kind, w in widths.items() if w])
         else:
             what = f"{c.model} {'-'.join(map(str, c.hidden))} {','.join(c.activation)}"
             if c.model == "mlp" and tuple(c.init) != ("default",):
