@@ -153,3 +153,14 @@ def test_a_resumed_run_keeps_its_earlier_rows_once(tmp_path):
                            write=True)
     counts = mlplab.load_run(first.path).layers.epoch.value_counts().sort_index().to_dict()
     assert counts == {0: 3, 1: 3, 2: 3, 3: 3, 4: 3} and len(resumed.layers) == 15
+
+
+def test_a_damaged_layers_csv_is_named(tmp_path):
+    from mlplab.training.inspect import layers_frame
+
+    (tmp_path / "layers.csv").write_text(",".join(COLUMNS) + "\n1,1,Linear,abc,,,,,,\n")
+    with pytest.raises(ValueError, match="layers.csv is not a layers.csv as mlplab train --inspect writes it"):
+        layers_frame(None, tmp_path)
+    (tmp_path / "layers.csv").write_text("epoch,loss\n1,0.5\n")
+    with pytest.raises(ValueError, match="its columns are"):
+        layers_frame(None, tmp_path)

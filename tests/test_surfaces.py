@@ -51,10 +51,14 @@ def test_bad_names_and_numbers_say_what_is_valid():
         path("saddle", "adamw", lr=0.1, steps=3)
     with pytest.raises(ValueError, match="lr of Adam must be a positive number"):
         paths("saddle", lrs={"Adam": -1.0}, steps=3)
-    with pytest.raises(ValueError, match="unknown optimizer.*SGD\\+momentum"):
+    with pytest.raises(ValueError, match="unknown optimizer\\(s\\) 'adam'.*SGD\\+momentum"):
         paths("saddle", lrs={"adam": 0.1}, steps=3)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match="steps must be an integer in 1..100,000"):
         path("saddle", "sgd", lr=0.1, steps=0)
+    with pytest.raises(ValueError, match="steps must be an integer"):
+        paths("saddle", steps=0)                                                # 0 is not "the default"
+    with pytest.raises(ValueError, match="steps must be an integer"):
+        path("saddle", "sgd", lr=0.1, steps=10**20)
 
 
 def test_cli_plot_optimizers_draws_and_refuses_a_bad_lr_in_one_line(tmp_path):

@@ -99,8 +99,8 @@ def playground(name: str, n: int = 400, noise: float | None = None, seed: int = 
     from mlplab.registry import lookup
 
     make = lookup(PLAYGROUND, name, "playground dataset")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 10:
-        raise ValueError(f"n is the number of points, an integer >= 10, e.g. 400; got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 10 <= n <= 1_000_000:
+        raise ValueError(f"n is the number of points, an integer in 10..1,000,000, e.g. 400; got {n!r}")
     if noise is not None and not (isinstance(noise, (int, float)) and 0 <= noise < float("inf")):
         raise ValueError(f"noise is a standard deviation >= 0, e.g. 0.1; got {noise!r}")
     x, y = make(n, seed=seed, **({} if noise is None else {"noise": float(noise)}), **options)

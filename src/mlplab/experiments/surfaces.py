@@ -77,6 +77,7 @@ LRS = {
                "Adam": 0.05, "Adamax": 0.05},
 }
 STEPS = {"quadratic": 100, "rosenbrock": 1000, "saddle": 100}
+MAX_STEPS = 100_000  # about a minute per optimizer and impl on a CPU
 
 
 @dataclass
@@ -98,8 +99,8 @@ def path(surface_name: str, optimizer: str, *, lr: float, steps: int, impl: str 
          start: tuple[float, float] | None = None, name: str | None = None, **hyper) -> Path:
     """``steps`` updates of ``optimizer`` (a registry name: sgd, rmsprop, ...) on the surface from its start."""
     s = surface(surface_name)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, e.g. 200; got {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be an integer in 1..{MAX_STEPS:,}, e.g. 200; got {steps!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
         raise ValueError(f"the lr of {name or optimizer} must be a positive number, e.g. 0.01; got {lr!r}")
     optim = impl_module(impl, "optim")
@@ -127,7 +128,7 @@ def paths(surface_name: str, *, impl: str = "torch", lrs: dict[str, float] | Non
     surface(surface_name)  # an unknown surface names the three
     unknown = sorted(set(lrs or {}) - set(OPTIMIZERS))
     if unknown:
-        raise ValueError(f"lr given for unknown optimizer(s) {', '.join(unknown)}; the names are "
+        raise ValueError(f"lr given for unknown optimizer(s) {', '.join(map(repr, unknown))}; the names are "
                          f"{', '.join(OPTIMIZERS)}")
     lrs = {**LRS[surface_name], **(lrs or {})}
     found = {}
@@ -137,8 +138,8 @@ def paths(surface_name: str, *, impl: str = "torch", lrs: dict[str, float] | Non
             hyper["betas"] = tuple(betas)
         if momentum is not None and name == "SGD+momentum":
             hyper["momentum"] = momentum
-        found[name] = path(surface_name, registry, lr=lrs[name], steps=steps or STEPS[surface_name], impl=impl,
-                           name=name, **hyper)
+        found[name] = path(surface_name, registry, lr=lrs[name], impl=impl, name=name, **hyper,
+                           steps=STEPS[surface_name] if steps is None else steps)
     return found
 
 

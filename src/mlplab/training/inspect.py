@@ -171,9 +171,17 @@ def write_layers_csv(path: str | Path, rows: list[dict]) -> None:
 
 
 def read_layers_csv(path: str | Path) -> list[dict]:
+    """The rows of a layers.csv (``write_layers_csv``); anything else is a ValueError naming the file."""
     with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else v if k in ("layer", "module") else float(v or "nan"))
-                 for k, v in row.items()} for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        try:
+            if reader.fieldnames != list(COLUMNS):
+                raise ValueError(f"its columns are {reader.fieldnames}")
+            return [{k: (int(v) if k == "epoch" else v if k in ("layer", "module") else float(v or "nan"))
+                     for k, v in row.items()} for row in reader]
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path} is not a layers.csv as mlplab train --inspect writes it ({e}); train again "
+                             "with --inspect") from None
 
 
 def layers_frame(rows: list[dict] | None, folder: str | Path | None = None):
