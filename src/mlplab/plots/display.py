@@ -30,8 +30,9 @@ def inline(fig):
             backend = matplotlib.get_backend(auto_select=False)
         except TypeError:  # matplotlib < 3.10
             backend = matplotlib.rcParams._get("backend")
-        if backend in ("inline", "module://matplotlib_inline.backend_inline"):
-            importlib.import_module("matplotlib_inline.backend_inline")
+        if backend == "inline" or (backend or "").endswith("backend_inline"):  # also ipykernel's older one
+            importlib.import_module(backend.removeprefix("module://") if backend.startswith("module://")
+                                    else "matplotlib_inline.backend_inline")
     return fig
 
 

@@ -122,6 +122,9 @@ def prepare(data=None, *, config: TrainConfig | None = None, model: nn.Module | 
     if huge:
         raise ValueError(f"{', '.join(huge)} is beyond float32's range (±3.4e38), which the weights are updated in; "
                          "use a learning rate such as 0.1 or 1e-3")
+    if run_config.class_weight is not None and dataset.task == "regression":
+        raise ValueError(f"class_weight={run_config.class_weight!r} weighs classes, but {dataset.name}'s target is a "
+                         "regression (numbers, no classes); leave --class-weight out, or pass --task multiclass")
     opt = build_optimizer(run_config, model.to(device))  # one path, fresh or resumed
     if checkpoint is not None:
         opt.load_state_dict(checkpoint.optimizer)
@@ -176,6 +179,10 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
                           f"mlplab train --resume {path}") from None
     except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
         failed(e, path, saver, fresh=plan.resume is None)
+        raise
+    except Exception:  # anything else (a bug): no config-only folder is left behind either
+        if path is not None and plan.resume is None and saver.epoch == 0:
+            remove_run_dir(path)
         raise
     finally:
         if isinstance(reporter, EpochProgress):
