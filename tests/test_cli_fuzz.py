@@ -241,3 +241,36 @@ def test_subprocess(cli, tmp_path, argv):
     r = cli(*argv, "--dataset", "iris", "--epochs", "1", "--out", str(tmp_path / "out"), env={"OMP_NUM_THREADS": "1"})
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+# ---- the tracebacks and leftovers an adversarial pass found (issue 23): one line, exit 2, nothing left -----------
+
+def small_table(folder) -> str:
+    path = folder / "t.csv"
+    path.write_text("a,r,y\n" + "".join(f"{i % 7},{i * 1.37:.2f},{'pq'[i % 2]}\n" for i in range(40)))
+    return str(path)
+
+
+FOUND = {  # name -> (argv builder given the table, words the line must hold)
+    "lr 1e308 sgd": (lambda t: ["train", *BASE, "--optimizer", "sgd", "--lr", "1e308"], "beyond float32"),
+    "lr 1e39 adam": (lambda t: ["train", *BASE, "--optimizer", "adam", "--lr", "1e39"], "beyond float32"),
+    "class weight on a regression": (lambda t: ["train", "--data", t, "--target", "r", "--class-weight", "balanced",
+                                                "--epochs", "1", "--quiet"], "regression"),
+    "compare lr 1e308": (lambda t: ["compare", *BASE, "--grid", "lr=0.1,1e308"], "beyond float32"),
+    "test is data": (lambda t: ["train", "--data", t, "--target", "y", "--test", t, "--epochs", "1", "--quiet"],
+                     "same rows"),
+    "na-values trailing comma": (lambda t: ["train", "--data", t, "--target", "y", "--na-values", "NA,"],
+                                 "without empty items"),
+}
+
+
+@pytest.mark.parametrize("case", list(FOUND))
+def test_found_cases_are_one_line_and_leave_nothing(capsys, tmp_path, case):
+    build, words = FOUND[case]
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = main([*build(small_table(tmp_path)), "--out", str(out)])
+    err = capsys.readouterr().err  # a table's notes ("mlplab: note: ...") may come first; then one error line
+    errors = [line for line in err.splitlines() if not line.startswith("mlplab: note:")]
+    assert code == 2 and len(errors) == 1 and words in errors[0] and "Traceback" not in err, err
+    assert not out.exists() or list(out.rglob("*")) == [], list(out.rglob("*"))
