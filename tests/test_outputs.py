@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ONE_THREAD
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("pyarrow")
 
@@ -275,3 +277,60 @@ def test_sigterm_at_any_moment_leaves_a_whole_file_or_none(trained, tmp_path, co
     if command == "export" and Path(f"{out}.json").exists():
         assert out.stat().st_size > 0 and json.loads(Path(f"{out}.json").read_text())["format"] == "torchscript"
     assert "Traceback" not in child.stderr.read()
+
+
+# ---- the rule, drawn at random: what check_output lets through --------------------------------------------------
+
+KINDS = ["new", "own file", "user file", "input", "hard link to input", "symlink to input", "fifo", "folder",
+         "dangling symlink", "in run folder", "deep in run folder", "run folder", "in compare folder"]
+
+
+def make_target(root: Path, kind: str, data: Path) -> Path:
+    from mlplab.runs.outputs import write_output
+
+    run = root / "run"
+    run.mkdir(exist_ok=True)
+    (run / "manifest.json").write_text("{}")
+    (root / "cmp").mkdir(exist_ok=True)
+    (root / "cmp" / "compare.json").write_text("{}")
+    out = root / "out.csv"
+    if kind == "own file":
+        write_output(out, lambda p: p.write_text("mine\n"), "predict")
+    elif kind == "user file":
+        out.write_text("theirs\n")
+    elif kind == "input":
+        out = data
+    elif kind == "hard link to input":
+        os.link(data, out)
+    elif kind == "symlink to input":
+        out.symlink_to(data)
+    elif kind in ("fifo", "folder", "dangling symlink"):
+        out = special(kind, root)
+    elif kind == "in run folder":
+        out = run / "p.csv"
+    elif kind == "deep in run folder":
+        (run / "sub").mkdir()
+        out = run / "sub" / "p.csv"
+    elif kind == "run folder":
+        out = run
+    elif kind == "in compare folder":
+        out = root / "cmp" / "p.csv"
+    return out
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(kind=st.sampled_from(KINDS), force=st.booleans())
+def test_check_output_lets_through_only_new_paths_and_replaceable_files(tmp_path_factory, kind, force):
+    root = tmp_path_factory.mktemp("rule")
+    data = root / "data.csv"
+    data.write_text("a,y\n1,p\n")
+    out = make_target(root, kind, data)
+    before = os.lstat(out).st_mode if os.path.lexists(out) else None
+    allowed = kind in ("new", "own file") or (kind == "user file" and force)
+    try:
+        check_output(out, inputs=[data], force=force)
+        assert allowed, (kind, force)
+    except OutputRefused as e:
+        assert not allowed and str(out) in str(e) and "\n" not in str(e), (kind, force, e)
+    assert (os.lstat(out).st_mode if os.path.lexists(out) else None) == before
+    assert data.read_text() == "a,y\n1,p\n"

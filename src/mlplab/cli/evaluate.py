@@ -2,7 +2,9 @@
 
 Prints the metrics (mlplab.runs.metrics, in the target's units) and, with ``--out``, writes DIR/metrics.json,
 DIR/metrics.md and, for classes, DIR/confusion.png. A target label the run never saw in training is an error
-naming it (exit 2).
+naming it (exit 2). DIR is checked before anything is read (mlplab.runs.outputs): never a run folder or inside
+one, never the data file; a file in it that mlplab did not write is replaced only with ``--force``. A folder
+this command made and could not fill (a full disk) is removed.
 """
 
 from __future__ import annotations

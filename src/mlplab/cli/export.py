@@ -1,7 +1,9 @@
 """``mlplab export RUN_FOLDER --format onnx|torchscript --out FILE [--data FILE]``: the run's model with its
 preprocessing (input scaling or a table's column encoding, target units, probabilities) as one file that takes
 raw rows; FILE.json describes it. The file is loaded back and checked against mlplab before it is kept
-(``mlplab.runs.export``; arrays: ``mlplab.runs.export_array``; tables: ``mlplab.runs.export_table``)."""
+(``mlplab.runs.export``; arrays: ``mlplab.runs.export_array``; tables: ``mlplab.runs.export_table``).
+FILE and FILE.json are checked before anything is read (mlplab.runs.outputs): never the --data file or the
+run's own, never in a run folder, never a device; a file mlplab did not write is replaced only with --force."""
 
 from __future__ import annotations
 
