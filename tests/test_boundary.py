@@ -95,3 +95,12 @@ def test_recipe_playground_compares_depth_and_activation(tmp_path):
     results = run_recipe("playground", tmp_path, quick=True)
     assert len(results) == 9 and {p.name for p in tmp_path.iterdir()} == {"boundaries.png", "spiral.gif", "report.md"}
     assert "| 3 x 16 |" in (tmp_path / "report.md").read_text()
+
+
+def test_the_animation_goes_into_a_run_folder(tmp_path):
+    data = synthetic.playground("xor", n=100, noise=0.05)
+    frames = BoundaryFrames(data, steps=20)
+    run = mlplab.train(data, hidden=[4], epochs=2, progress="quiet", device="cpu", out=str(tmp_path),
+                       callbacks=[frames])
+    assert frames.save(run.path) == run.path / "boundary.gif"
+    assert (run.path / "boundary.gif").read_bytes()[:4] == b"GIF8"

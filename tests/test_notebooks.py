@@ -175,7 +175,7 @@ def test_run_display_shows_short_reprs_and_every_plot_method_once(executed):
 
 
 def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
-    nb, _ = executed("activations_and_init")
+    nb, cwd = executed("activations_and_init")
     printed = text(outputs(nb))
     deep = dict(re.findall(r"^tanh (\S+): deep layers \(5-9\) saturated: [0-9.]+% to ([0-9.]+)%$", printed, re.M))
     low = dict(re.findall(r"^tanh (\S+): deep layers \(5-9\) saturated: ([0-9.]+)%", printed, re.M))
@@ -187,6 +187,8 @@ def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
     live = [o["data"]["text/plain"] for o in outputs(nb) if "decision boundary, epoch" in o.get("data", {}).get(
         "text/plain", "")]
     assert live == ["decision boundary, epoch 150"]                       # one image, updated in place
+    assert printed.count("boundary.gif in the run folder") == 2
+    assert not (cwd / "playground-runs").exists(), "the notebook should clean up the run folders it wrote"
     assert len(images(outputs(nb))) == 8  # activations, four layer figures, the live boundary, two plot_boundary
 
 

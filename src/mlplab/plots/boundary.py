@@ -161,7 +161,9 @@ class BoundaryFrames(Callback):
                                raw=True)
 
     def save(self, path: str | Path, fps: int = 5) -> Path:
-        return write_animation(self, path, fps)
+        """The frames as ``path`` (.gif or .mp4), or as boundary.gif in ``path`` when it is a folder (a run's)."""
+        path = Path(path)
+        return write_animation(self, path / "boundary.gif" if path.is_dir() else path, fps)
 
 
 def write_animation(frames: BoundaryFrames, path: str | Path, fps: int = 5) -> Path:
