@@ -18,7 +18,8 @@ import mlplab
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("quickstart", "chapter4", "tables", "your_own_module", "run_display", "activations_and_init",
          "regularisation", "losses_and_optimizers", "network_types")
-FASHION = ("your_own_module", "activations_and_init", "regularisation", "losses_and_optimizers", "network_types")  # notebooks that train on Fashion-MNIST rows
+# the notebooks that train on Fashion-MNIST rows
+FASHION = ("your_own_module", "activations_and_init", "regularisation", "losses_and_optimizers", "network_types")
 CELL_TIMEOUT = 120  # seconds per cell; each notebook runs in well under a minute on one CPU core
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -195,7 +196,7 @@ def test_activations_and_init_shows_what_init_does_to_deep_nets(executed):
 def test_regularisation_shows_weight_decay_shrinking_the_weights(executed):
     nb, _ = executed("regularisation")
     printed = text(outputs(nb))
-    found = {name: (float(train), float(loss), float(best), float(norm)) for name, train, loss, best, norm in re.findall(
+    found = {name: tuple(map(float, numbers)) for name, *numbers in re.findall(
         r"^(.+?): train accuracy ([0-9.]+) \| val accuracy [0-9.]+ \| val loss ([0-9.]+) \(best ([0-9.]+)\) \| "
         r"first layer \|W\| ([0-9.]+)$", printed, re.M)}
     assert set(found) == {"none", "weight decay 1e-2", "dropout 0.5"}, printed

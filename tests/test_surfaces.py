@@ -63,7 +63,8 @@ def test_bad_names_and_numbers_say_what_is_valid():
 
 def test_cli_plot_optimizers_draws_and_refuses_a_bad_lr_in_one_line(tmp_path):
     png = tmp_path / "paths.png"
-    result = run_cli("plot", "optimizers", "--surface", "saddle", "--steps", "20", "--lr", "Adam=0.2,SGD=0.01", "--betas", "0.8,0.99",
+    result = run_cli("plot", "optimizers", "--surface", "saddle", "--steps", "20", "--lr", "Adam=0.2,SGD=0.01",
+                     "--betas", "0.8,0.99",
                      "--out", str(png), env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
     assert png.read_bytes().startswith(b"\x89PNG")

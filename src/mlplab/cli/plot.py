@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimizers: steps per path (default: per surface)")
     p.add_argument("--lr", default=None, metavar="NAME=LR,...", help="optimizers: learning rates by name, e.g. "
                    "Adam=0.1,SGD=0.002 (names: SGD, SGD+momentum, RMSprop, Adagrad, Adadelta, Adam, Adamax)")
-    p.add_argument("--betas", default=None, metavar="B1,B2", help="optimizers: Adam's and Adamax's betas, e.g. 0.8,0.99")
+    p.add_argument("--betas", default=None, metavar="B1,B2",
+                   help="optimizers: Adam's and Adamax's betas, e.g. 0.8,0.99")
     p.add_argument("--momentum", type=float, default=None, help="optimizers: SGD+momentum's momentum (default 0.9)")
 
 
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.what in WITH_RUN) != (args.run_folder is not None):
         raise ValueError(f"mlplab plot {args.what} needs a RUN_FOLDER (mlplab plot {args.what} runs/<run> --out "
-                         f"{args.what}.png)" if args.what in WITH_RUN else f"mlplab plot {args.what} takes no RUN_FOLDER; got "
+                         f"{args.what}.png)" if args.what in WITH_RUN else
+                         f"mlplab plot {args.what} takes no RUN_FOLDER; got "
                          f"{args.run_folder!r}")
     out = Path(args.out or f"{args.what}.png")
     if out.suffix.lower() != ".png":

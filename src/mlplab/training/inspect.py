@@ -88,8 +88,9 @@ def activation_stats(out: Tensor, act: str | None) -> dict:
 
 
 class Inspector(Callback):
-    """Collects per-(epoch, layer) statistics in ``rows`` (see the module docstring); ``on_rows(rows)``,
-    when given, receives each epoch's rows (the run writes layers.csv with it)."""
+    """Collects per-(epoch, layer) statistics in ``rows`` (see the module docstring); ``on_rows(rows)``, when
+    given, receives all rows so far after each inspection (the run writes layers.csv with it). ``loss``: the
+    run's loss by name (None: the task's), without class weights or label smoothing."""
 
     def __init__(self, data, loss: str | None = None, *, batch: int = BATCH, on_rows=None):
         from mlplab.training.losses import LOSSES, get_loss, loss_for_task
