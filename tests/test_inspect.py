@@ -143,6 +143,8 @@ def test_plot_layers_of_a_run_without_statistics_is_one_line(tmp_path):
     result = run_cli("plot", "layers", str(folder), "--out", str(tmp_path / "x.png"), env=ONE_THREAD)
     assert result.returncode == 2 and "--inspect" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+    result = run_cli("plot", "layers", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.png"), env=ONE_THREAD)
+    assert result.returncode == 2 and "not a run folder" in result.stderr
 
 
 def test_a_resumed_run_keeps_its_earlier_rows_once(tmp_path):
