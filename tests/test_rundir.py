@@ -149,3 +149,31 @@ def test_the_same_process_cannot_take_the_lock_twice(tmp_path):
         with pytest.raises(BlockingIOError, match=str(os.getpid())):
             with RunLock(tmp_path):
                 pass
+
+
+@pytest.mark.parametrize("tamper", ["delete .lock", "replace .lock", "empty .lock"])
+def test_removing_or_replacing_the_lock_file_does_not_defeat_the_lock(tmp_path, tamper):
+    """The lock is on the open folder itself (flock on its descriptor); .lock only names the holder."""
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from mlplab.runs.rundir import RunLock
+        with RunLock({str(tmp_path)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        lock = tmp_path / ".lock"
+        if tamper == "delete .lock":
+            lock.unlink()
+        elif tamper == "replace .lock":
+            lock.unlink()
+            lock.write_text("12345\n")
+        else:
+            lock.write_text("")
+        with pytest.raises(BlockingIOError, match="in use by process"):
+            with RunLock(tmp_path):
+                pass
+    finally:
+        child.kill()
+        child.wait()
