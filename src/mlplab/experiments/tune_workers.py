@@ -109,9 +109,11 @@ def work(job: Job, index: int, bar) -> None:
         guarded(job, lambda: studies.fail_dead(study, job.storage))
         counts = guarded(job, lambda: studies.counts(study))
         done = sum(counts.get(s, 0) for s in studies.FINISHED)
-        if done >= job.trials:
+        if done >= job.trials and not counts.get("RUNNING", 0):
             return
-        if done + counts.get("RUNNING", 0) >= job.trials:  # the last trials are running elsewhere: wait for them
+        if done + counts.get("RUNNING", 0) >= job.trials:  # the last trials are running elsewhere, or were running
+            # on a worker that died: wait until they finish, or until its lost heartbeat (its pid, on a journal)
+            # lets fail_dead mark them failed, so no trial is left RUNNING when the study is done
             time.sleep(0.5)
             continue
         before = counts.get("FAIL", 0)
