@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -111,13 +112,37 @@ def test_importing_changes_no_global_state(code):
     assert r.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["compare", "--help"], ["recipe", "--help"],
-                                  ["summary", "--help"], ["predict", "--help"]])
+def subcommands() -> list[str]:
+    from mlplab.cli.main import COMMANDS
+
+    return [m.rpartition(".")[2] for m in COMMANDS]
+
+
+@pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in subcommands()])
 def test_help_imports_no_torch(argv):
     """Parsing and --help load neither torch, matplotlib, scikit-learn nor pandas: they answer at once."""
     probe = ("import sys\nfrom mlplab.cli.main import main\ntry:\n    main(" + repr(argv) + ")\nexcept SystemExit:\n"
-             "    pass\nprint('LOADED', sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas') if m in sys.modules))")
+             "    pass\nprint('LOADED', sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas', 'optuna') "
+             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     assert "usage: mlplab" in r.stdout and r.stdout.strip().endswith("LOADED []"), r.stdout[-500:]
+
+
+def test_a_table_run_imports_neither_dynamo_nor_scikit_learn(tmp_path):
+    """A table's run from file to metrics (no baselines) loads torch but not torch._dynamo (optimizers defer it),
+    scikit-learn or scipy.stats (the metrics are numpy's): about 3 s of a small table's start-up."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,y"] + [f"{x:.3f},{z:.3f},{'pq'[i % 2]},{int(x + z > 0)}"
+                          for i, (x, z) in enumerate(rng.normal(size=(300, 2)))]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    probe = ("import sys\nfrom mlplab.cli.main import main\n"
+             f"code = main(['train', '--data', {str(tmp_path / 't.csv')!r}, '--target', 'y', '--baselines', 'none', "
+             f"'--quiet', '--epochs', '3', '--out', {str(tmp_path / 'runs')!r}])\n"
+             "print('LOADED', code, sorted(m for m in ('torch', 'torch._dynamo', 'sklearn', 'scipy.stats') "
+             "if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                       env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+                            "MPLBACKEND": "Agg"})
+    assert r.stdout.strip().splitlines()[-1] == "LOADED 0 ['torch']", (r.stdout[-500:], r.stderr[-1500:])
