@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -114,3 +115,17 @@ def whole_and_resumed(capsys, tmp_path: Path, args: list[str], epochs: int, stop
     assert main(["train", "--resume", str(part), "--epochs", str(epochs), "--quiet"]) == 0
     capsys.readouterr()
     return whole, part
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str):
+    """A real tmpfs of ``size`` (e.g. "64k") mounted at ``folder``/tmpfs for the block: the full disk of the
+    disk-full tests (needs root and mount; the test is skipped elsewhere)."""
+    mnt = folder / "tmpfs"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

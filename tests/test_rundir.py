@@ -3,6 +3,7 @@ previous one whole; JSON is standard; RunLock keeps a second process out."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tmpfs
 
 from mlplab.runs.rundir import (
     RunLock,
@@ -79,14 +81,8 @@ def test_cli_under_a_file_size_limit_is_one_line_naming_the_file(tmp_path):
 @pytest.fixture
 def full_disk(tmp_path):
     """A real 64 KiB tmpfs (needs root and mount; skipped elsewhere), filled up but for a few KiB."""
-    mnt = tmp_path / "tmpfs"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path, "64k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 def test_enospc_writing_config_or_weights_names_the_file(full_disk):
@@ -123,22 +119,29 @@ def test_saved_files_read_like_any_other_file(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_a_second_process_is_refused_naming_the_holder(tmp_path):
+@contextlib.contextmanager
+def locked_by_another_process(folder: Path):
+    """A child process holding RunLock(folder) for the block (killed after it); yields the child."""
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
+        import time
         from mlplab.runs.rundir import RunLock
-        with RunLock({str(tmp_path)!r}):
+        with RunLock({str(folder)!r}):
             print("locked", flush=True)
             time.sleep(60)
     """)], stdout=subprocess.PIPE, text=True, env=ENV)
     try:
         assert child.stdout.readline().strip() == "locked"
-        with pytest.raises(BlockingIOError, match=f"in use by process {child.pid}"):
-            with RunLock(tmp_path):
-                pass
+        yield child
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_second_process_is_refused_naming_the_holder(tmp_path):
+    with locked_by_another_process(tmp_path) as child:
+        with pytest.raises(BlockingIOError, match=f"in use by process {child.pid}"):
+            with RunLock(tmp_path):
+                pass
     with RunLock(tmp_path):  # a killed holder leaves no lock behind
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
     assert not (tmp_path / ".lock").exists()
@@ -154,15 +157,7 @@ def test_the_same_process_cannot_take_the_lock_twice(tmp_path):
 @pytest.mark.parametrize("tamper", ["delete .lock", "replace .lock", "empty .lock"])
 def test_removing_or_replacing_the_lock_file_does_not_defeat_the_lock(tmp_path, tamper):
     """The lock is on the open folder itself (flock on its descriptor); .lock only names the holder."""
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import time
-        from mlplab.runs.rundir import RunLock
-        with RunLock({str(tmp_path)!r}):
-            print("locked", flush=True)
-            time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True, env=ENV)
-    try:
-        assert child.stdout.readline().strip() == "locked"
+    with locked_by_another_process(tmp_path):
         lock = tmp_path / ".lock"
         if tamper == "delete .lock":
             lock.unlink()
@@ -174,6 +169,3 @@ def test_removing_or_replacing_the_lock_file_does_not_defeat_the_lock(tmp_path, 
         with pytest.raises(BlockingIOError, match="in use by process"):
             with RunLock(tmp_path):
                 pass
-    finally:
-        child.kill()
-        child.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
+from mlplab.cli.flags import add_model_flags, add_study_flags, add_table_flags, add_train_flags, settings_from_args
 
 NAME = "compare"
 HELP = "train a grid of settings over several seeds; overlay plots and a mean ± std table of final metrics"
@@ -19,13 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(per-layer lists use /: --grid hidden=256,256/256)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per setting: --seed, --seed + 1, ... (default 1)")
     p.add_argument("--quiet", action="store_true", help="only the table and the folder")
-    p.add_argument("--workers", type=int, default=1, metavar="W",
-                   help="train the members in W local processes, the cores split between them (default 1)")
-    p.add_argument("--storage", default=None, metavar="URL",
-                   help="the members as a study in journal:PATH, sqlite:///FILE or postgresql://...: the same command "
-                        "with the same --storage and --study on other machines trains members of it too")
-    p.add_argument("--study", default=None, metavar="NAME", help="the study's name with --storage (default: the "
-                   "folder's)")
+    add_study_flags(p, "members")
 
 
 def run(args: argparse.Namespace) -> int:

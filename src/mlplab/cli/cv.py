@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlplab.cli.flags import add_model_flags, add_table_flags, add_train_flags, settings_from_args
+from mlplab.cli.flags import add_model_flags, add_study_flags, add_table_flags, add_train_flags, settings_from_args
 
 NAME = "cv"
 HELP = "K-fold cross-validation (stratified for classification): per-fold and mean ± std metrics, curves"
@@ -16,13 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_table_flags(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
     p.add_argument("--quiet", action="store_true", help="only the table and the folder")
-    p.add_argument("--workers", type=int, default=1, metavar="W",
-                   help="train the folds in W local processes, the cores split between them (default 1)")
-    p.add_argument("--storage", default=None, metavar="URL",
-                   help="the folds as a study in journal:PATH, sqlite:///FILE or postgresql://...: the same command "
-                        "with the same --storage and --study on other machines trains folds of it too")
-    p.add_argument("--study", default=None, metavar="NAME", help="the study's name with --storage (default: the "
-                   "folder's)")
+    add_study_flags(p, "folds")
 
 
 def run(args: argparse.Namespace) -> int:

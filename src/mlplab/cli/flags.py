@@ -159,6 +159,17 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
                    help="classification: train on (1 - e) onehot + e / C (table default: 0.1 for binary, else 0)")
 
 
+def add_study_flags(p: argparse.ArgumentParser, what: str) -> None:
+    """--workers, --storage, --study: compare's members or cv's folds (``what``) as a study many processes share."""
+    p.add_argument("--workers", type=int, default=1, metavar="W",
+                   help=f"train the {what} in W local processes, the cores split between them (default 1)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help=f"the {what} as a study in journal:PATH, sqlite:///FILE or postgresql://...: the same command "
+                        f"with the same --storage and --study on other machines trains {what} of it too")
+    p.add_argument("--study", default=None, metavar="NAME", help="the study's name with --storage (default: the "
+                   "folder's)")
+
+
 def flag_keys(args: argparse.Namespace) -> dict:
     """The config keys given as flags (unset flags are absent: argparse.SUPPRESS)."""
     return {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}

@@ -10,13 +10,12 @@ A worker that dies mid-member has that member failed and queued once more (mlpla
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlplab.experiments import study as studies
-from mlplab.experiments.tune_workers import worker_context
+from mlplab.experiments.tune_workers import exit_as_worker, run_processes, share_cores
 from mlplab.training.history import History
 
 
@@ -71,45 +70,12 @@ def run_workers(grid: Grid, study, log) -> None:
     if grid.workers == 1:
         work(grid, lambda: report(study, grid, seen, log))
         return
-    context = worker_context()
-    errors = context.Queue()
-    procs = [context.Process(target=child, args=(grid, errors)) for _ in range(grid.workers)]
-    for p in procs:
-        p.start()
-    try:
-        while any(p.is_alive() for p in procs) and errors.empty():
-            report(study, grid, seen, log)
-            time.sleep(1.0)
-        if not errors.empty():
-            kind, message = errors.get()
-            raise (studies.StorageLost if kind == "lost" else ValueError)(message)
-        report(study, grid, seen, log)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
+    run_processes(child, [(grid,)] * grid.workers, lambda: report(study, grid, seen, log))
 
 
 def child(grid: Grid, errors) -> None:
-    import sys
-
-    import torch
-
-    from mlplab.errors import NonFiniteLoss
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), cores // grid.workers)))
-    try:
-        work(grid, None)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except studies.StorageLost as e:
-        errors.put(("lost", str(e)))
-        sys.exit(2)
-    except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
-        errors.put(("error", str(e)))
-        sys.exit(2)
+    share_cores(grid.workers)
+    exit_as_worker(lambda: work(grid, None), errors)
 
 
 def work(grid: Grid, after) -> None:

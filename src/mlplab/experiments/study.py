@@ -20,6 +20,8 @@ import socket
 import warnings
 from pathlib import Path
 
+from mlplab.runs.rundir import alive
+
 FINISHED = ("COMPLETE", "PRUNED")
 ACTIVE = ("RUNNING", "WAITING")
 FORMS = "journal:PATH, sqlite:///FILE or postgresql://USER@HOST:PORT/DB"
@@ -158,14 +160,6 @@ def fail_dead(study, spec: str) -> list[int]:
     return failed
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_same(study, record: dict, name: str, spec: str) -> None:

@@ -29,39 +29,57 @@ def run_workers(job: Job, study, bar: TrialProgress) -> None:
     if job.workers == 1:
         work(job, 0, bar)
         return
+    exits = run_processes(child, [(job, i) for i in range(job.workers)],
+                          lambda: guarded(job, lambda: bar.update(study)))
+    done = sum(studies.counts(study).get(s, 0) for s in studies.FINISHED)
+    if done < job.trials and job.timeout is None:
+        codes = ", ".join(map(str, exits))
+        raise ValueError(f"every worker ended (exit codes {codes}) with {done} of {job.trials} trials finished; "
+                         "run the same command again to continue")
+
+
+def run_processes(target, args: list[tuple], watch) -> list[int | None]:
+    """One worker process per ``args`` (``target(*a, errors)``), ``watch()`` every second while they run and once
+    after; the first error a worker reports is raised here (StorageLost or ValueError), and every worker is ended
+    on the way out. Returns their exit codes. Tune's workers and compare/cv's (mlplab.experiments.grid_study)."""
     context = worker_context()
     errors = context.Queue()
-    procs = [context.Process(target=child, args=(job, i, errors)) for i in range(job.workers)]
+    procs = [context.Process(target=target, args=(*a, errors)) for a in args]
     for p in procs:
         p.start()
     try:
         while any(p.is_alive() for p in procs) and errors.empty():
-            guarded(job, lambda: bar.update(study))
+            watch()
             time.sleep(1.0)
         if not errors.empty():
             kind, message = errors.get()
             raise (studies.StorageLost if kind == "lost" else ValueError)(message)
-        guarded(job, lambda: bar.update(study))
+        watch()
     finally:
         for p in procs:
             if p.is_alive():
                 p.terminate()
             p.join()
-    done = sum(studies.counts(study).get(s, 0) for s in studies.FINISHED)
-    if done < job.trials and job.timeout is None:
-        codes = ", ".join(str(p.exitcode) for p in procs)
-        raise ValueError(f"every worker ended (exit codes {codes}) with {done} of {job.trials} trials finished; "
-                         "run the same command again to continue")
+    return [p.exitcode for p in procs]
 
 
-def child(job: Job, index: int, errors) -> None:
-    """A worker process: its share of the cores, the study's trials until the count is reached."""
+def share_cores(workers: int) -> None:
+    """``workers`` processes share the cores instead of each spinning ``workers`` times too many threads."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), cores // workers)))
+
+
+def exit_as_worker(action, errors) -> None:
+    """A worker process's ``action()``: Ctrl-C exits 130; a lost storage or a bad input is put on ``errors`` (one
+    line, for the parent to raise) and exits 2."""
     import sys
 
     from mlplab.errors import NonFiniteLoss
 
     try:
-        work(job, index, None)
+        action()
     except KeyboardInterrupt:
         sys.exit(130)
     except studies.StorageLost as e:
@@ -70,6 +88,11 @@ def child(job: Job, index: int, errors) -> None:
     except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
         errors.put(("error", str(e)))
         sys.exit(2)
+
+
+def child(job: Job, index: int, errors) -> None:
+    """A worker process: its share of the cores, the study's trials until the count is reached."""
+    exit_as_worker(lambda: work(job, index, None), errors)
 
 
 def guarded(job: Job, action):
@@ -85,14 +108,12 @@ def guarded(job: Job, action):
 def work(job: Job, index: int, bar) -> None:
     """One worker: run trials of the study until it has ``job.trials`` finished ones (or the timeout)."""
     import optuna
-    import torch
 
     from mlplab.errors import NonFiniteLoss
 
     optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # mlplab says what happened, in its own lines
-    if job.workers > 1:  # W workers share the cores instead of each spinning W times too many threads
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores // job.workers)))
+    if job.workers > 1:
+        share_cores(job.workers)
     storage = studies.open_storage(job.storage, job.heartbeat)
     deadline = None if job.timeout is None else time.monotonic() + job.timeout
 

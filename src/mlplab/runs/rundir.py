@@ -125,7 +125,8 @@ def terminate_raises(path: Path):
         signal.signal(signal.SIGTERM, previous)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -143,7 +144,7 @@ def remove_dead_temporaries(path: Path) -> None:
         return
     for tmp in leftovers:
         pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
 
