@@ -52,12 +52,10 @@ def table_metrics(task: str, y: np.ndarray, s: np.ndarray, class_names=None) -> 
                                     "support": int(support[i])} for i in range(k)},
            "confusion_matrix": cm.tolist(), "classes": names}
     if task == "binary":
-        from mlplab.training.evaluate import mean_ranks
+        from mlplab.training.evaluate import roc_auc
 
         positive, both = y == 1, len(np.unique(y)) == 2
-        p, n = int(positive.sum()), int((~positive).sum())
-        auc = (mean_ranks(s[:, 1])[positive].sum() - p * (p + 1) / 2) / (p * n) if both else float("nan")
-        out.update({"positive_class": names[1], "threshold": THRESHOLD, "roc_auc": float(auc),
+        out.update({"positive_class": names[1], "threshold": THRESHOLD, "roc_auc": roc_auc(s[:, 1], positive),
                     "pr_auc": average_precision(positive, s[:, 1]) if both else float("nan")})
     return out
 

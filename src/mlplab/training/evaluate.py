@@ -33,19 +33,19 @@ def mean_ranks(values: np.ndarray) -> np.ndarray:
     return (np.cumsum(counts) - (counts - 1) / 2)[level.reshape(-1)]
 
 
-def roc_auc(scores: Tensor, y: Tensor) -> float:
-    """Area under the ROC curve of ``scores`` (N,) against 0/1 targets ``y``; NaN when ``y`` holds one class
-    only (the area is then undefined).
+def roc_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` (N,) against 0/1 targets ``y`` (tensors, as the loop has them, or
+    arrays, as the test metrics have them); NaN when ``y`` holds one class only (the area is then undefined).
 
     As the Mann-Whitney statistic, (sum of the positives' ranks − P(P + 1)/2) / (P · N), ties ranked by their
     mean: the value scikit-learn's roc_auc_score gives (tests/test_evaluate.py, test_fit.py), at a fifth of its
     cost on a validation split, which matters when it is computed every epoch.
     """
-    y = y.reshape(-1).cpu().numpy() > 0.5
+    y = (y.reshape(-1).cpu().numpy() if torch.is_tensor(y) else np.asarray(y).reshape(-1)) > 0.5
     positives = int(y.sum())
     if not 0 < positives < len(y):
         return float("nan")
-    ranks = mean_ranks(scores.double().cpu().numpy())
+    ranks = mean_ranks(scores.double().cpu().numpy() if torch.is_tensor(scores) else np.asarray(scores, np.float64))
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * (len(y) - positives)))
 
 
