@@ -213,6 +213,18 @@ def _wait_for_start(run_parent: Path, old_inode: int | None, timeout: float = 60
     raise AssertionError(f"no run (re)wrote a config.toml in {run_parent} within {timeout} s")
 
 
+def _wait_for_epoch(run_parent: Path, epoch: int, timeout: float = 120) -> None:
+    """Until the run's history.csv (written with each checkpoint) holds `epoch` rows; a run that ends first
+    leaves it with them all."""
+    end = time.monotonic() + timeout
+    while epoch > 0 and time.monotonic() < end:
+        for history in run_parent.glob("*/history.csv"):
+            with contextlib.suppress(FileNotFoundError):
+                if len(history.read_text().splitlines()) - 1 >= epoch:
+                    return
+        time.sleep(0.005)
+
+
 FINAL = ("model.safetensors", "metrics.json")  # a run writes these once its last epoch has ended
 
 
@@ -248,11 +260,14 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
             if run is not None:  # to undo a try whose run ended before the kill came
                 shutil.copytree(run, before)
             ck = load_checkpoint(run) if run is not None else None
-            left = epochs - (ck.epoch if ck else 0)
-            delay = random.uniform(0.05, 0.95) * seconds * left / epochs  # a point inside the training left
+            # a random epoch still to come; at a random point inside it (waiting for that epoch's history row,
+            # not a share of the reference's time, keeps the kills mid-run on a machine busier than it was then)
+            target = random.randint(ck.epoch if ck else 0, epochs - 1)
+            delay = random.uniform(0.05, 0.95) * seconds / epochs
             inode = (run / "config.toml").stat().st_ino if run else None
             pid = start(argv)
             _wait_for_start(parent, inode)
+            _wait_for_epoch(parent, target)
             time.sleep(delay)
             with contextlib.suppress(ProcessLookupError):  # already ended (and reaped)
                 os.kill(pid, signal.SIGKILL)
@@ -262,7 +277,7 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
             ck = load_checkpoint(run)
             killed_at = ck.epoch if ck else 0
             if code == 0 or killed_at == epochs or any((run / name).exists() for name in FINAL):  # no kill mid-run
-                tries.append(f"{delay:.2f} s: exit {code} at epoch {killed_at}, training had ended; undone")
+                tries.append(f"{delay:.2f} s after epoch {target}: exit {code} at epoch {killed_at}, ended; undone")
                 shutil.rmtree(run)
                 if before.exists():
                     shutil.copytree(before, run)
@@ -270,7 +285,7 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
             assert code == -signal.SIGKILL, (code, (tmp_path / "stderr.txt").read_text())
             assert killed_at < epochs and not any((run / name).exists() for name in FINAL)
             kills.append(killed_at)
-            tries.append(f"{delay:.2f} s: SIGKILL at epoch {killed_at}")
+            tries.append(f"{delay:.2f} s after epoch {target}: SIGKILL at epoch {killed_at}")
             argv = ["--resume", str(run), "--quiet"]
         start(argv)
         assert exit_code() == 0, (tmp_path / "stderr.txt").read_text()

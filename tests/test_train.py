@@ -53,6 +53,17 @@ def wait_for_start(parent: Path, p: subprocess.Popen, old_inode: int | None, tim
     raise AssertionError(f"the run did not start (exit {p.poll()}): {p.stderr.read() if p.poll() is not None else ''}")
 
 
+def wait_for_epoch(parent: Path, p: subprocess.Popen, epoch: int, timeout: float = 300) -> None:
+    """Until the running run's history.csv holds `epoch` rows (written with each checkpoint), or it exits."""
+    end = time.monotonic() + timeout
+    while epoch > 0 and time.monotonic() < end and p.poll() is None:
+        for history in parent.glob("*/history.csv"):
+            with contextlib.suppress(FileNotFoundError):
+                if len(history.read_text().splitlines()) - 1 >= epoch:
+                    return
+        time.sleep(0.005)
+
+
 def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
     def launch(*args):
         return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=ENV, stderr=subprocess.PIPE, text=True)
@@ -73,11 +84,16 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
         if run is not None:  # to undo a try whose run ended before the kill came
             shutil.copytree(run, before)
         checkpoint = load_checkpoint(run) if run is not None else None
-        left = EPOCHS - (checkpoint.epoch if checkpoint else 0)
-        delay = random.uniform(0.05, 0.95) * seconds * left / EPOCHS  # a point inside the training left
+        done = checkpoint.epoch if checkpoint else 0
+        # a random epoch still to come; at a random point inside it. Waiting for that epoch's row rather than
+        # sleeping a share of the reference's time keeps the kills mid-run when this machine is busier than
+        # when the reference ran
+        target = random.randint(done, EPOCHS - 1)
+        delay = random.uniform(0.05, 0.95) * seconds / EPOCHS
         inode = (run / "config.toml").stat().st_ino if run is not None else None
         p = launch(*args)
         wait_for_start(parent, p, inode)
+        wait_for_epoch(parent, p, target)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         code = p.wait(timeout=60)
@@ -86,7 +102,7 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
         checkpoint = load_checkpoint(run)
         killed_at = checkpoint.epoch if checkpoint else 0
         if code == 0 or killed_at == EPOCHS or any((run / name).exists() for name in FINAL):  # no kill mid-run
-            tries.append(f"{delay:.2f} s: exit {code} at epoch {killed_at}, training had ended; undone")
+            tries.append(f"{delay:.2f} s after epoch {target}: exit {code} at epoch {killed_at}, ended; undone")
             shutil.rmtree(run)
             if before.exists():
                 shutil.copytree(before, run)
@@ -94,7 +110,7 @@ def test_a_cnn_run_killed_at_random_points_resumes_bit_identical(tmp_path):
         assert code == -signal.SIGKILL, (code, p.stderr.read())
         assert killed_at < EPOCHS and not any((run / name).exists() for name in FINAL)
         kills.append(killed_at)
-        tries.append(f"{delay:.2f} s: SIGKILL at epoch {killed_at}")
+        tries.append(f"{delay:.2f} s after epoch {target}: SIGKILL at epoch {killed_at}")
         if checkpoint is not None:
             args = (str(parent), str(run))
         elif len(args) == 1:  # killed before its first epoch ended: nothing to resume, start again
