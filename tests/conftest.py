@@ -129,3 +129,40 @@ def tmpfs(folder: Path, size: str):
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def fill(mnt: Path, free: int) -> None:
+    """Fill the tmpfs at ``mnt`` with one file, ``mnt/filler``, until about ``free`` bytes are left."""
+    stat = os.statvfs(mnt)
+    size = max(0, stat.f_bavail * stat.f_frsize - free)
+    with open(mnt / "filler", "wb") as f:
+        f.write(b"\0" * size)
+
+
+def small_table(path: Path, rows: int = 200, seed: int = 0) -> Path:
+    """A CSV of ``rows`` rows: an id, two numbers, a category and a yes/no target ``y``."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["id,a,b,c,y"]
+    for i in range(rows):
+        a, b = rng.random(), rng.random()
+        lines.append(f"{i},{a:.3f},{b:.3f},{rng.choice('xyz')},{'yes' if a + b > 1 else 'no'}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+RUN_OWN = ("config.toml", ".lock", "cv.json", "compare.json")  # what a folder holds before anything trained
+
+
+def half_written(root: Path) -> list[str]:
+    """What a failed command must never leave under ``root``: temporaries (``.*.tmp``), empty files under final
+    names, and folders below it that are empty or hold nothing but a run's, compare's or cv's own files (nothing
+    trained)."""
+    bad = [f"temporary {p}" for p in root.rglob(".*.tmp")]
+    bad += [f"empty file {p}" for p in root.rglob("*") if p.is_file() and p.stat().st_size == 0]
+    for folder in [p for p in root.rglob("*") if p.is_dir()]:
+        names = {p.name for p in folder.iterdir()}
+        if names <= set(RUN_OWN):
+            bad.append(f"untrained folder {folder} holding {sorted(names) or 'nothing'}")
+    return bad

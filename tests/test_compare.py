@@ -183,3 +183,44 @@ def test_seeds_keep_one_data_split_and_vary_the_init(tmp_path):
     assert torch.equal(a.data.x_train, b.data.x_train) and torch.equal(a.data.x_test, b.data.x_test)
     assert (a.config.seed, b.config.seed) == (0, 1) and a.config.data_seed is None and b.config.data_seed == 0
     assert not torch.equal(a.model[1].weight, b.model[1].weight)
+
+
+def test_a_full_disk_at_any_point_leaves_no_comparison_or_one_that_says_what_it_keeps(tmp_path, capsys):
+    """``mlplab compare --out`` on a real tmpfs filled but for 0 B .. 160 KiB: one line naming the file, exit 2;
+    no compare folder when no member trained, else one with compare.json whose every member can be resumed."""
+    from conftest import fill, half_written, small_table, tmpfs
+
+    from mlplab.cli.main import main
+    from mlplab.runs.checkpoint import load_checkpoint
+
+    data = small_table(tmp_path / "t.csv")
+    outcomes = set()
+    for free in (0, 8 << 10, 64 << 10, 160 << 10):  # compare.json, member 1's checkpoint, its plots, member 2
+        (tmp_path / str(free)).mkdir()
+        with tmpfs(tmp_path / str(free), "256k") as mnt:
+            fill(mnt, free)
+            assert main(["compare", "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "8",
+                         "--grid", "lr=0.1,0.2", "--quiet", "--baselines", "none", "--out", str(mnt / "out")]) == 2
+            err = capsys.readouterr().err.strip().splitlines()[-1]
+            assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
+            assert half_written(mnt / "out") == [], half_written(mnt / "out")
+            kept = list((mnt / "out").iterdir())
+            if kept:
+                assert len(kept) == 1 and (kept[0] / "compare.json").is_file()
+                assert f"{kept[0]} has " in err and "members finished" in err, err
+                members = [c.parent for c in kept[0].glob("*/seed*/*/config.toml")]
+                assert members and all(load_checkpoint(m) is not None for m in members)
+            outcomes.add("kept" if kept else "gone")
+    assert outcomes == {"gone", "kept"}
+
+
+def test_a_member_that_diverges_first_leaves_no_comparison_folder(tmp_path, capsys):
+    """A setting refused only once it trains (its loss turns NaN in epoch 1): nothing is left under --out."""
+    from mlplab.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["compare", "--dataset", "iris", "--hidden", "4", "--epochs", "1", "--quiet", "--out", str(out),
+                 "--grid", "lr=1e30,0.1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "became nan" in err, err
+    assert list(out.iterdir()) == []

@@ -158,3 +158,47 @@ def test_cli_cv_on_a_table_file(cli, tmp_path):
     assert saved["hidden"] == [256, 256, 256] and saved["dropout"] == [0.15]  # the table's preset, as train's
     run = mlplab.load_run(folder / "fold3")                    # a fold is a run folder: it predicts raw rows
     assert run.predict(pyarrow.csv.read_csv(path)).shape == (150,)
+
+
+def test_a_full_disk_at_any_point_leaves_no_cv_folder_or_one_that_says_what_it_keeps(tmp_path, capsys):
+    """``mlplab cv --out`` on a real tmpfs filled but for 0 B .. 200 KiB: one line naming the file, exit 2; no cv
+    folder when no fold trained, else one with cv.json whose every fold can be resumed."""
+    from conftest import fill, half_written, small_table, tmpfs
+
+    from mlplab.cli.main import main
+    from mlplab.runs.checkpoint import load_checkpoint
+
+    data = small_table(tmp_path / "t.csv")
+    outcomes = set()
+    for free in (0, 4 << 10, 16 << 10, 64 << 10, 200 << 10):  # cv.json, config.toml, fold 1, its plots, fold 2
+        (tmp_path / str(free)).mkdir()
+        with tmpfs(tmp_path / str(free), "256k") as mnt:
+            fill(mnt, free)
+            assert main(["cv", "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "8", "--folds",
+                         "2", "--quiet", "--baselines", "none", "--out", str(mnt / "out")]) == 2
+            err = capsys.readouterr().err.strip().splitlines()[-1]
+            assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
+            assert half_written(mnt / "out") == [], half_written(mnt / "out")
+            kept = list((mnt / "out").iterdir())
+            if kept:
+                assert len(kept) == 1 and (kept[0] / "cv.json").is_file()
+                assert f"{kept[0]} has " in err and "folds finished" in err, err
+                folds = [c.parent for c in kept[0].glob("fold*/config.toml")]
+                assert folds and all(load_checkpoint(f) is not None for f in folds)
+            outcomes.add("kept" if kept else "gone")
+    assert outcomes == {"gone", "kept"}
+
+
+@pytest.mark.parametrize("flags, message", [(["--lr", "1e30"], "became nan"),
+                                            (["--init", "normal:1e30"], "training loss became nan")])
+def test_a_cv_that_fails_before_its_first_fold_leaves_nothing(tmp_path, capsys, flags, message):
+    """A setting refused only once fold 1 trains (its loss turns NaN): no cv folder is left (it held cv.json and
+    config.toml)."""
+    from mlplab.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["cv", "--dataset", "iris", "--folds", "2", "--epochs", "1", "--hidden", "4", "--quiet", "--out",
+                 str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists() or list(out.iterdir()) == []

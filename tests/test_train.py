@@ -178,6 +178,41 @@ def test_a_disk_that_fills_mid_training_names_the_file_and_resumes_bit_identical
     assert all((got[k] == want[k]).all() for k in want), f"stopped at epoch {stopped}"
 
 
+# the free space a 200-row table run meets: none, its first checkpoint, its second one, its final files and plots
+FREE = (0, 8 << 10, 44 << 10, 100 << 10)
+
+
+def test_a_full_disk_at_any_point_of_a_table_run_leaves_nothing_or_a_run_that_resumes(tmp_path, capsys,
+                                                                                      one_torch_thread):
+    """``mlplab train --out`` on a real tmpfs filled but for FREE bytes: one line naming the file, exit 2, and
+    either no run folder (nothing was trained) or one that says how to resume, and resumes once there is room."""
+    from conftest import fill, half_written, small_table, tmpfs
+
+    from mlplab.cli.main import main
+    from mlplab.runs.run import load_run
+
+    data = small_table(tmp_path / "t.csv")
+    outcomes = set()
+    for free in FREE:
+        (tmp_path / str(free)).mkdir()
+        with tmpfs(tmp_path / str(free), "256k") as mnt:
+            fill(mnt, free)
+            argv = ["train", "--data", str(data), "--target", "y", "--epochs", "2", "--hidden", "8", "--quiet",
+                    "--device", "cpu", "--baselines", "none", "--out", str(mnt / "out")]
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()[-1]  # the notes on the table's columns come first
+            assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
+            assert half_written(mnt / "out") == [], half_written(mnt / "out")  # --out itself may stay, empty
+            runs = list((mnt / "out").iterdir())
+            if runs:  # it trained: the folder says how to continue, and continues once there is room
+                assert len(runs) == 1 and f"mlplab train --resume {runs[0]}" in err, err
+                (mnt / "filler").unlink()
+                assert main(["train", "--resume", str(runs[0]), "--quiet"]) == 0, capsys.readouterr().err
+                assert load_run(runs[0]).history.rows[-1]["epoch"] == 2
+            outcomes.add("resumable" if runs else "gone")
+    assert outcomes == {"gone", "resumable"}
+
+
 def d2l_lenet() -> "torch.nn.Sequential":
     """LeNet-5 as d2l §6.6 writes it, by hand: sigmoid, average pooling, Xavier-uniform weights (d2l's init_cnn)."""
     import torch

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from mlplab.config import TrainConfig, given_keys
 from mlplab.experiments import tables
+from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
-from mlplab.runs.failures import Interrupted
 from mlplab.runs.run import Run
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
 from mlplab.runs.train import prepare, train
@@ -189,11 +189,27 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
     points = settings(grid)
     seed_list = [config.seed + i for i in range(seeds)]
     path = new_run_dir(config.out, f"compare-{config.dataset}")
+    done: list[Path] = []  # the members finished, in order
+
+    def note() -> str:
+        finished = f"{len(done)} of {len(points) * seeds}" if spread is None else "the"
+        return (f"has {finished} members finished (no table yet: run the comparison again, or resume that member "
+                "and compare by hand)")
+
+    with unfinished(path, ("compare.json", "members.csv", "table.md", "table.csv"), note):
+        runs, table = _compare(path, config, grid, points, seed_list, members_keys, progress, log, spread, done)
+    return Comparison(path, points, seed_list, runs, table)
+
+
+def _compare(path: Path, config: TrainConfig, grid: dict[str, list], points: list[dict], seed_list: list[int],
+             members_keys: list[list[dict]], progress: str, log, spread: dict | None, done: list) -> tuple[list, str]:
+    """Fill the comparison folder ``path``: every member, then members.csv, the tables and the overlays;
+    ``done`` gets one entry per member finished."""
     write_json(path / "compare.json", {"grid": {k: [display(v) for v in vs] for k, vs in grid.items()},
                                        "seeds": seed_list, "base": config.to_dict()})
     runs: list[list[Run]] = []
     members = []
-    total, done, started = len(points) * seeds, 0, time.perf_counter()
+    total, started = len(points) * len(seed_list), time.perf_counter()
     if spread is not None:
         runs, members = spread_members(path, points, members_keys, spread, log)
     else:
@@ -203,24 +219,16 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
                 folder = path / name / f"seed{keys['seed']}"
                 if not folder.resolve().is_relative_to(path.resolve()):  # folder_names makes this impossible
                     raise ValueError(f"setting {label(setting)} would write outside {path}")
-                name_it = f"[{done + 1}/{total}] {label(setting)} seed {keys['seed']}"
+                name_it = f"[{len(done) + 1}/{total}] {label(setting)} seed {keys['seed']}"
                 beat = [] if log is None else [Heartbeat(name_it, log)]
-                try:
-                    run = train(**{**keys, "out": str(folder)}, write=True, progress=progress, callbacks=beat)
-                except Interrupted as e:  # say where the member stands and what the comparison has so far
-                    raise Interrupted(f"{e}; {path} has {done} of {total} members finished (no table yet: run the "
-                                      "comparison again, or resume that member and compare by hand)") from None
-                except Exception:
-                    if done == 0:  # nothing trained: no comparison folder is left behind (only what it wrote)
-                        remove_unfinished(path)
-                    raise
+                run = train(**{**keys, "out": str(folder)}, write=True, progress=progress, callbacks=beat)
                 runs[-1].append(run)
                 members.append([label(setting), keys["seed"], str(run.path.relative_to(path))])
-                done += 1
+                done.append(run.path)
                 if log is not None:
                     short = {k: v for k, v in run.metrics.items() if k.startswith(("test_", "val_"))}
-                    log(f"[{done}/{total}] {label(setting)} seed {keys['seed']}: "
-                        + "  ".join(f"{k} {v:.4f}" for k, v in short.items()) + overall(done, total, started))
+                    log(f"[{len(done)}/{total}] {label(setting)} seed {keys['seed']}: "
+                        + "  ".join(f"{k} {v:.4f}" for k, v in short.items()) + overall(len(done), total, started))
     write_text(path / "members.csv", tables.csv_text(["setting", "seed", "run"], members))
     labels = [{k: display(v) for k, v in s.items()} or {"setting": "base"} for s in points]
     md_header, md_rows, csv_header, csv_rows = tables.summary_rows(labels, [[r.metrics for r in g] for g in runs])
@@ -230,19 +238,9 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
     for metric in history_metrics(runs):
         curves = {label(s): [r.history.column(metric) for r in g] for s, g in zip(points, runs)}
         plots.overlay(curves, metric, path / f"compare_{metric}.png",
-                      title=f"{config.dataset}: {metric}, mean over {seeds} seed(s)"
-                            + (", band min–max" if seeds > 1 else ""))
-    return Comparison(path, points, seed_list, runs, table)
-
-
-def remove_unfinished(path: Path) -> None:
-    """Remove a comparison folder none of whose members finished: compare.json and empty member folders."""
-    (path / "compare.json").unlink(missing_ok=True)
-    for folder in sorted(path.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()  # only empty ones: a member's files stay where they are
-        except OSError:
-            pass
+                      title=f"{config.dataset}: {metric}, mean over {len(seed_list)} seed(s)"
+                            + (", band min–max" if len(seed_list) > 1 else ""))
+    return runs, table
 
 
 def history_metrics(runs: list[list[Run]]) -> list[str]:

@@ -11,15 +11,16 @@ statistic (scaling, a table's column encoding) fitted on its training rows alone
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlplab.config import TrainConfig, dump_config, given_keys
 from mlplab.experiments import tables
+from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
-from mlplab.runs.train import execute, prepare
+from mlplab.runs.train import Plan, execute, prepare
 from mlplab.settings import Settings
 from mlplab.training.progress import Heartbeat, overall
 from mlplab.training.history import History
@@ -47,33 +48,61 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
     first = prepare(**keys, cv_folds=folds, cv_fold=1)  # every check before a file; one fold's data at a time
     config = first.config
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
-    if path is not None:
+    plans = fold_plans(first, keys, folds)
+    del first  # let fold 1's data go once it has trained
+    histories: list[History] = []
+    metrics: list[dict] = []
+    if path is None:
+        _folds(plans, keys, folds, None, histories, metrics, log, spread)
+        return _table(None, config, folds, histories, metrics)
+
+    def note() -> str:
+        return (f"has {len(metrics)} of {folds} folds finished (no table yet: run the cv again, or resume that fold "
+                "and tabulate by hand)")
+
+    with unfinished(path, ("cv.json", "config.toml", "table.md", "folds.csv"), note):
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
-    histories, metrics = [], []
+        _folds(plans, keys, folds, path, histories, metrics, log, spread)
+        return _table(path, config, folds, histories, metrics)
+
+
+def fold_plans(first: Plan, keys: dict, folds: int) -> Iterator[Plan]:
+    """Fold 1's plan (prepared already, every check made), then each next fold's, prepared when its turn comes."""
+    plan, first = first, None
+    for i in range(1, folds + 1):
+        plan = plan if i == 1 else prepare(**keys, cv_folds=folds, cv_fold=i)
+        yield plan
+
+
+def _folds(plans: Iterator[Plan], keys: dict, folds: int, path: Path | None, histories: list, metrics: list, log,
+           spread) -> None:
+    """Train every fold, appending each one's history and metrics."""
     if spread is not None and path is not None:
         from mlplab.experiments.grid_study import train_members
 
         specs = [{"name": f"fold{i}", "keys": {**keys, "cv_folds": folds, "cv_fold": i}, "exact": True}
                  for i in range(1, folds + 1)]
-        first = None
         trained = train_members(path, specs, log=log, **spread)
-        histories, metrics = [m.history for m in trained], [dict(m.metrics) for m in trained]
-    else:
-        started = time.perf_counter()
-        for i in range(1, folds + 1):
-            plan = first if i == 1 else prepare(**keys, cv_folds=folds, cv_fold=i)
-            first = None  # let the fold's data go
-            plan.folder = None if path is None else path / f"fold{i}"
-            beat = [] if log is None else [Heartbeat(f"fold {i}/{folds}", log)]
-            run = execute(plan, write=path is not None, progress="quiet", callbacks=beat)
-            m = run.metrics
-            histories.append(run.history)
-            metrics.append({k: v for k, v in m.items() if not isinstance(v, (dict, list, str))})
-            if log is not None:
-                log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([metrics[-1]])
-                                                      if k.startswith(("train_", "val_")) and k != "train_seconds")
-                    + overall(i, folds, started))
+        histories += [m.history for m in trained]
+        metrics += [dict(m.metrics) for m in trained]
+        return
+    started = time.perf_counter()
+    for i, plan in enumerate(plans, start=1):
+        plan.folder = None if path is None else path / f"fold{i}"
+        beat = [] if log is None else [Heartbeat(f"fold {i}/{folds}", log)]
+        run = execute(plan, write=path is not None, progress="quiet", callbacks=beat)
+        m = run.metrics
+        histories.append(run.history)
+        metrics.append({k: v for k, v in m.items() if not isinstance(v, (dict, list, str))})
+        if log is not None:
+            log(f"fold {i}/{folds}: " + "  ".join(f"{k} {m[k]:.4f}" for k in tables.metric_keys([metrics[-1]])
+                                                  if k.startswith(("train_", "val_")) and k != "train_seconds")
+                + overall(i, folds, started))
+
+
+def _table(path: Path | None, config: TrainConfig, folds: int, histories: list, metrics: list) -> CVResult:
+    """The per-fold table with mean ± std; with ``path``, table.md, folds.csv and one overlay per metric."""
     keys = [k for k in tables.metric_keys(metrics) if k != "train_seconds"]
     rows = [[str(i), *(m[k] for k in keys)] for i, m in enumerate(metrics, start=1)]
     stats = tables.aggregate(metrics)

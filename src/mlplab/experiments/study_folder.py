@@ -1,0 +1,68 @@
+"""The folder of a compare or a cv after a failure: gone when nothing in it trained, else saying what it keeps.
+
+A compare or cv folder holds its own files (compare.json, or cv.json and config.toml) and one run folder per
+member or fold. When the command fails (a bad setting met in a member, a full disk, Ctrl-C or SIGTERM),
+``unfinished`` removes every member folder that never saved a checkpoint (it holds nothing trained:
+``rundir.remove_run_dir``), then every empty folder; when no member folder is left, the command's own files and
+the folder go too, so a failure before the first checkpoint leaves nothing behind. Otherwise the folder stays
+(its members can be resumed with ``mlplab train --resume``) and the error says how many members finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from mlplab.runs.rundir import WriteFailed, remove_run_dir, remove_stale_temporaries
+
+
+def remove_unfinished(path: Path, own: tuple[str, ...]) -> bool:
+    """Remove ``path``'s member folders without a checkpoint and its empty folders, then, when no member folder
+    is left, ``own`` files and ``path`` itself. Returns whether ``path`` is gone."""
+    for config in sorted(path.rglob("config.toml")):
+        run = config.parent
+        if run != path and not (run / "checkpoint.safetensors").exists():
+            remove_run_dir(run)
+    for folder in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only empty ones: a member that trained stays where it is
+    if any(p.is_dir() for p in path.iterdir()):
+        return False
+    remove_stale_temporaries(path)
+    for name in own:
+        (path / name).unlink(missing_ok=True)
+    try:
+        path.rmdir()
+    except OSError:
+        return False  # something else is in it: leave it
+    return True
+
+
+def with_note(error: BaseException, note: str) -> BaseException:
+    """``error`` of the same kind with ``; note`` appended (a WriteFailed keeps its file and errno); an error of
+    any other kind (a bug, a KeyboardInterrupt without words) is returned as it is."""
+    if isinstance(error, WriteFailed):
+        return WriteFailed(f"{error}; {note}", path=error.path, code=error.errno)
+    from mlplab.errors import NonFiniteLoss
+    from mlplab.runs.failures import Interrupted
+
+    if type(error) in (ValueError, TypeError, OSError, NonFiniteLoss, Interrupted) or (
+            isinstance(error, KeyboardInterrupt) and str(error)):
+        return (Interrupted if isinstance(error, KeyboardInterrupt) else type(error))(f"{error}; {note}")
+    return error
+
+
+@contextlib.contextmanager
+def unfinished(path: Path, own: tuple[str, ...], note: Callable[[], str]) -> Iterator[None]:
+    """On any failure in the block: ``remove_unfinished(path, own)``; when the folder stays, the error ends with
+    ``{path} {note()}`` (how many members finished and what to do)."""
+    try:
+        yield
+    except BaseException as e:
+        if remove_unfinished(path, own):
+            raise
+        noted = with_note(e, f"{path} {note()}")
+        if noted is e:
+            raise
+        raise noted from None
