@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -130,19 +131,26 @@ def test_help_imports_no_torch(argv):
     assert "usage: mlplab" in r.stdout and r.stdout.strip().endswith("LOADED []"), r.stdout[-500:]
 
 
-def test_a_table_run_imports_neither_dynamo_nor_scikit_learn(tmp_path):
-    """A table's run from file to metrics (no baselines) loads torch but not torch._dynamo (optimizers defer it),
-    scikit-learn or scipy.stats (the metrics are numpy's): about 3 s of a small table's start-up."""
+def test_a_table_run_loads_torch_and_leaves_scikit_learn_and_matplotlib_to_its_report_worker(tmp_path):
+    """A table's run from file to run folder loads torch but not torch._dynamo (optimizers defer it), nor
+    scikit-learn, scipy.stats or matplotlib: the test metrics are numpy's, and the baselines and figures are
+    made by mlplab.runs.report_worker in its own process, which loaded them while torch loaded here. Together
+    about 3.5 s of a small table's start-up; the run folder still holds both."""
     rng = np.random.default_rng(0)
     rows = ["a,b,c,y"] + [f"{x:.3f},{z:.3f},{'pq'[i % 2]},{int(x + z > 0)}"
                           for i, (x, z) in enumerate(rng.normal(size=(300, 2)))]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     probe = ("import sys\nfrom mlplab.cli.main import main\n"
-             f"code = main(['train', '--data', {str(tmp_path / 't.csv')!r}, '--target', 'y', '--baselines', 'none', "
+             f"code = main(['train', '--data', {str(tmp_path / 't.csv')!r}, '--target', 'y', "
              f"'--quiet', '--epochs', '3', '--out', {str(tmp_path / 'runs')!r}])\n"
-             "print('LOADED', code, sorted(m for m in ('torch', 'torch._dynamo', 'sklearn', 'scipy.stats') "
-             "if m in sys.modules))")
+             "print('LOADED', code, sorted(m for m in ('torch', 'torch._dynamo', 'sklearn', 'scipy.stats', "
+             "'matplotlib') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
                        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
                             "MPLBACKEND": "Agg"})
     assert r.stdout.strip().splitlines()[-1] == "LOADED 0 ['torch']", (r.stdout[-500:], r.stderr[-1500:])
+    (run,) = (tmp_path / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert sorted(metrics["baselines"]["models"]) == ["hgb", "linear"]
+    for png in ("learning_curves.png", "confusion.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from torch import nn
 
-if TYPE_CHECKING:  # the type only: History draws itself through this module (History.plot)
+if TYPE_CHECKING:  # types only: History draws itself through this module (History.plot); torch is imported by
+    import torch  # the figures that need it, so a table run's worker process draws without it
+    from torch import nn
+
     from mlplab.training.history import History
 
 
@@ -31,6 +32,12 @@ def save(fig: Figure, path: str | Path) -> Path:
 
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, bbox_inches="tight", format="png"))
     return Path(path)
+
+
+def draw(jobs) -> None:
+    """Save each ``(name of a figure function here, its arguments, file)`` as a PNG (mlplab.runs.run.figure_jobs)."""
+    for name, args, path in jobs:
+        save(globals()[name](*args), path)
 
 
 def epoch_axis(ax) -> None:
@@ -77,13 +84,15 @@ def predictions_figure(pictures, true, predicted, class_names, image_shape: tupl
 
     ``pictures`` (N, ...) are drawn as ``image_shape`` (the rows as given, not standardised: standardised pixels,
     each scaled by its own spread, look like noise); ``true`` and ``predicted`` are class indices."""
+    import numpy as np
+
     rows = max(1, (len(pictures) + cols - 1) // cols)
     fig, axes = subplots(rows, cols, figsize=(1.7 * cols, 2.0 * rows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, y, p in zip(axes.flat, pictures, list(true), list(predicted)):
         wrong = y != p
-        ax.imshow(torch.as_tensor(img).reshape(image_shape).cpu().numpy(), cmap="gray_r")
+        ax.imshow(np.asarray(img.cpu() if hasattr(img, "cpu") else img).reshape(image_shape), cmap="gray_r")
         ax.set_title(f"{class_names[y]}\n{class_names[p]}", fontsize=8, color="red" if wrong else "black")
         if wrong:
             ax.axis("on")
@@ -96,16 +105,18 @@ def predictions_figure(pictures, true, predicted, class_names, image_shape: tupl
     return fig
 
 
-@torch.no_grad()
 def gallery(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class_names, path: str | Path,
             image_shape: tuple[int, int], n: int = 18, cols: int = 6, show=None) -> Path:
     """``predictions_figure`` of the model's predictions for the first ``n`` ``images`` (its inputs), as a PNG.
 
     ``show`` maps the model's inputs to what to draw (e.g. ``Dataset.unstandardize``)."""
+    import torch
+
     model.eval()
     device = next(model.parameters()).device
     images, labels = images[:n], labels[:n]
-    preds = model(images.to(device)).argmax(dim=1).cpu()
+    with torch.no_grad():
+        preds = model(images.to(device)).argmax(dim=1).cpu()
     pictures = (images if show is None else show(images)).cpu()
     return save(predictions_figure(pictures, labels.tolist(), preds.tolist(), class_names, image_shape, cols), path)
 
@@ -174,6 +185,8 @@ def activations(path: str | Path, impl: str = "torch", lo: float = -4.0, hi: flo
 
 def activations_figure(impl: str = "torch", lo: float = -4.0, hi: float = 4.0) -> Figure:
     """Each elementwise activation beside its derivative (by autograd); softmax on a sample batch of logits."""
+    import torch
+
     from mlplab.registry import impl_module
 
     registry = impl_module(impl, "activations").ACTIVATIONS

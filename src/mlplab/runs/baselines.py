@@ -78,22 +78,18 @@ def labels(data, y) -> np.ndarray:
     return y[:, 0] if data.task == "regression" else y[:, 0].astype(np.int64)
 
 
-def probabilities(model, x: np.ndarray, data) -> np.ndarray:
-    """(N, C) over all of the data's classes, zeros for a class the (sampled) training rows lacked."""
+def probabilities(model, x: np.ndarray, classes: int) -> np.ndarray:
+    """(N, classes) over all of the data's classes, zeros for a class the (sampled) training rows lacked."""
     p = model.predict_proba(x)
-    out = np.zeros((len(x), len(data.class_names)))
+    out = np.zeros((len(x), classes))
     out[:, model.classes_] = p
     return out
 
 
-def fit_baselines(data, *, choice: str = "auto", seed: int = 0, log=None) -> dict:
-    """Fit ``linear`` and ``hgb`` on the training rows, score them on the test rows.
-
-    Returns ``{"decision": why, "rows": training rows fitted on, "models": {name: test metrics + "seconds"
-    (fit and predict) + "model"}}``; ``models`` is empty when ``plan`` says no or there are no test rows.
-    """
-    from mlplab.runs.metrics import table_metrics
-
+def inputs(data, *, choice: str = "auto", seed: int = 0) -> dict:
+    """What the baselines fit and score, as numpy (float64, so LogisticRegression's probabilities sum to one to
+    float64 precision, as log_loss checks): ``{"decision", "rows", "models": {}}``, plus ``task``,
+    ``class_names``, ``x``, ``y``, ``x_test``, ``y_test`` and ``seed`` when there is something to fit."""
     x_test = data.encoded("test")
     if x_test is None or not len(x_test):
         return {"decision": "no test rows: nothing to score baselines on", "rows": 0, "models": {}}
@@ -109,16 +105,32 @@ def fit_baselines(data, *, choice: str = "auto", seed: int = 0, log=None) -> dic
     if rows < len(x):
         keep = np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))
         x, y = x[keep], y[keep]
-    # float64, so LogisticRegression's probabilities sum to one to float64 precision (log_loss checks it)
-    x, x_test = x.astype(np.float64), x_test.reshape(len(x_test), -1).numpy().astype(np.float64)
-    y_test = labels(data, data.y_test)
-    for name, model in models(data.task, seed).items():
+    return {**out, "task": data.task, "class_names": list(data.class_names or []), "seed": seed,
+            "x": x.astype(np.float64), "y": y, "x_test": x_test.reshape(len(x_test), -1).numpy().astype(np.float64),
+            "y_test": labels(data, data.y_test)}
+
+
+def fit(given: dict) -> dict:
+    """Fit ``inputs``' baselines and score them: ``{"decision", "rows", "models": {name: test metrics +
+    "seconds" (fit and predict) + "model"}}`` (numpy and scikit-learn only: mlplab.runs.report_worker runs
+    this in its own process while the net trains)."""
+    from mlplab.runs.metrics import table_metrics
+
+    out = {"decision": given["decision"], "rows": given["rows"], "models": {}}
+    if "x" not in given:
+        return out
+    task, names, x_test = given["task"], given["class_names"], given["x_test"]
+    for name, model in models(task, given["seed"]).items():
         t0 = time.perf_counter()
-        model.fit(x, y)
-        s = model.predict(x_test) if data.task == "regression" else probabilities(model, x_test, data)
+        model.fit(given["x"], given["y"])
+        s = model.predict(x_test) if task == "regression" else probabilities(model, x_test, len(names))
         seconds = time.perf_counter() - t0
-        out["models"][name] = {**table_metrics(data.task, y_test, s, data.class_names), "seconds": seconds,
+        out["models"][name] = {**table_metrics(task, given["y_test"], s, names), "seconds": seconds,
                                "model": type(model[-1] if hasattr(model, "steps") else model).__name__}
-        if log is not None:
-            log(f"baseline {name}: {seconds:.1f} s")
     return out
+
+
+def fit_baselines(data, *, choice: str = "auto", seed: int = 0) -> dict:
+    """Fit ``linear`` and ``hgb`` on the training rows, score them on the test rows, in this process (``fit``'s
+    result; ``models`` is empty when ``plan`` says no or there are no test rows)."""
+    return fit(inputs(data, choice=choice, seed=seed))

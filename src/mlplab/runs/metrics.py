@@ -52,7 +52,7 @@ def table_metrics(task: str, y: np.ndarray, s: np.ndarray, class_names=None) -> 
                                     "support": int(support[i])} for i in range(k)},
            "confusion_matrix": cm.tolist(), "classes": names}
     if task == "binary":
-        from mlplab.training.evaluate import roc_auc
+        from mlplab.training.roc_auc import roc_auc
 
         positive, both = y == 1, len(np.unique(y)) == 2
         out.update({"positive_class": names[1], "threshold": THRESHOLD, "roc_auc": roc_auc(s[:, 1], positive),
@@ -162,7 +162,8 @@ def baselines_markdown(metrics: dict) -> str:
 
 
 def write_table_report(path: Path, run) -> None:
-    """columns.md (every preprocessing choice), metrics.md and confusion.png (test rows) in the run folder."""
+    """columns.md (every preprocessing choice) and metrics.md (test rows) in the run folder (its confusion.png is
+    one of mlplab.runs.run.figure_jobs)."""
     from mlplab.runs.rundir import write_text
 
     write_text(path / "columns.md", "# columns\n\n" + "".join(f"- {line}\n" for line in run.schema.columns.report))
@@ -170,5 +171,3 @@ def write_table_report(path: Path, run) -> None:
     if m is not None:
         write_text(path / "metrics.md", markdown(m, f"{run.schema.name}: test rows") +
                    (baselines_markdown(run.metrics) if "baselines" in run.metrics else ""))
-        if "confusion_matrix" in m:
-            confusion_png(m, path / "confusion.png", f"{run.schema.name}: test rows")

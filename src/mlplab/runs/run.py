@@ -222,10 +222,9 @@ def history_csv(path: Path, history: History) -> None:
     atomic_write(path / "history.csv", history.to_csv)
 
 
-def write_outputs(path: Path, run: Run) -> None:
-    """history.csv, metrics.json, model.safetensors, the Schema and the plots."""
-    from mlplab.plots import figures
-
+def write_outputs(path: Path, run: Run, *, draw: bool = True) -> None:
+    """history.csv, metrics.json, model.safetensors, the Schema and the plots (``figure_jobs``'s here unless
+    ``draw`` is False: a table run's report worker draws them while this writes the rest)."""
     history_csv(path, run.history)
     write_json(path / "metrics.json", run.metrics)
     save_weights(run.model, path / "model.safetensors", metadata={"config": json.dumps(run.config.to_dict())})
@@ -233,10 +232,27 @@ def write_outputs(path: Path, run: Run) -> None:
     write_json(path / "data.json", meta)
     write_bytes(path / "preprocessing.safetensors", seal(tensors, {"format": "mlplab-schema-1"}))
     write_bytes(path / MANIFEST, manifest_bytes(path))  # last: the files load_run reads, sealed as one whole
-    figures.save(run.plot_curves(), path / "learning_curves.png")  # the figures a notebook shows
+    if draw:
+        from mlplab.plots import figures
+
+        figures.draw(figure_jobs(path, run))
     data = run.data
     if data is not None and data.image_shape and data.class_names and data.x_test is not None:
+        from mlplab.plots import figures
+
         figures.save(run.plot_predictions(), path / "predictions.png")
+
+
+def figure_jobs(path: Path, run: Run) -> list[tuple[str, tuple, Path]]:
+    """The run folder's figures that need no model, as ``(mlplab.plots.figures function, its arguments, file)``:
+    the learning curves, and a table's confusion matrix of its test rows (what run.plot_curves and
+    run.plot_confusion show in a notebook)."""
+    jobs = [("curves_figure", (run.history, run.title()), path / "learning_curves.png")]
+    m = run.metrics.get("test") if run.data is not None and run.data.columns is not None else None
+    if m is not None and "confusion_matrix" in m:
+        jobs.append(("confusion_figure", (m["confusion_matrix"], m["classes"], f"{run.schema.name}: test rows"),
+                     path / "confusion.png"))
+    return jobs
 
 
 def final_metrics(history: History, model: nn.Module, config: TrainConfig) -> dict:

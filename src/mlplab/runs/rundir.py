@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from torch import nn
+from typing import TYPE_CHECKING
 
-from mlplab.runs.sealed import CorruptFile, seal, unseal
+if TYPE_CHECKING:
+    from torch import nn
 
 WEIGHTS_FORMAT = "mlplab-weights-2"
 LOCK = ".lock"
@@ -174,6 +175,8 @@ def write_json(path: str | Path, obj) -> Path:
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """The model's state_dict as safetensors with digests (tensors only: nothing in it can run code on load)."""
+    from mlplab.runs.sealed import seal  # torch: not for the writers that need no weights
+
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     return write_bytes(path, seal(state, {**(metadata or {}), "format": WEIGHTS_FORMAT}))
 
@@ -184,6 +187,8 @@ def load_weights(model: nn.Module, path: str | Path, config=None) -> nn.Module:
     Files written before digests existed (metadata holding only ``config``) load unchecked. ``config`` (a
     TrainConfig): the weights must have been trained with it (the config saved in their metadata).
     """
+    from mlplab.runs.sealed import CorruptFile, unseal
+
     try:
         state, meta = unseal(path, required=False)
         if "digests" not in meta and not set(meta) <= {"config"}:
@@ -290,6 +295,9 @@ class RunLock:
             write_text(self.path, f"{os.getpid()}\n")
         except OSError:
             pass  # the note is for people; the lock holds without it (a full disk fails at the next real write)
+        except BaseException:  # Ctrl-C or SIGTERM while writing the note: no lock, no note left behind
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

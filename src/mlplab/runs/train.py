@@ -26,7 +26,7 @@ from mlplab.models.build import build_model, check_module_output, init_module, m
 from mlplab.models.embeddings import numeric_positions
 from mlplab.runs.checkpoint import Checkpoint, Checkpointer, check_resume, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
-from mlplab.runs.run import Run, final_metrics, history_csv, write_outputs
+from mlplab.runs.run import Run, figure_jobs, final_metrics, history_csv, write_outputs
 from mlplab.runs.sealed import MANIFEST
 from mlplab.runs.rundir import RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
 from mlplab.settings import resolve
@@ -169,6 +169,11 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         from mlplab.plots.layers import LiveLayers  # live curves in a notebook: the layer figure live beside them
 
         callbacks.append(LiveLayers(inspector, title=f"{run_title(data, config)}: layer statistics"))
+    worker = None
+    if data.columns is not None and config.baselines != "none":  # a table: baselines fit while the net trains
+        from mlplab.runs.report_worker import start
+
+        worker = held.enter_context(start(data, config.baselines, config.seed))
     try:
         with out_of_memory_hint(config):
             history = fit(model, data, config, opt=plan.opt, history=history, state=state, callbacks=callbacks)
@@ -195,18 +200,22 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         from mlplab.runs.metrics import add_table_metrics
 
         add_table_metrics(run)
-        if config.baselines != "none" and "test" in run.metrics:  # beside the net, on the same rows
-            from mlplab.runs.baselines import fit_baselines
-
-            run.metrics["baselines"] = fit_baselines(data, choice=config.baselines, seed=config.seed)
+        if worker is not None and path is not None:  # the figures drawn there while the other files are written
+            worker.draw(figure_jobs(path, run))
+        if worker is not None:
+            baselines = worker.baselines()
+            if "test" in run.metrics:  # beside the net, on the same rows
+                run.metrics["baselines"] = baselines
     if path is not None:
         try:
             with written(path, saver, fresh=False):
-                write_outputs(path, run)
+                write_outputs(path, run, draw=worker is None)
                 if data.columns is not None:
                     from mlplab.runs.metrics import write_table_report
 
                     write_table_report(path, run)
+                if worker is not None:
+                    worker.drawn()
         except KeyboardInterrupt:  # every epoch is in the checkpoint: resuming writes the final files
             raise Interrupted(f"interrupted while writing {path}'s final files; its checkpoint keeps epoch "
                               f"{saver.epoch}; finish with: mlplab train --resume {path}") from None

@@ -2,15 +2,16 @@
 
 ``evaluate`` runs the model in eval mode without gradients over ``(x, y)`` in large batches and returns
 ``split_metrics(task)``; ``predictions_correct`` is the accuracy count the loop also keeps for training
-batches, without a host sync; ``roc_auc`` is cheap enough to compute every epoch. The final report's metrics
+batches, without a host sync; ROC-AUC (mlplab.training.roc_auc) is cheap enough to compute every epoch. The final report's metrics
 (per-class, confusion matrix, PR-AUC, regression in the target's units) are mlplab.runs.metrics'.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+from mlplab.training.roc_auc import roc_auc
 
 
 def predictions_correct(out: Tensor, y: Tensor, loss: str) -> Tensor:
@@ -19,34 +20,6 @@ def predictions_correct(out: Tensor, y: Tensor, loss: str) -> Tensor:
         return (out.argmax(dim=1) == y).sum()
     threshold = 0.5 if loss == "bce" else 0.0  # bce sees probabilities, bce_with_logits sees logits
     return ((out > threshold).to(y.dtype) == y).sum()
-
-
-def mean_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``values``, tied values sharing their mean rank (scipy.stats.rankdata's "average"):
-    a value's distinct level ends at rank ``cumsum(counts)``, and its ``count`` ties share that minus
-    ``(count - 1) / 2``.
-
-    >>> mean_ranks(np.array([0.3, 0.1, 0.3, 0.2])).tolist()
-    [3.5, 1.0, 3.5, 2.0]
-    """
-    _, level, counts = np.unique(values, return_inverse=True, return_counts=True)
-    return (np.cumsum(counts) - (counts - 1) / 2)[level.reshape(-1)]
-
-
-def roc_auc(scores: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` (N,) against 0/1 targets ``y`` (tensors, as the loop has them, or
-    arrays, as the test metrics have them); NaN when ``y`` holds one class only (the area is then undefined).
-
-    As the Mann-Whitney statistic, (sum of the positives' ranks − P(P + 1)/2) / (P · N), ties ranked by their
-    mean: the value scikit-learn's roc_auc_score gives (tests/test_evaluate.py, test_fit.py), at a fifth of its
-    cost on a validation split, which matters when it is computed every epoch.
-    """
-    y = (y.reshape(-1).cpu().numpy() if torch.is_tensor(y) else np.asarray(y).reshape(-1)) > 0.5
-    positives = int(y.sum())
-    if not 0 < positives < len(y):
-        return float("nan")
-    ranks = mean_ranks(scores.double().cpu().numpy() if torch.is_tensor(scores) else np.asarray(scores, np.float64))
-    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * (len(y) - positives)))
 
 
 def split_metrics(task: str) -> tuple[str, ...]:
@@ -77,5 +50,5 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss_fn, loss: str, task: s
     if task != "regression":
         result["accuracy"] = correct.item() / len(x)
     if task == "binary":
-        result["roc_auc"] = roc_auc(torch.cat(scores), y)
+        result["roc_auc"] = roc_auc(torch.cat(scores).double().cpu().numpy(), y.reshape(-1).cpu().numpy())
     return result

@@ -1,0 +1,191 @@
+"""A table run's report made in a second process while the net trains: the baselines and the figures.
+
+scikit-learn's import (1.4 s with the scipy.stats it pulls in) and matplotlib's (0.5 s) are each longer than a
+small table's whole training, and the linear model and HGB fit on one core while torch trains on another. So a
+table run starts this worker early (``prewarm``: the CLI does, before torch loads), which imports both and
+waits; ``start`` hands it the encoded training and test rows (mlplab.runs.baselines.inputs) as training starts;
+after training ``draw`` hands it the run folder's figures (mlplab.runs.run.figure_jobs), which it draws while
+the run writes its other files; ``baselines`` and ``drawn`` read what it did. It runs ``baselines.fit`` on
+exactly the arrays an in-process ``fit_baselines`` takes, so the numbers are the same
+(tests/test_report_worker.py), with one OpenMP thread: the net keeps the rest.
+
+Nothing outlives the run: the worker is ended when the run ends, fails or is interrupted, and it exits by
+itself when its parent closes the pipe (a run that needed nothing from it) or dies.
+
+    python -m mlplab.runs.report_worker    # pickled ("baselines" | "draw", payload) on stdin, a JSON line each out
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+
+class Worker:
+    """One worker process. Messages go in order, from a thread (the pipe takes the rows while training runs);
+    each gets one JSON line back, read in the same order."""
+
+    def __init__(self):
+        import mlplab
+
+        here = str(Path(mlplab.__file__).resolve().parents[1])  # this mlplab, installed or only on sys.path
+        path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
+        env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "mlplab.runs.report_worker"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.writer: threading.Thread | None = None
+        self.decision: dict | None = None  # the baselines' when there was nothing to fit
+
+    def send(self, kind: str, payload) -> None:
+        if self.writer is not None:
+            self.writer.join()
+
+        def write():
+            try:
+                pickle.dump((kind, payload), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError):  # the worker ended first: reading its answer says why
+                pass
+
+        self.writer = threading.Thread(target=write, daemon=True)
+        self.writer.start()
+
+    def fit(self, given: dict) -> None:
+        """The baselines of ``baselines.inputs``' dict; one without arrays (nothing to fit) is its own answer."""
+        if "x" in given:
+            self.send("baselines", given)
+        else:
+            self.decision = given
+
+    def draw(self, jobs: list) -> None:
+        """Draw ``figure_jobs``' figures (files written atomically, as every run file)."""
+        self.send("draw", jobs)
+
+    def answer(self) -> dict:
+        if self.writer is not None:
+            self.writer.join()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"mlplab's report worker process failed: {err[-1] if err else self.proc.returncode}")
+        return json.loads(line)
+
+    def baselines(self) -> dict:
+        """``{"decision", "rows", "models"}`` as ``baselines.fit`` gives it; waits for the fit."""
+        return self.decision if self.decision is not None else self.answer()
+
+    def drawn(self) -> None:
+        """Wait for ``draw``'s figures; a failed write is raised here as the WriteFailed naming its file."""
+        from mlplab.runs.rundir import WriteFailed
+
+        out = self.answer()
+        if "error" in out:
+            raise WriteFailed(out["error"], path=Path(out["path"]), code=out["errno"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                stream.close()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InProcess:
+    """``Worker``'s work done here, when no process can be started (a process or file limit reached)."""
+
+    def __init__(self):
+        self.given, self.jobs = None, None
+
+    def fit(self, given: dict) -> None:
+        self.given = given
+
+    def draw(self, jobs: list) -> None:
+        self.jobs = jobs
+
+    def baselines(self) -> dict:
+        from mlplab.runs.baselines import fit
+
+        return fit(self.given)
+
+    def drawn(self) -> None:
+        from mlplab.plots import figures
+
+        figures.draw(self.jobs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+_warm: Worker | None = None
+
+
+def prewarm() -> None:
+    """Start a worker now, so its imports run while the caller imports torch and reads its data; one left
+    unused is ended when this process exits."""
+    global _warm
+    if _warm is None:
+        try:
+            _warm = Worker()
+        except OSError:  # start() tries again, or works in-process
+            return
+        atexit.register(lambda: _warm.close() if _warm is not None else None)
+
+
+def start(data, choice: str, seed: int) -> Worker | InProcess:
+    """A worker (the pre-warmed one, else a new one) fitting the baselines of ``data`` (a table Dataset)."""
+    from mlplab.runs.baselines import inputs
+
+    global _warm
+    try:
+        worker, _warm = _warm or Worker(), None
+    except OSError:
+        worker = InProcess()
+    worker.fit(inputs(data, choice=choice, seed=seed))
+    return worker
+
+
+def main() -> int:
+    from mlplab.plots import figures
+    from mlplab.runs.baselines import fit, models
+    from mlplab.runs.rundir import WriteFailed
+
+    models("binary", 0)  # scikit-learn's import, and matplotlib's above, before the parent's rows arrive
+    while True:
+        try:
+            kind, payload = pickle.load(sys.stdin.buffer)
+        except EOFError:  # the parent is done with this worker (or gone)
+            return 0
+        if kind == "baselines":
+            out = fit(payload)
+        else:
+            try:
+                figures.draw(payload)
+                out = {}
+            except WriteFailed as e:
+                out = {"error": str(e), "path": str(e.path), "errno": e.errno}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
