@@ -166,3 +166,28 @@ def half_written(root: Path) -> list[str]:
         if names <= set(RUN_OWN):
             bad.append(f"untrained folder {folder} holding {sorted(names) or 'nothing'}")
     return bad
+
+
+def terminated(argv: list[str], out: Path, delay: float) -> subprocess.CompletedProcess:
+    """``mlplab ARGV`` in a real subprocess, sent SIGTERM ``delay`` seconds after its first config.toml appeared
+    under ``out`` (it has started writing); returns it finished, its stderr read."""
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "mlplab", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env={**os.environ, "MPLBACKEND": "Agg", **ONE_THREAD})
+    end = time.monotonic() + 60
+    while not list(out.rglob("config.toml")) and p.poll() is None and time.monotonic() < end:
+        time.sleep(0.005)
+    time.sleep(delay)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=60)
+    return subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+
+
+def last_error(stderr: str) -> str:
+    """The one line a failed command printed after its notes (``mlplab: note: ...``); no traceback anywhere."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if not line.startswith("mlplab: note:")]
+    assert len(lines) == 1, stderr
+    return lines[0]

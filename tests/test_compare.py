@@ -224,3 +224,17 @@ def test_a_member_that_diverges_first_leaves_no_comparison_folder(tmp_path, caps
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "became nan" in err, err
     assert list(out.iterdir()) == []
+
+
+def test_sigterm_before_any_member_saved_an_epoch_leaves_no_comparison_folder(tmp_path):
+    """A real ``mlplab compare`` sent SIGTERM as its first member starts: one line, exit 130, no traceback, and
+    nothing left under --out (the member had no checkpoint, so the comparison held nothing)."""
+    from conftest import last_error, small_table, terminated
+
+    data, out = small_table(tmp_path / "t.csv", rows=2000), tmp_path / "out"  # batches of 1: a first epoch of ~1 s
+    done = terminated(["compare", "--data", str(data), "--target", "y", "--epochs", "500", "--hidden", "8",
+                       "--batch-size", "1", "--grid", "lr=0.1,0.2", "--quiet", "--baselines", "none", "--out",
+                       str(out)], out, 0.0)
+    err = last_error(done.stderr)
+    assert done.returncode == 130 and "was removed" in err, err
+    assert list(out.iterdir()) == []

@@ -202,3 +202,21 @@ def test_a_cv_that_fails_before_its_first_fold_leaves_nothing(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_sigterm_after_a_fold_saved_an_epoch_keeps_a_cv_folder_whose_fold_resumes(tmp_path):
+    """A real ``mlplab cv`` sent SIGTERM while fold 1 trains: one line naming what the folder keeps, exit 130, no
+    traceback, no temporary or lock note; the fold passes resume's checks (test_train resumes one for real)."""
+    from conftest import half_written, last_error, small_table, terminated
+
+    from mlplab.runs.checkpoint import load_checkpoint, resume_config
+
+    data, out = small_table(tmp_path / "t.csv"), tmp_path / "out"
+    done = terminated(["cv", "--data", str(data), "--target", "y", "--epochs", "500", "--hidden", "8", "--folds",
+                       "2", "--quiet", "--baselines", "none", "--schedule", "none", "--out", str(out)], out, 0.4)
+    err = last_error(done.stderr)
+    assert done.returncode == 130 and "0 of 2 folds finished" in err, err
+    assert half_written(out) == [] and not list(out.rglob(".lock")), half_written(out)
+    fold = next(out.glob("*/fold1"))
+    assert f"mlplab train --resume {fold}" in err, err
+    assert resume_config(fold, {"epochs": load_checkpoint(fold).epoch + 1}).cv_fold == 1

@@ -213,6 +213,27 @@ def test_a_full_disk_at_any_point_of_a_table_run_leaves_nothing_or_a_run_that_re
     assert outcomes == {"gone", "resumable"}
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.4])
+def test_sigterm_during_a_table_run_leaves_a_run_that_resumes_and_no_temporary(tmp_path, delay, one_torch_thread):
+    """A real ``mlplab train`` sent SIGTERM once it has started writing (before or after its first checkpoint):
+    one line naming the folder and the resume command, exit 130, no traceback, no temporary; it resumes."""
+    from conftest import last_error, small_table, terminated
+
+    from mlplab.cli.main import main
+
+    data, out = small_table(tmp_path / "t.csv"), tmp_path / "out"
+    done = terminated(["train", "--data", str(data), "--target", "y", "--epochs", "500", "--hidden", "8", "--quiet",
+                       "--baselines", "none", "--schedule", "none", "--out", str(out)], out, delay)
+    err = last_error(done.stderr)
+    assert done.returncode == 130 and not list(out.rglob(".*.tmp")) and not list(out.rglob(".lock")), err
+    run = next(out.iterdir())
+    assert f"mlplab train --resume {run}" in err, err
+    checkpoint = load_checkpoint(run)
+    epochs = (checkpoint.epoch if checkpoint else 0) + 1
+    assert main(["train", "--resume", str(run), "--epochs", str(epochs), "--quiet"]) == 0
+    assert len((run / "history.csv").read_text().splitlines()) == epochs + 1
+
+
 def d2l_lenet() -> "torch.nn.Sequential":
     """LeNet-5 as d2l §6.6 writes it, by hand: sigmoid, average pooling, Xavier-uniform weights (d2l's init_cnn)."""
     import torch

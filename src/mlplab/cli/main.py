@@ -1,15 +1,20 @@
 """``mlplab``'s entry point: one subcommand per module in this package, and one error path.
 
 A user mistake (ValueError, TypeError, OSError from the library, a bad flag) prints one line on stderr and
-exits 2; nothing is written before the inputs are checked. Set MLPLAB_DEBUG=1 for the traceback.
+exits 2; nothing is written before the inputs are checked. Set MLPLAB_DEBUG=1 for the traceback. Ctrl-C and
+SIGTERM stop a command the same way: one line saying what was kept, exit 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 # Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = [
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        return args.run(args)
+        with terminate_interrupts():
+            return args.run(args)
     except (UsageError, ValueError, TypeError, OSError, NonFiniteLoss) as e:
         if os.environ.get("MLPLAB_DEBUG"):
             raise
@@ -76,3 +82,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # mlplab's own (Interrupted) say where the run stands and how to continue it
         print(f"mlplab: {' '.join(str(e).split())}" if str(e) else "mlplab: interrupted", file=sys.stderr)
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a command."""
+
+
+@contextlib.contextmanager
+def terminate_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of ending
+    the process where it stands: temporaries are removed, a run folder says how to resume it, a compare or cv
+    folder where nothing trained is removed, and the command exits 130 with one line. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

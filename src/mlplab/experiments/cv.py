@@ -60,7 +60,7 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
         return (f"has {len(metrics)} of {folds} folds finished (no table yet: run the cv again, or resume that fold "
                 "and tabulate by hand)")
 
-    with unfinished(path, ("cv.json", "config.toml", "table.md", "folds.csv"), note):
+    with unfinished(path, ("cv.json", "config.toml", "table.md", "folds.csv"), note, "fold"):
         write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
         write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
         _folds(plans, keys, folds, path, histories, metrics, log, spread)

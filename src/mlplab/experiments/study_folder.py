@@ -18,15 +18,11 @@ from mlplab.runs.rundir import WriteFailed, remove_run_dir, remove_stale_tempora
 
 
 def remove_unfinished(path: Path, own: tuple[str, ...]) -> bool:
-    """Remove ``path``'s member folders without a checkpoint and its empty folders, then, when no member folder
-    is left, ``own`` files and ``path`` itself. Returns whether ``path`` is gone."""
-    for config in sorted(path.rglob("config.toml")):
-        run = config.parent
-        if run != path and not (run / "checkpoint.safetensors").exists():
-            remove_run_dir(run)
+    """Remove every folder below ``path`` that holds no checkpoint (a run's own files, then the folder when it is
+    empty), then, when no folder is left, ``own`` files and ``path`` itself. Returns whether ``path`` is gone."""
     for folder in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only empty ones: a member that trained stays where it is
+        if not (folder / "checkpoint.safetensors").exists():
+            remove_run_dir(folder)  # a run's files, then the folder when empty: a member that trained stays
     if any(p.is_dir() for p in path.iterdir()):
         return False
     remove_stale_temporaries(path)
@@ -40,27 +36,31 @@ def remove_unfinished(path: Path, own: tuple[str, ...]) -> bool:
 
 
 def with_note(error: BaseException, note: str) -> BaseException:
-    """``error`` of the same kind with ``; note`` appended (a WriteFailed keeps its file and errno); an error of
-    any other kind (a bug, a KeyboardInterrupt without words) is returned as it is."""
+    """``error`` of the same kind with ``; note`` appended (a WriteFailed keeps its file and errno; Ctrl-C or SIGTERM
+    becomes runs.failures.Interrupted); an error of any other kind (a bug) is returned as it is."""
     if isinstance(error, WriteFailed):
         return WriteFailed(f"{error}; {note}", path=error.path, code=error.errno)
     from mlplab.errors import NonFiniteLoss
     from mlplab.runs.failures import Interrupted
 
-    if type(error) in (ValueError, TypeError, OSError, NonFiniteLoss, Interrupted) or (
-            isinstance(error, KeyboardInterrupt) and str(error)):
-        return (Interrupted if isinstance(error, KeyboardInterrupt) else type(error))(f"{error}; {note}")
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C, SIGTERM, or a member's Interrupted
+        return Interrupted(f"{str(error) or 'interrupted'}; {note}")
+    if type(error) in (ValueError, TypeError, OSError, NonFiniteLoss):
+        return type(error)(f"{error}; {note}")
     return error
 
 
 @contextlib.contextmanager
-def unfinished(path: Path, own: tuple[str, ...], note: Callable[[], str]) -> Iterator[None]:
+def unfinished(path: Path, own: tuple[str, ...], note: Callable[[], str], member: str = "member") -> Iterator[None]:
     """On any failure in the block: ``remove_unfinished(path, own)``; when the folder stays, the error ends with
-    ``{path} {note()}`` (how many members finished and what to do)."""
+    ``{path} {note()}`` (how many members finished and what to do). ``member``: what a member is called."""
     try:
         yield
     except BaseException as e:
         if remove_unfinished(path, own):
+            if isinstance(e, KeyboardInterrupt):  # its words may name a member folder that is gone now
+                raise type(e)(f"{'terminated (SIGTERM)' if 'SIGTERM' in str(e) else 'interrupted'} before any "
+                              f"{member} saved an epoch; {path} was removed") from None
             raise
         noted = with_note(e, f"{path} {note()}")
         if noted is e:
