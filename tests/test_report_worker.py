@@ -101,3 +101,28 @@ def test_an_unused_worker_exits_when_its_pipe_closes_and_close_ends_a_busy_one()
     time.sleep(0.2)
     busy.close()
     assert busy.proc.returncode is not None
+
+
+def test_a_run_that_ended_well_leaves_its_worker_to_the_next_and_a_fork_starts_its_own():
+    data = table("binary")
+    with report_worker.start(data, "auto", seed=0) as first:
+        first.baselines()
+    with report_worker.start(data, "auto", seed=0) as second:
+        second.baselines()
+    assert second is first and first.proc.poll() is None  # scikit-learn loaded once for both
+    with pytest.raises(KeyError), report_worker.start(data, "auto", seed=0) as third:
+        raise KeyError("a run that failed")
+    assert third is first and first.proc.poll() is not None  # ended with its run
+    with report_worker.start(data, "auto", seed=0) as fourth:
+        fourth.baselines()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked child (as compare's and tune's workers are) must not share its parent's pipe
+        with report_worker.start(data, "auto", seed=0) as child:
+            ok = child is not fourth and child.baselines()["models"]
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1" and fourth.proc.poll() is None
+    with report_worker.start(data, "auto", seed=0) as fifth:
+        assert fifth is fourth

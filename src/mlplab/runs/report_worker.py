@@ -9,8 +9,9 @@ the run writes its other files; ``baselines`` and ``drawn`` read what it did. It
 exactly the arrays an in-process ``fit_baselines`` takes, so the numbers are the same
 (tests/test_report_worker.py), with one OpenMP thread: the net keeps the rest.
 
-Nothing outlives the run: the worker is ended when the run ends, fails or is interrupted, and it exits by
-itself when its parent closes the pipe (a run that needed nothing from it) or dies.
+Nothing outlives the process: a worker is ended when its run fails or is interrupted; one whose run ended well
+serves the process's next run (compare members, cv folds, tune trials) and is ended when the process exits;
+it also exits by itself when its parent closes the pipe or dies.
 
     python -m mlplab.runs.report_worker    # pickled ("baselines" | "draw", payload) on stdin, a JSON line each out
 """
@@ -40,12 +41,15 @@ class Worker:
                "MKL_NUM_THREADS": "1"}
         self.proc = subprocess.Popen([sys.executable, "-m", "mlplab.runs.report_worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.owner = os.getpid()           # a forked child (a compare or tune worker) starts its own
         self.writer: threading.Thread | None = None
         self.decision: dict | None = None  # the baselines' when there was nothing to fit
+        self.pending = 0                   # messages sent whose answer is not read yet
 
     def send(self, kind: str, payload) -> None:
         if self.writer is not None:
             self.writer.join()
+        self.pending += 1
 
         def write():
             try:
@@ -59,6 +63,7 @@ class Worker:
 
     def fit(self, given: dict) -> None:
         """The baselines of ``baselines.inputs``' dict; one without arrays (nothing to fit) is its own answer."""
+        self.decision = None
         if "x" in given:
             self.send("baselines", given)
         else:
@@ -72,6 +77,7 @@ class Worker:
         if self.writer is not None:
             self.writer.join()
         line = self.proc.stdout.readline()
+        self.pending -= 1
         if not line:
             self.proc.wait()
             err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
@@ -103,8 +109,14 @@ class Worker:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, *exc):
+        """A worker whose run ended well, every answer read, waits for the next run of this process (compare
+        members, cv folds, tune trials: scikit-learn loads once); else it is ended."""
+        global _warm
+        if kind is None and self.pending == 0 and self.proc.poll() is None and _warm is None:
+            _warm = self
+        else:
+            self.close()
 
 
 class InProcess:
@@ -140,15 +152,20 @@ _warm: Worker | None = None
 
 
 def prewarm() -> None:
-    """Start a worker now, so its imports run while the caller imports torch and reads its data; one left
-    unused is ended when this process exits."""
+    """Start a worker now, so its imports run while the caller imports torch and reads its data (one left
+    unused is ended when this process exits)."""
     global _warm
     if _warm is None:
         try:
             _warm = Worker()
         except OSError:  # start() tries again, or works in-process
             return
-        atexit.register(lambda: _warm.close() if _warm is not None else None)
+
+
+@atexit.register
+def _end_warm() -> None:
+    if _warm is not None and _warm.owner == os.getpid():
+        _warm.close()
 
 
 def start(data, choice: str, seed: int) -> Worker | InProcess:
@@ -156,6 +173,8 @@ def start(data, choice: str, seed: int) -> Worker | InProcess:
     from mlplab.runs.baselines import inputs
 
     global _warm
+    if _warm is not None and _warm.owner != os.getpid():  # the parent's, inherited by a fork: not ours to use
+        _warm = None
     try:
         worker, _warm = _warm or Worker(), None
     except OSError:
