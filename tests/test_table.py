@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -238,6 +240,48 @@ def test_extreme_numbers_are_refused_naming_the_line_and_column(tmp_path, cell, 
     path = write(tmp_path, f"a,b,y\n1,2,p\n3,{cell},q\n5,6,p\n")
     with pytest.raises(ValueError, match=f"t.csv, line 3, column 'b': .* is {what}"):
         load(path)
+
+
+BIG = "1" + "0" * 39  # 1e39: beyond float32's ±3.4e38
+
+
+@pytest.mark.parametrize("cell,shown", [(f"{BIG} kg", "(1e+39)"), (f"-{BIG} kg", "(-1e+39)"),
+                                        ('"1,000,000,000,000,000,000,000,000,000,000,000,000,000 kg"', "(1e+39)")])
+def test_numbers_with_units_beyond_float32_are_refused_not_clipped(tmp_path, cell, shown):
+    """A column of numbers with units is read as numbers (mlplab.data.units): a huge one is refused as a plain
+    number is, naming the line, the column and the cell, not scaled and clipped to the column's edge."""
+    from mlplab.data.tabular import load
+
+    path = write(tmp_path, f"w,y\n1.5 kg,p\n{cell},q\n2 kg,p\n")
+    with pytest.raises(ValueError, match=f"t.csv, line 3, column 'w': .*{re.escape(shown)} is beyond float32's range"):
+        load(path)
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.parquet", "t.npy"])
+def test_a_value_beyond_float32_is_refused_in_every_format(tmp_path, name):
+    import pyarrow.parquet as pq
+
+    from mlplab.data.tabular import load
+
+    x = np.array([[1.0, 2.0], [3.0, 1e300], [5.0, 6.0]])
+    path = tmp_path / name
+    if name == "t.csv":
+        path.write_text("c0,c1\n" + "".join(f"{a},{b}\n" for a, b in x.tolist()))
+    elif name == "t.parquet":
+        pq.write_table(pa.table({"c0": x[:, 0], "c1": x[:, 1]}), path)
+    else:
+        np.save(path, x)
+    where = "line 3" if name == "t.csv" else "row 2"
+    with pytest.raises(ValueError, match=f"{name}, {where}, column 'c1': 1e\\+300 is beyond float32's range"):
+        load(path)
+
+
+def test_values_just_inside_float32_and_long_text_cells_are_kept(tmp_path):
+    from mlplab.data.tabular import load
+
+    text = "a description longer than thirty-nine characters: 1 kg"
+    table, _ = load(write(tmp_path, f"a,w,t,y\n3.3e38,1 kg,{text},p\n-3.3e38,{'9' * 38} kg,x,q\n"))
+    assert table.column("a").to_pylist() == [3.3e38, -3.3e38]
 
 
 def test_nan_in_a_parquet_float_column_is_refused_naming_the_row(tmp_path):

@@ -36,15 +36,22 @@ def where(source: str | None, row: int) -> str:
 
 def check_finite(table, source: str | None = None) -> None:
     """Numbers the network cannot take: inf, NaN (a file's missing cell is empty, not NaN) and values beyond
-    float32's range (±3.4e38), refused naming the file's line (or row) and column."""
+    float32's range (±3.4e38), in a column of numbers or of numbers with units (``1,000,...,000 kg``), refused
+    naming the file's line (or row) and column: never clipped or imputed behind the user's back."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     for name in table.column_names:
         col = table.column(name)
-        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) or col.null_count == len(col):
+        if col.null_count == len(col):
             continue
-        x = col.cast(pa.float64())
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            x = col.cast(pa.float64())
+        elif pa.types.is_string(col.type) and pc.any(pc.greater_equal(pc.utf8_length(col), 39)).as_py() \
+                and (form := units.unit_format(col)) is not None:  # ``1,000,...,000 kg``: 39 digits at least
+            x = pa.array(units.numbers(col, form[0]), pa.float64(), from_pandas=True)  # NaN: missing (null)
+        else:
+            continue
         bad = pc.or_(pc.invert(pc.is_finite(x)), pc.greater(pc.abs(x), FLOAT32_MAX))
         if not pc.any(bad).as_py():
             continue
@@ -52,7 +59,8 @@ def check_finite(table, source: str | None = None) -> None:
         value = x[row].as_py()
         what = "not a number (NaN)" if value != value else (
             "infinite" if abs(value) == float("inf") else "beyond float32's range (±3.4e38) that the network computes in")
-        raise ValueError(f"{where(source, row)}, column {name!r}: {value!r} is {what}; mark missing cells as empty "
+        shown = f"{col[row].as_py()!r} ({value:.3g})" if pa.types.is_string(col.type) else repr(value)
+        raise ValueError(f"{where(source, row)}, column {name!r}: {shown} is {what}; mark missing cells as empty "
                          f"(or with --na-values), and rescale a column of huge values (a log, or other units)")
 
 
