@@ -10,10 +10,12 @@ Split (REFERENCE.tsv's rule): rows with a missing target dropped, then train_tes
 random_state=seed), stratified for classification; written as train.csv / test.csv (untimed), the same files
 for every model. Models, each a whole process timed from those files to test metrics (wall seconds, one thread):
 
-- ``mlplab``: a whole CLI process, ``mlplab train --data train.csv --target T --test test.csv --task TASK
-  --quiet --baselines none --seed S --out TMP`` (+ --extra-args); its metrics from the run's metrics.json.
-  It holds 15% of train.csv out for early stopping; the others fit on all of it. Its time includes starting
-  Python and importing torch (``startup`` in the JSON: the time of ``mlplab train --help``).
+- ``mlplab``: a whole CLI process as a user runs it, ``mlplab train --data train.csv --target T --test test.csv
+  --task TASK --quiet --seed S --out TMP`` (+ --extra-args); its metrics from the run's metrics.json. It holds
+  15% of train.csv out for early stopping; the others fit on all of it. Its time includes starting Python,
+  importing torch (``startup`` in the JSON: the time of ``mlplab train --help``) and everything the run folder
+  gets: its figures and its own baselines, which its report worker process makes beside the training
+  (mlplab.runs.report_worker; with one thread each, the two processes take both cores).
 - the peers: each in a process of its own (this script with ``--peer``: Python's start, importing pandas and
   scikit-learn, reading the files, fitting, predicting, scoring), as a user's script would run them; the time
   of the fit alone, from the files to predictions inside that process, is kept too (``in_process_seconds``)
@@ -118,7 +120,7 @@ def primary(task: str, majority: float | None) -> str:
 def run_mlplab(folder: Path, target: str, task: str, seed: int, extra: list[str]) -> dict:
     out = folder / f"runs-{seed}"
     cmd = [sys.executable, "-m", "mlplab", "train", "--data", str(folder / "train.csv"), "--target", target,
-           "--test", str(folder / "test.csv"), "--task", task, "--quiet", "--baselines", "none",
+           "--test", str(folder / "test.csv"), "--task", task, "--quiet",
            "--seed", str(seed), "--out", str(out), *extra]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)

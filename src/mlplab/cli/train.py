@@ -27,11 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "data", None) and getattr(args, "baselines", "auto") != "none" and args.resume is None \
-            and args.seeds == 1:
+    if getattr(args, "data", None) and args.resume is None and args.seeds == 1:
         from mlplab.runs.report_worker import prewarm
 
-        prewarm()  # a table run's baselines: scikit-learn loads in their process while torch loads here
+        # a table run's baselines and figures: scikit-learn and matplotlib load there while torch loads here
+        prewarm(fits=getattr(args, "baselines", "auto") != "none")
     from mlplab.runs.train import train  # torch loads here, not for --help
     from mlplab.training.distributed import is_main, process_group
 

@@ -13,7 +13,7 @@ Nothing outlives the process: a worker is ended when its run fails or is interru
 serves the process's next run (compare members, cv folds, tune trials) and is ended when the process exits;
 it also exits by itself when its parent closes the pipe or dies.
 
-    python -m mlplab.runs.report_worker    # pickled ("baselines" | "draw", payload) on stdin, a JSON line each out
+    python -m mlplab.runs.report_worker [--draw-only]   # pickled ("baselines" | "draw", payload) in, JSON lines out
 """
 
 from __future__ import annotations
@@ -32,14 +32,16 @@ class Worker:
     """One worker process. Messages go in order, from a thread (the pipe takes the rows while training runs);
     each gets one JSON line back, read in the same order."""
 
-    def __init__(self):
+    def __init__(self, fits: bool = True):
         import mlplab
 
         here = str(Path(mlplab.__file__).resolve().parents[1])  # this mlplab, installed or only on sys.path
         path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
         env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "mlplab.runs.report_worker"], env=env,
+        self.fits = fits                   # whether it loads scikit-learn (else it only draws)
+        self.proc = subprocess.Popen([sys.executable, "-m", "mlplab.runs.report_worker",
+                                      *([] if fits else ["--draw-only"])], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.owner = os.getpid()           # a forked child (a compare or tune worker) starts its own
         self.writer: threading.Thread | None = None
@@ -151,13 +153,13 @@ class InProcess:
 _warm: Worker | None = None
 
 
-def prewarm() -> None:
+def prewarm(fits: bool = True) -> None:
     """Start a worker now, so its imports run while the caller imports torch and reads its data (one left
-    unused is ended when this process exits)."""
+    unused is ended when this process exits). ``fits``: it will fit baselines (else it only draws)."""
     global _warm
     if _warm is None:
         try:
-            _warm = Worker()
+            _warm = Worker(fits)
         except OSError:  # start() tries again, or works in-process
             return
 
@@ -169,14 +171,19 @@ def _end_warm() -> None:
 
 
 def start(data, choice: str, seed: int) -> Worker | InProcess:
-    """A worker (the pre-warmed one, else a new one) fitting the baselines of ``data`` (a table Dataset)."""
+    """A worker (the pre-warmed one, else a new one) fitting the baselines of ``data`` (a table Dataset) as
+    ``choice`` (config.baselines) says: with ``none`` it only draws."""
     from mlplab.runs.baselines import inputs
 
     global _warm
     if _warm is not None and _warm.owner != os.getpid():  # the parent's, inherited by a fork: not ours to use
         _warm = None
+    fits = choice != "none"
+    if _warm is not None and fits and not _warm.fits:  # one that only draws cannot fit
+        _warm.close()
+        _warm = None
     try:
-        worker, _warm = _warm or Worker(), None
+        worker, _warm = _warm or Worker(fits), None
     except OSError:
         worker = InProcess()
     worker.fit(inputs(data, choice=choice, seed=seed))
@@ -188,7 +195,8 @@ def main() -> int:
     from mlplab.runs.baselines import fit, models
     from mlplab.runs.rundir import WriteFailed
 
-    models("binary", 0)  # scikit-learn's import, and matplotlib's above, before the parent's rows arrive
+    if "--draw-only" not in sys.argv:
+        models("binary", 0)  # scikit-learn's import, and matplotlib's above, before the parent's rows arrive
     while True:
         try:
             kind, payload = pickle.load(sys.stdin.buffer)

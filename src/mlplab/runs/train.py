@@ -170,8 +170,8 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
 
         callbacks.append(LiveLayers(inspector, title=f"{run_title(data, config)}: layer statistics"))
     worker = None
-    if data.columns is not None and config.baselines != "none":  # a table: baselines fit while the net trains
-        from mlplab.runs.report_worker import start
+    if data.columns is not None and (path is not None or config.baselines != "none"):  # a table: its baselines
+        from mlplab.runs.report_worker import start  # fit and its figures are drawn in a second process
 
         worker = held.enter_context(start(data, config.baselines, config.seed))
     try:
@@ -204,7 +204,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
             worker.draw(figure_jobs(path, run))
         if worker is not None:
             baselines = worker.baselines()
-            if "test" in run.metrics:  # beside the net, on the same rows
+            if "test" in run.metrics and config.baselines != "none":  # beside the net, on the same rows
                 run.metrics["baselines"] = baselines
     if path is not None:
         try:
