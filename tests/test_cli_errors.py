@@ -264,3 +264,129 @@ def test_nothing_close_gets_no_guess():
 
     assert closest("--zzz", ["--lr", "--epochs"]) is None and did_you_mean("lion", ["adam", "sgd"]) == ""
     assert closest("--bs", ["--batch-size", "--lr"]) == "--batch-size"
+
+
+# ---- bad table files: the message names the file and what is really wrong with it ------------------------------
+
+def _rows() -> bytes:
+    """60 rows of id, a, b, c, y."""
+    return "".join(f"{i},{i % 7 / 7:.3f},{i % 5 / 5:.3f},{'xyz'[i % 3]},{'yes' if i % 2 else 'no'}\n"
+                   for i in range(60)).encode()
+
+
+def npy_cut(tmp: Path) -> Path:
+    np.save(tmp / "t.npy", np.arange(400.0).reshape(100, 4))
+    whole = (tmp / "t.npy").read_bytes()
+    (tmp / "t.npy").write_bytes(whole[:len(whole) // 2])
+    return tmp / "t.npy"
+
+
+def named(name: str, content: bytes):
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_bytes(content)
+        return tmp / name
+    return make
+
+
+def parquet_as_csv(tmp: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1.0, 2.0], "y": ["p", "q"]}), tmp / "t.csv")
+    return tmp / "t.csv"
+
+
+def zip_as_csv(tmp: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "t.csv", "w") as z:
+        z.writestr("t.csv", b"id,a,b,c,y\n" + _rows())
+    return tmp / "t.csv"
+
+
+def folder(tmp: Path) -> Path:
+    (tmp / "tables").mkdir()
+    return tmp / "tables"
+
+
+HEADER = b"id,a,b,c,y\n"
+BAD_FILES = {  # name -> (make(tmp) -> the --data path, words the one line must hold besides the path)
+    "empty file": (named("t.csv", b""), ["is empty"]),
+    "only blank lines": (named("t.csv", b"\n\n \n"), ["only blank lines"]),
+    "header only": (named("t.csv", HEADER), ["header (id, a, b, c, y) but no rows"]),
+    "too few cells": (named("t.csv", HEADER + _rows() + b"1,2,3\n" + _rows()), ["line 62: 3 cells where the "
+                                                                            "header has 5"]),
+    "too many cells": (named("t.csv", HEADER + b"1,2,3,x,yes,6,7\n" + _rows()), ["line 2: 7 cells"]),
+    "binary with NUL bytes": (named("t.csv", bytes(range(256)) * 20), ["is not text", "NUL"]),
+    "binary without NUL bytes": (named("t.csv", bytes(range(1, 256)) * 20), ["is not text", "control"]),
+    "gzip named .csv": (named("t.csv", gzip.compress(HEADER + _rows())), ["gzip-compressed", "gunzip"]),
+    "zip named .csv": (zip_as_csv, ["zip archive"]),
+    "parquet named .csv": (parquet_as_csv, ["Parquet file", ".parquet"]),
+    "UTF-16 with a BOM": (named("t.csv", (HEADER + _rows()).decode().encode("utf-16")), ["UTF-16", "UTF-8"]),
+    "latin-1 header": (named("t.csv", b"id,caf\xe9,b,c,y\n" + _rows()), ["not UTF-8", "line 1"]),
+    "truncated npy": (npy_cut, ["truncated", "shape (100, 4)"]),
+    "a folder": (folder, ["is a folder", "pass a file"]),
+    "missing file": (lambda tmp: tmp / "nowhere.csv", ["not found"]),
+}
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory) -> Path:
+    """A tiny table run (id, a, b, c -> y) to predict with."""
+    import torch
+
+    root = tmp_path_factory.mktemp("table-run")
+    (root / "t.csv").write_bytes(HEADER + _rows())
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--data", str(root / "t.csv"), "--target", "y", "--epochs", "1", "--hidden", "4",
+                     "--quiet", "--baselines", "none", "--out", str(root / "runs")]) == 0
+    finally:
+        torch.set_num_threads(n)
+    return next((root / "runs").iterdir())
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_a_bad_table_file_is_one_line_naming_it_and_the_real_cause(name, command, tmp_path, capsys, table_run):
+    make, words = BAD_FILES[name]
+    data = make(tmp_path)
+    out = tmp_path / "out"
+    argv = (["train", "--data", str(data), "--target", "y", "--epochs", "1", "--quiet", "--out", str(out)]
+            if command == "train" else ["predict", str(table_run), "--data", str(data), "--out", str(out / "p.csv")])
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert str(data) in err and all(w in err for w in words), err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_fifo_holding_rows_is_named_a_pipe_not_an_empty_file(tmp_path, capsys, table_run):
+    """A FIFO with a writer waiting (its rows never read: reading one would block or read it once only)."""
+    import threading
+
+    fifo = tmp_path / "t.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(HEADER + _rows()), daemon=True)
+    writer.start()
+    try:
+        for argv in (["train", "--data", str(fifo), "--target", "y", "--quiet", "--out", str(tmp_path / "out")],
+                     ["predict", str(table_run), "--data", str(fifo), "--out", str(tmp_path / "p.csv")]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert len(err.splitlines()) == 1 and f"{fifo} is not a regular file (a pipe" in err, err
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the waiting writer go
+        writer.join(timeout=5)
+
+
+def test_a_valid_csv_with_a_10_mb_cell_is_read(tmp_path, capsys, table_run):
+    """Not "straddling object ... increase block size": a cell longer than the reader's block reads fine."""
+    rows = _rows().splitlines(keepends=True)
+    data = tmp_path / "t.csv"
+    data.write_bytes(HEADER + b"".join(rows[:30]) + b"99,0.5,0.5," + b"x" * (10 << 20) + b",yes\n" + b"".join(rows[30:]))
+    assert main(["predict", str(table_run), "--data", str(data), "--out", str(tmp_path / "p.csv")]) == 0, \
+        capsys.readouterr().err
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 62

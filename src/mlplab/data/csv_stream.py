@@ -5,7 +5,8 @@ than the table itself; mlplab.data.table calls it for text files.
 times the table that pyarrow's ``read_csv`` holds while it settles the types of the whole file; the arrays sit
 in pages of their own, given back to the system once let go (``release_memory`` does the same for pyarrow's
 pool). Its parse errors become one ValueError naming the file and, where it has one, the line and column: a row
-with too many or too few cells, bytes that are not UTF-8.
+with too many or too few cells, bytes that are not UTF-8; a file that is no text (compressed, binary, UTF-16, a
+Parquet or .npy file named .csv) is named as what it is before the parser reads it as one garbled column.
 
 >>> t = read_csv(Path("diamonds.csv"), ("", "NA"))      # doctest: +SKIP
 """
@@ -40,6 +41,51 @@ def sniff_delimiter(path: Path) -> str:
         return ","
 
 
+# What a file named .csv may hold instead of text, by its first bytes, and what to do about it.
+NOT_TEXT = {b"\x1f\x8b": "gzip-compressed; decompress it first (gunzip -k {path})",
+            b"PK\x03\x04": "a zip archive; unzip it and pass the table inside",
+            b"BZh": "bzip2-compressed; decompress it first (bunzip2 -k {path})",
+            b"\xfd7zXZ\x00": "xz-compressed; decompress it first (unxz -k {path})",
+            b"\x28\xb5\x2f\xfd": "zstd-compressed; decompress it first (unzstd {path})",
+            b"PAR1": "a Parquet file; give it the suffix .parquet",
+            b"\x93NUMPY": "a NumPy array file; give it the suffix .npy",
+            b"\xff\xfe": "UTF-16 text; save it as UTF-8 (iconv -f utf-16 -t utf-8)",
+            b"\xfe\xff": "UTF-16 text; save it as UTF-8 (iconv -f utf-16 -t utf-8)"}
+
+
+def check_text(path: Path) -> None:
+    """A text table's first 64 KB must be text: a compressed or binary file, or UTF-16, is refused by name
+    before the parser reads it as one garbled column; a file of blank lines is empty."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    for magic, what in NOT_TEXT.items():
+        if head.startswith(magic) and not head.startswith(b"\xef\xbb\xbf"):
+            raise ValueError(f"data file {path} is {what.format(path=path)}")
+    if b"\0" in head:
+        nul = head.index(b"\0") + 1
+        raise ValueError(f"data file {path} is not text: byte {nul} is a NUL (a binary file, or "
+                         "text in UTF-16/32); a table file must be UTF-8 text (CSV/TSV), Parquet or .npy/.npz")
+    control = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+    if control > len(head) // 10:
+        raise ValueError(f"data file {path} is not text: {control} of its first {len(head)} bytes are control "
+                         "characters (a binary file); a table file must be UTF-8 text (CSV/TSV), Parquet or .npy/.npz")
+    if not _utf8_start(head.split(b"\n", 1)[0]):  # the parser would take it as one garbled column
+        raise ValueError(f"data file {path} is not UTF-8 text: line 1 (the header) holds other bytes; save it as "
+                         "UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    if not head.strip() and len(head) < SNIFF_BYTES:
+        raise ValueError(f"data file {path} holds only blank lines; it needs a header row and at least one row "
+                         "of data")
+
+
+def _utf8_start(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8, but for a character cut at its end."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(data) - 3 and e.reason == "unexpected end of data"
+    return True
+
+
 def release_memory() -> None:
     """Give back to the system the memory pyarrow's allocator keeps once freed (for pyarrow alone to reuse);
     called where a big table, or what was computed from one, has just been let go."""
@@ -57,6 +103,7 @@ def read_csv(path: Path, nas: tuple[str, ...]):
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
+    check_text(path)
     delimiter = sniff_delimiter(path)
     text = {}  # columns read as text, by name
     block = BLOCK_BYTES

@@ -164,7 +164,8 @@ def data_keys(data) -> dict:
     a Dataset, DataFrame or pyarrow Table (read by ``load_data``) and None stand for no key."""
     if data is None or isinstance(data, Dataset) or is_frame(data):
         return {}
-    if isinstance(data, Path) or (isinstance(data, str) and (data not in DATASETS and Path(data).suffix)):
+    if isinstance(data, Path) or (isinstance(data, str) and data not in DATASETS and (
+            Path(data).suffix or "/" in data or Path(data).exists())):  # a folder or file is no dataset's name
         return {"data": str(data)}
     if isinstance(data, str):
         return {"dataset": data}
