@@ -24,6 +24,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -40,9 +41,10 @@ class Worker:
         env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
         self.fits = fits                   # whether it loads scikit-learn (else it only draws)
+        self.log = tempfile.TemporaryFile()  # its stderr (scikit-learn's warnings): a pipe nobody reads would fill
         self.proc = subprocess.Popen([sys.executable, "-m", "mlplab.runs.report_worker",
                                       *([] if fits else ["--draw-only"])], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
         self.owner = os.getpid()           # a forked child (a compare or tune worker) starts its own
         self.writer: threading.Thread | None = None
         self.decision: dict | None = None  # the baselines' when there was nothing to fit
@@ -82,7 +84,8 @@ class Worker:
         self.pending -= 1
         if not line:
             self.proc.wait()
-            err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+            self.log.seek(0)
+            err = self.log.read().decode(errors="replace").strip().splitlines()
             raise RuntimeError(f"mlplab's report worker process failed: {err[-1] if err else self.proc.returncode}")
         return json.loads(line)
 
@@ -102,7 +105,7 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdin, self.proc.stdout, self.log):
             try:
                 stream.close()
             except (BrokenPipeError, ValueError):
