@@ -281,6 +281,13 @@ def npy_cut(tmp: Path) -> Path:
     return tmp / "t.npy"
 
 
+def npz_cut(tmp: Path) -> Path:
+    np.savez(tmp / "t.npz", a=np.arange(100.0), y=np.array(["p", "q"] * 50))
+    whole = (tmp / "t.npz").read_bytes()
+    (tmp / "t.npz").write_bytes(whole[:len(whole) // 2])
+    return tmp / "t.npz"
+
+
 def named(name: str, content: bytes):
     def make(tmp: Path) -> Path:
         (tmp / name).write_bytes(content)
@@ -325,6 +332,8 @@ BAD_FILES = {  # name -> (make(tmp) -> the --data path, words the one line must 
     "UTF-16 with a BOM": (named("t.csv", (HEADER + _rows()).decode().encode("utf-16")), ["UTF-16", "UTF-8"]),
     "latin-1 header": (named("t.csv", b"id,caf\xe9,b,c,y\n" + _rows()), ["not UTF-8", "line 1"]),
     "truncated npy": (npy_cut, ["truncated", "shape (100, 4)"]),
+    "truncated npz": (npz_cut, ["truncated", ".npz"]),
+    "no header row": (named("t.csv", b"0,0,0,0,0\n" + _rows()), ["no header row", "(0, 0, 0, 0, 0)"]),
     "a folder": (folder, ["is a folder", "pass a file"]),
     "missing file": (lambda tmp: tmp / "nowhere.csv", ["not found"]),
 }
@@ -390,3 +399,13 @@ def test_a_valid_csv_with_a_10_mb_cell_is_read(tmp_path, capsys, table_run):
     assert main(["predict", str(table_run), "--data", str(data), "--out", str(tmp_path / "p.csv")]) == 0, \
         capsys.readouterr().err
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 62
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_rows_without_a_trained_column_are_refused_naming_the_file(command, tmp_path, capsys, table_run):
+    data = tmp_path / "new.csv"
+    data.write_text("id,a,y\n1,0.5,yes\n2,0.1,no\n")
+    refused = main([command, str(table_run), "--data", str(data), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert refused == 2 and len(err.splitlines()) == 1, err
+    assert f"{data} lacks column(s) ['b', 'c'] that the run was trained with" in err, err

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     labelled = labelled_rows(table, columns.target.name, source, note)
     table = table if labelled.all() else table.filter(labelled)
     y = columns.target.encode(table.column(columns.target.name), what=f"file {args.data}")
-    x = columns.transform(table, log=note)
+    x = columns.transform(table, log=note, source=source)
     m = metrics.table_metrics(trained.schema.task, y, metrics.scores(trained, x), trained.schema.class_names)
     title = f"{trained.schema.name} on {Path(args.data).name}"
     print(metrics.markdown(m, title), end="")

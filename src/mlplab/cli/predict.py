@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if absent:
         raise ValueError(f"--keep names column(s) {absent} that {args.data} does not have; its columns: "
                          f"{', '.join(table.column_names)}")
-    x = trained.schema.columns.transform(table, log=note)
+    x = trained.schema.columns.transform(table, log=note, source=args.data)
     out = {c: table.column(c) for c in args.keep}
     if trained.schema.task == "regression":
         out["prediction"] = pa.array(trained.predict(x))

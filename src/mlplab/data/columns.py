@@ -220,16 +220,17 @@ class Columns:
             j += c.width
         return x
 
-    def transform(self, table, log=None) -> np.ndarray:
-        """Rows of ``table`` as float32 (N, width); notices (extra columns, unseen values) go to ``log``."""
-        return self.encode(dict(zip(table.column_names, table.columns)), log)
+    def transform(self, table, log=None, source: str | None = None) -> np.ndarray:
+        """Rows of ``table`` as float32 (N, width); notices (extra columns, unseen values) go to ``log``;
+        ``source``: the file the rows were read from, named when a column is missing."""
+        return self.encode(dict(zip(table.column_names, table.columns)), log, source=source)
 
-    def encode(self, cells: dict, log=None, order: str = "C") -> np.ndarray:
+    def encode(self, cells: dict, log=None, order: str = "C", source: str | None = None) -> np.ndarray:
         """``transform`` of a table given as ``{name: column}``, which it empties: each column is let go once
         encoded, so a caller that hands over the only references frees the table as the matrix fills (with
         ``order="F"`` the matrix is column-major, and only the columns written so far take memory)."""
         log = log or (lambda m: warnings.warn(m, stacklevel=3))
-        self.check_names(list(cells), log)
+        self.check_names(list(cells), log, source)
         out = np.zeros((len(cells[self.columns[0].column]), self.width), np.float32, order=order)
         last = {c.column: i for i, c in enumerate(self.columns)}  # a column read by several is let go after the last
         j, k, other = 0, 0, {}
@@ -253,12 +254,13 @@ class Columns:
         log_other(other, log)
         return out
 
-    def check_names(self, names: list[str], log) -> None:
-        """Every trained column must be there (else one ValueError naming them); extra ones get one notice."""
+    def check_names(self, names: list[str], log, source: str | None = None) -> None:
+        """Every trained column must be there (else one ValueError naming them, and ``source``, the file);
+        extra ones get one notice."""
         missing = list(dict.fromkeys(c.column for c in self.columns if c.column not in names))
         if missing:
-            raise ValueError(f"the data lacks column(s) {missing} that the run was trained with; it has: "
-                             f"{', '.join(names)}")
+            raise ValueError(f"{source or 'the data'} lacks column(s) {missing} that the run was trained with; it "
+                             f"has: {', '.join(names)}; give rows with the training file's columns")
         known = {c.column for c in self.columns} | set(self.ignored) | {self.target.name}
         extra = [n for n in names if n not in known]
         if extra:

@@ -59,6 +59,9 @@ def read_table(path: str | Path, na_values: tuple[str, ...] | list[str] = ()):
     for n in names:
         seen[n] = seen.get(n, 0) + 1
     dups = [n for n, c in seen.items() if c > 1]
+    if dups and all(re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", n) for n in names):  # ``0,0,1``: data
+        raise ValueError(f"data file {path} has no header row: its first line ({', '.join(names[:8])}) is numbers; "
+                         "add a first line of column names (e.g. x1,x2,y)")
     if dups:
         raise ValueError(f"data file {path} has duplicated column names {dups}; every column needs its own name")
     table = table.rename_columns(names)
@@ -142,7 +145,10 @@ def _read_numpy(path: Path):
         raise ValueError(f"data file {path} cannot be read without unpickling ({e}); mlplab never unpickles files: "
                          "save plain numeric or string arrays" if pickled else
                          f"data file {path} is damaged or truncated: {e}") from None
-    except (OSError, EOFError, MemoryError, zipfile.BadZipFile) as e:
+    except zipfile.BadZipFile as e:  # an .npz is a zip archive: cut short, it loses its index at the end
+        raise ValueError(f"data file {path} is truncated or damaged: it is not a whole .npz (zip) archive ({e}); "
+                         "copy or save it again") from None
+    except (OSError, EOFError, MemoryError) as e:
         raise ValueError(f"data file {path} is not a readable numpy file: {type(e).__name__}: {e}") from None
     arrays = [loaded] if isinstance(loaded, np.ndarray) else [loaded[k] for k in loaded.files]
     odd = [str(a.dtype) for a in arrays if a.dtype.kind not in "biufUSM"]

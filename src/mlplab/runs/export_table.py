@@ -157,6 +157,7 @@ def check_table(run, data=None, na_values=()) -> tuple:
 
     if data is not None:
         table, source = load(data, tuple(run.config.na_values) + tuple(na_values))
+        run.schema.columns.check_names(table.column_names, lambda m: None, source)  # the file named if one is missing
         what = f"rows of {source or 'the table given'}"
     elif run.data is not None and run.data.test_table is not None:
         table, what = run.data.test_table, "test rows"
