@@ -84,15 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM during a command."""
-
-
 @contextlib.contextmanager
 def terminate_interrupts() -> Iterator[None]:
-    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of ending
-    the process where it stands: temporaries are removed, a run folder says how to resume it, a compare or cv
-    folder where nothing trained is removed, and the command exits 130 with one line. Main thread only."""
+    """While a command runs, SIGTERM raises rundir.Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of
+    ending the process where it stands: temporaries are removed, a run folder says how to resume it, a compare or
+    cv folder where nothing trained is removed, and the command exits 130 with one line. Main thread only."""
+    from mlplab.runs.rundir import Terminated
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -101,7 +101,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived while a file was being written; the temporary is gone and the old file intact."""
+    """SIGTERM: while a file was being written (``terminate_raises``: the temporary is gone and the old file
+    intact), or while a CLI command ran (mlplab.cli.main.terminate_interrupts: stopped as Ctrl-C stops it)."""
 
 
 @contextlib.contextmanager
