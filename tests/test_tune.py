@@ -163,6 +163,20 @@ def test_a_database_that_cannot_be_reached_is_one_line_exit_2(capsys, tmp_path, 
     assert not (tmp_path / "t").exists()  # nothing written
 
 
+def test_a_full_disk_under_the_journal_names_it_and_leaves_no_empty_journal(capsys, tmp_path, table):
+    """A real tmpfs with no room: the first append to the journal fails; one line naming journal.log (not a bare
+    "[Errno 28]"), and no 0-byte journal left under its final name."""
+    from conftest import fill, tmpfs
+
+    with tmpfs(tmp_path, "64k") as mnt:
+        (mnt / "t").mkdir()
+        fill(mnt, 0)
+        line = error_line(capsys, "tune", "--data", str(table), "--target", "y", "--trials", "1", "--out",
+                          str(mnt / "t"))
+        assert line.startswith("mlplab: error: no space left on device") and f"journal {mnt}/t/journal.log" in line
+        assert list((mnt / "t").iterdir()) == []
+
+
 # a journal study: killed, resumed by the same command, its best run folder used like any run
 
 

@@ -59,12 +59,11 @@ def open_storage(spec: str, heartbeat: float):
     """The Optuna storage for ``spec``; StorageLost when a database cannot be reached."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-    from optuna.storages.journal import JournalFileBackend
 
     if is_journal(spec):
         path = Path(spec.removeprefix("journal:")).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        return JournalStorage(journal_file(path))
     connect = {"connect_timeout": 10} if spec.startswith("postgresql") else {}
     try:
         with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5; it is what we rely on
@@ -80,6 +79,28 @@ def open_storage(spec: str, heartbeat: float):
         if is_storage_error(e) or isinstance(e, optuna.exceptions.StorageInternalError):
             raise lost(spec, e, reach=True) from None
         raise
+
+
+def journal_file(path: Path):
+    """Optuna's journal file backend, whose failed appends (a full disk) are WriteFailed naming the file; a
+    journal that stayed empty is removed (no 0-byte file is left behind)."""
+    from optuna.storages.journal import JournalFileBackend
+
+    from mlplab.runs.rundir import NO_SPACE, WriteFailed
+
+    class Journal(JournalFileBackend):
+        def append_logs(self, logs) -> None:
+            try:
+                super().append_logs(logs)
+            except OSError as e:
+                if path.is_file() and path.stat().st_size == 0:
+                    path.unlink(missing_ok=True)
+                cause = "no space left on device (or file size limit)" if e.errno in NO_SPACE else (
+                    e.strerror or str(e)).lower()
+                raise WriteFailed(f"{cause} writing the study's journal {path}; its finished trials stay in it: "
+                                  "free space, then run the same command again", path=path, code=e.errno) from None
+
+    return Journal(str(path))
 
 
 def is_storage_error(e: BaseException) -> bool:
