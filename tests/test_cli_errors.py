@@ -409,3 +409,20 @@ def test_rows_without_a_trained_column_are_refused_naming_the_file(command, tmp_
     err = capsys.readouterr().err
     assert refused == 2 and len(err.splitlines()) == 1, err
     assert f"{data} lacks column(s) ['b', 'c'] that the run was trained with" in err, err
+
+
+@pytest.mark.parametrize("command", [["predict", "{run}", "--data", "{data}", "--out", "{out}"],
+                                     ["evaluate", "{run}", "--data", "{data}", "--out", "{out}"],
+                                     ["export", "{run}", "--format", "onnx", "--out", "{out}"],
+                                     ["train", "--resume", "{run}"]], ids=lambda c: c[0] if c[0] != "train" else "resume")
+@pytest.mark.parametrize("what, why", [("missing", "it does not exist"), ("file", "it is a file, not a folder"),
+                                       ("empty folder", "no config.toml in it")])
+def test_a_path_that_is_no_run_folder_says_why(command, what, why, tmp_path, capsys):
+    run = {"missing": tmp_path / "nowhere", "file": tmp_path / "t.csv", "empty folder": tmp_path / "runs"}[what]
+    (tmp_path / "t.csv").write_bytes(HEADER + _rows())
+    (tmp_path / "runs").mkdir()
+    argv = [a.format(run=run, data=tmp_path / "t.csv", out=tmp_path / "out") for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"{run} is not a run folder ({why})" in err, err
+    assert not (tmp_path / "out").exists()

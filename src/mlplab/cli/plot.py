@@ -59,8 +59,9 @@ def layers(folder: str, out):
     from mlplab.training.inspect import layers_frame
 
     if not (Path(folder) / "config.toml").is_file():
-        raise FileNotFoundError(f"{folder} is not a run folder (no config.toml); pass a folder written by "
-                                "mlplab train --inspect")
+        from mlplab.runs.rundir import not_a_run
+
+        raise not_a_run(folder, "pass a folder written by mlplab train --inspect")
     if not (Path(folder) / "layers.csv").is_file():
         raise FileNotFoundError(f"{folder} has no layers.csv: train with --inspect (mlplab train ... --inspect) to "
                                 "record the layer statistics")

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from mlplab.config import TrainConfig, load_config
 from mlplab.runs.failures import deferred_interrupt
-from mlplab.runs.rundir import write_bytes
+from mlplab.runs.rundir import not_a_run, write_bytes
 from mlplab.runs.sealed import CorruptFile, seal, unseal
 from mlplab.training.callbacks import Callback
 from mlplab.training.fit import History
@@ -248,8 +248,7 @@ def saved_run(run_dir: str | Path) -> tuple[TrainConfig, Checkpoint | None]:
         raise ValueError(f"cannot resume {run_dir}: it is {kind}, not a run; resume one of the run folders "
                          "inside it, or run that command again")
     if not (run_dir / "config.toml").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml in it); pass the folder "
-                                "that `mlplab train` printed as 'run folder: ...'")
+        raise not_a_run(run_dir, "pass the folder that `mlplab train` printed as 'run folder: ...'")
     checkpoint = load_checkpoint(run_dir)
     if checkpoint is None:
         trained = [n for n in ("history.csv", "model.safetensors") if (run_dir / n).exists()]

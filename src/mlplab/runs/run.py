@@ -34,6 +34,7 @@ from mlplab.models.embeddings import numeric_positions
 from mlplab.runs.rundir import (
     atomic_write,
     load_weights,
+    not_a_run,
     save_weights,
     write_bytes,
     write_json,
@@ -280,8 +281,7 @@ def load_run(folder: str | Path, model: nn.Module | None = None) -> Run:
     """
     folder = Path(folder)
     if not (folder / "config.toml").is_file():
-        raise FileNotFoundError(f"{folder} is not a run folder (no config.toml); pass a folder written by "
-                                "mlplab train or Run.save")
+        raise not_a_run(folder, "pass a folder written by mlplab train or Run.save")
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors: the run did not finish; "

@@ -247,6 +247,15 @@ def new_run_dir(parent: str | Path, dataset: str, stamp: str | None = None) -> P
     raise FileExistsError(f"too many runs named {base} in {parent}")
 
 
+def not_a_run(folder: str | Path, fix: str) -> FileNotFoundError:
+    """The error for a path given as a run folder that holds no config.toml, saying why: it does not exist, it is
+    a file, or it is a folder of something else; ``fix`` says what to pass instead."""
+    folder = Path(folder)
+    why = ("it does not exist" if not os.path.lexists(folder) else
+           "it is a file, not a folder" if not folder.is_dir() else "no config.toml in it")
+    return FileNotFoundError(f"{folder} is not a run folder ({why}); {fix}")
+
+
 def remove_stale_temporaries(path: str | Path) -> None:
     """Delete the temporary files a killed ``atomic_write`` left in ``path`` (never a finished file)."""
     for tmp in Path(path).glob(".*.tmp"):
