@@ -168,16 +168,17 @@ def half_written(root: Path) -> list[str]:
     return bad
 
 
-def terminated(argv: list[str], out: Path, delay: float) -> subprocess.CompletedProcess:
-    """``mlplab ARGV`` in a real subprocess, sent SIGTERM ``delay`` seconds after its first config.toml appeared
-    under ``out`` (it has started writing); returns it finished, its stderr read."""
+def terminated(argv: list[str], out: Path, delay: float, ready: str = "config.toml") -> subprocess.CompletedProcess:
+    """``mlplab ARGV`` in a real subprocess, sent SIGTERM ``delay`` seconds after a file matching ``ready`` (a
+    glob) appeared anywhere under ``out`` (by default its first config.toml: it has started writing); returns it
+    finished, its stderr read."""
     import signal
     import time
 
     p = subprocess.Popen([sys.executable, "-m", "mlplab", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env={**os.environ, "MPLBACKEND": "Agg", **ONE_THREAD})
     end = time.monotonic() + 60
-    while not list(out.rglob("config.toml")) and p.poll() is None and time.monotonic() < end:
+    while not list(out.rglob(ready)) and p.poll() is None and time.monotonic() < end:
         time.sleep(0.005)
     time.sleep(delay)
     p.send_signal(signal.SIGTERM)

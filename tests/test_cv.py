@@ -213,7 +213,8 @@ def test_sigterm_after_a_fold_saved_an_epoch_keeps_a_cv_folder_whose_fold_resume
 
     data, out = small_table(tmp_path / "t.csv"), tmp_path / "out"
     done = terminated(["cv", "--data", str(data), "--target", "y", "--epochs", "500", "--hidden", "8", "--folds",
-                       "2", "--quiet", "--baselines", "none", "--schedule", "none", "--out", str(out)], out, 0.4)
+                       "2", "--quiet", "--baselines", "none", "--schedule", "none", "--out", str(out)], out, 0.1,
+                      ready="fold1/history.csv")  # its first epoch saved
     err = last_error(done.stderr)
     assert done.returncode == 130 and "0 of 2 folds finished" in err, err
     assert half_written(out) == [] and not list(out.rglob(".lock")), half_written(out)
