@@ -324,6 +324,8 @@ BAD_FILES = {  # name -> (make(tmp) -> the --data path, words the one line must 
     "too few cells": (named("t.csv", HEADER + _rows() + b"1,2,3\n" + _rows()), ["line 62: 3 cells where the "
                                                                             "header has 5"]),
     "too many cells": (named("t.csv", HEADER + b"1,2,3,x,yes,6,7\n" + _rows()), ["line 2: 7 cells"]),
+    "unclosed quote": (named("t.csv", HEADER + _rows() + b'99,0.5,0.5,"x,yes\n' + _rows()),
+                       ["line 62: a quoted cell opens there", "never closed"]),
     "binary with NUL bytes": (named("t.csv", bytes(range(256)) * 20), ["is not text", "NUL"]),
     "binary without NUL bytes": (named("t.csv", bytes(range(1, 256)) * 20), ["is not text", "control"]),
     "gzip named .csv": (named("t.csv", gzip.compress(HEADER + _rows())), ["gzip-compressed", "gunzip"]),

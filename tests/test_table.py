@@ -82,6 +82,13 @@ def test_bad_files_are_one_line_naming_the_place(tmp_path, content, match):
     assert str(path) in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_header_longer_than_the_first_block_is_read(tmp_path):
+    """Not "Empty CSV file or block": the reader takes bigger blocks, as for a long cell."""
+    name = "c" * (1 << 20)
+    t = read_table(write(tmp_path, f"a,{name},y\n1,2,p\n3,4,q\n"))
+    assert t.column_names == ["a", name, "y"] and t.num_rows == 2
+
+
 def test_missing_file_folder_and_suffix(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         read_table(tmp_path / "nope.csv")

@@ -58,7 +58,8 @@ def check_finite(table, source: str | None = None) -> None:
         row = pc.index(pc.fill_null(bad, False), True).as_py()
         value = x[row].as_py()
         what = "not a number (NaN)" if value != value else (
-            "infinite" if abs(value) == float("inf") else "beyond float32's range (±3.4e38) that the network computes in")
+            "infinite (or a number too long even for float64)" if abs(value) == float("inf") else
+            "beyond float32's range (±3.4e38) that the network computes in")
         shown = f"{col[row].as_py()!r} ({value:.3g})" if pa.types.is_string(col.type) else repr(value)
         raise ValueError(f"{where(source, row)}, column {name!r}: {shown} is {what}; mark missing cells as empty "
                          f"(or with --na-values), and rescale a column of huge values (a log, or other units)")

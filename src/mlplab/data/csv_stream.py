@@ -118,7 +118,8 @@ def read_csv(path: Path, nas: tuple[str, ...]):
                 table = gather(reader, _most_rows(path))
             break
         except pa.ArrowInvalid as e:
-            if "straddling" in str(e):  # a row longer than a block (a cell of megabytes): read bigger blocks
+            longer = "straddling" in str(e) or ("Empty CSV file" in str(e) and path.stat().st_size > block)
+            if longer:  # a row (or the header) longer than a block (a cell of megabytes): read bigger blocks
                 if block >= MAX_BLOCK_BYTES:
                     raise ValueError(f"data file {path} has a row longer than {MAX_BLOCK_BYTES >> 20} MB (a cell of "
                                      "free text, or an unclosed quote that runs to the end of the file); check "
@@ -190,10 +191,13 @@ def _not_utf8(path: Path, column: str) -> str:
 def _explain(path: Path, delimiter: str, message: str) -> str:
     """pyarrow's parse error as one line naming the file and, where it can be found, the line."""
     first = message.splitlines()[0] if message else "unreadable"
-    if first.startswith("Empty CSV file"):
-        return f"data file {path} is empty; it needs a header row and at least one row of data"
+    if "Empty CSV file" in first:  # no line with a cell: only blank lines (check_text catches short files)
+        return f"data file {path} holds only blank lines; it needs a header row and at least one row of data"
     if "Expected" in first and "columns" in first:
-        line, found, expected = _ragged_line(path, delimiter)
+        start, line, found, expected = _ragged_line(path, delimiter)
+        if line is not None and start < line:  # the row ran over lines: a quote opened there is never closed
+            return (f"data file {path}, line {start}: a quoted cell opens there and runs to line {line} (a quote "
+                    "that is never closed?); close the quote, or put each row on one line")
         if line is not None:
             return (f"data file {path}, line {line}: {found} cells where the header has {expected} (delimiter "
                     f"{delimiter!r}); fix that row, or quote cells that hold the delimiter")
@@ -205,15 +209,18 @@ def _explain(path: Path, delimiter: str, message: str) -> str:
     return f"data file {path} cannot be parsed: {first}"
 
 
-def _ragged_line(path: Path, delimiter: str) -> tuple[int | None, int, int]:
-    """(line number, cells, header cells) of the first row whose cell count differs from the header's."""
+def _ragged_line(path: Path, delimiter: str) -> tuple[int, int | None, int, int]:
+    """(first line, last line, cells, header cells) of the first row whose cell count differs from the
+    header's; the two lines differ when a quoted cell ran over several."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, [])
+        start = reader.line_num + 1
         for row in reader:
             if row and len(row) != len(header):
-                return reader.line_num, len(row), len(header)
-    return None, 0, len(header)
+                return start, reader.line_num, len(row), len(header)
+            start = reader.line_num + 1
+    return 0, None, 0, len(header)
 
 
 def _first_bad_utf8(path: Path) -> int:
