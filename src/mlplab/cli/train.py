@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "data", None) and args.resume is None and args.seeds == 1:
+    if getattr(args, "data", None) and args.resume is None and args.seeds == 1 and os.environ.get("RANK", "0") == "0":
         from mlplab.runs.report_worker import prewarm
 
         # a table run's baselines and figures: scikit-learn and matplotlib load there while torch loads here

@@ -31,6 +31,7 @@ from mlplab.runs.sealed import MANIFEST
 from mlplab.runs.rundir import RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
 from mlplab.settings import resolve
 from mlplab.training.callbacks import Callback
+from mlplab.training.distributed import is_main
 from mlplab.training.fit import NonFiniteLoss, fit, resolve_device
 from mlplab.training.optim import build_optimizer
 from mlplab.training.progress import EpochProgress
@@ -170,8 +171,8 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
 
         callbacks.append(LiveLayers(inspector, title=f"{run_title(data, config)}: layer statistics"))
     worker = None
-    if data.columns is not None and (path is not None or config.baselines != "none"):  # a table: its baselines
-        from mlplab.runs.report_worker import start  # fit and its figures are drawn in a second process
+    if data.columns is not None and (path is not None or config.baselines != "none") and is_main():  # a table
+        from mlplab.runs.report_worker import start  # (rank 0's): baselines fit, figures drawn in a 2nd process
 
         worker = held.enter_context(start(data, config.baselines, config.seed))
     try:
