@@ -105,7 +105,7 @@ def inputs(data, *, choice: str = "auto", seed: int = 0) -> dict:
     if rows < len(x):
         keep = np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))
         x, y = x[keep], y[keep]
-    return {**out, "task": data.task, "class_names": list(data.class_names or []), "seed": seed,
+    return {**out, "task": data.task, "class_names": [str(c) for c in data.class_names or []], "seed": seed,
             "x": x.astype(np.float64), "y": y, "x_test": x_test.reshape(len(x_test), -1).numpy().astype(np.float64),
             "y_test": labels(data, data.y_test)}
 

@@ -13,15 +13,18 @@ Nothing outlives the process: a worker is ended when its run fails or is interru
 serves the process's next run (compare members, cv folds, tune trials) and is ended when the process exits;
 it also exits by itself when its parent closes the pipe or dies.
 
-    python -m mlplab.runs.report_worker [--draw-only]   # pickled ("baselines" | "draw", payload) in, JSON lines out
+    python -m mlplab.runs.report_worker [--draw-only]
+
+Messages in (``write_message``): a JSON line ``{"kind": "baselines" | "draw", "meta": ..., "arrays": [names]}``
+and each array in .npy format, never a pickle; an answer out: one JSON line each.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -57,7 +60,7 @@ class Worker:
 
         def write():
             try:
-                pickle.dump((kind, payload), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                write_message(self.proc.stdin, kind, payload)
                 self.proc.stdin.flush()
             except (BrokenPipeError, ValueError):  # the worker ended first: reading its answer says why
                 pass
@@ -75,7 +78,7 @@ class Worker:
 
     def draw(self, jobs: list) -> None:
         """Draw ``figure_jobs``' figures (files written atomically, as every run file)."""
-        self.send("draw", jobs)
+        self.send("draw", {"jobs": [[name, [encode(a) for a in args], str(path)] for name, args, path in jobs]})
 
     def answer(self) -> dict:
         if self.writer is not None:
@@ -193,6 +196,52 @@ def start(data, choice: str, seed: int) -> Worker | InProcess:
     return worker
 
 
+class _Stream:
+    """``stream``'s read and write alone, so numpy's .npy functions take the path for any stream, not the one
+    for real files, which seeks (a pipe cannot)."""
+
+    def __init__(self, stream):
+        self.read, self.write = getattr(stream, "read", None), getattr(stream, "write", None)
+
+
+def write_message(stream, kind: str, payload: dict) -> None:
+    """``payload``'s numpy arrays in .npy format after a JSON line of everything else."""
+    import numpy as np
+
+    arrays = [k for k, v in payload.items() if isinstance(v, np.ndarray)]
+    meta = {k: v for k, v in payload.items() if k not in arrays}
+    stream.write((json.dumps({"kind": kind, "meta": meta, "arrays": arrays}) + "\n").encode())
+    for name in arrays:
+        np.lib.format.write_array(_Stream(stream), np.ascontiguousarray(payload[name]), allow_pickle=False)
+
+
+def read_message(stream) -> tuple[str, dict] | None:
+    """``write_message``'s (kind, payload); None at the end of the stream."""
+    import numpy as np
+
+    line = stream.readline()
+    if not line:
+        return None
+    head = json.loads(line)
+    payload = dict(head["meta"])
+    for name in head["arrays"]:
+        payload[name] = np.lib.format.read_array(_Stream(stream), allow_pickle=False)
+    return head["kind"], payload
+
+
+def encode(arg):
+    """A figure function's argument as JSON: a History as its fields."""
+    from mlplab.training.history import History
+
+    return {"history": dataclasses.asdict(arg)} if isinstance(arg, History) else arg
+
+
+def decode(arg):
+    from mlplab.training.history import History
+
+    return History(**arg["history"]) if isinstance(arg, dict) and set(arg) == {"history"} else arg
+
+
 def main() -> int:
     from mlplab.plots import figures
     from mlplab.runs.baselines import fit, models
@@ -201,15 +250,15 @@ def main() -> int:
     if "--draw-only" not in sys.argv:
         models("binary", 0)  # scikit-learn's import, and matplotlib's above, before the parent's rows arrive
     while True:
-        try:
-            kind, payload = pickle.load(sys.stdin.buffer)
-        except EOFError:  # the parent is done with this worker (or gone)
+        message = read_message(sys.stdin.buffer)
+        if message is None:  # the parent is done with this worker (or gone)
             return 0
+        kind, payload = message
         if kind == "baselines":
             out = fit(payload)
         else:
             try:
-                figures.draw(payload)
+                figures.draw([(name, [decode(a) for a in args], Path(path)) for name, args, path in payload["jobs"]])
                 out = {}
             except WriteFailed as e:
                 out = {"error": str(e), "path": str(e.path), "errno": e.errno}
