@@ -428,3 +428,15 @@ def test_a_path_that_is_no_run_folder_says_why(command, what, why, tmp_path, cap
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and f"{run} is not a run folder ({why})" in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["train"], ["train", "--seeds", "2"], ["cv"], ["tune"],
+                                     ["compare", "--grid", "lr=0.1,0.01"]], ids=" ".join)
+def test_data_naming_a_missing_file_without_suffix_is_a_missing_file(command, tmp_path, capsys, monkeypatch):
+    """``--data nowhere`` names a table file (no dataset): the one line says the file is missing, for every
+    command that trains."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--data", "nowhere", "--target", "y", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["mlplab: error: data file nowhere not found; check the --data path"], err
+    assert not (tmp_path / "out").exists()

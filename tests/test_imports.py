@@ -121,9 +121,10 @@ def subcommands() -> list[str]:
 
 @pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in subcommands()])
 def test_help_imports_no_torch(argv):
-    """Parsing and --help load neither torch, matplotlib, scikit-learn nor pandas: they answer at once."""
+    """Parsing and --help load neither torch, matplotlib, scikit-learn, pandas nor even numpy: they answer at once."""
     probe = ("import sys\nfrom mlplab.cli.main import main\ntry:\n    main(" + repr(argv) + ")\nexcept SystemExit:\n"
-             "    pass\nprint('LOADED', sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas', 'optuna') "
+             "    pass\nprint('LOADED', sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'pandas', 'optuna', 'numpy', "
+             "'pyarrow') "
              "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})

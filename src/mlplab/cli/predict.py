@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 NAME = "predict"
 HELP = "predict a table's rows with a run trained on a table; write a CSV"
 
@@ -73,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if trained.schema.task == "regression":
         out["prediction"] = pa.array(trained.predict(x))
     else:
+        import numpy as np
+
         proba = trained.predict_proba(x)
         names = np.asarray(trained.schema.class_names, dtype=object)
         out["prediction"] = pa.array(names[proba.argmax(axis=1)].tolist(), pa.string())

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
         # a table run's baselines and figures: scikit-learn and matplotlib load there while torch loads here
         prewarm(fits=getattr(args, "baselines", "auto") != "none")
+    from mlplab.data.load import as_file
     from mlplab.runs.train import train  # torch loads here, not for --help
     from mlplab.training.distributed import is_main, process_group
 
@@ -48,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with process_group(settings.config.device):  # under torchrun: join the ranks; only rank 0 writes and prints
         main = is_main()
-        return report(args, lambda: train(**settings.keys, progress="auto" if main and not args.quiet else "quiet",
-                                          write=main, verbose=args.verbose and main))
+        return report(args, lambda: train(**as_file(settings.keys), progress="auto" if main and not args.quiet
+                                          else "quiet", write=main, verbose=args.verbose and main))
 
 
 def resume(args: argparse.Namespace) -> int:

@@ -173,6 +173,13 @@ def data_keys(data) -> dict:
                     f"a table file (.csv, .parquet, ...) or a DataFrame; got {type(data).__name__}")
 
 
+def as_file(keys: dict) -> dict:
+    """``keys`` (settings' keys) with ``data``, which there always names a table file, as a Path: passed on as
+    ``train(**keys)`` or ``prepare(**keys)`` it is read as a file even without a suffix, and a missing one is
+    said to be missing (not "unknown dataset")."""
+    return {**keys, "data": Path(keys["data"])} if isinstance(keys.get("data"), str) else keys
+
+
 def load_data(data, config, log=None) -> tuple[Dataset, object]:
     """The Dataset to train on, and ``config`` naming it: ``data`` as given (a Dataset, or a DataFrame read
     with ``config``'s table options), else the table file ``config.data``, else the named set

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from mlplab.config import TrainConfig, given_keys
 from mlplab.experiments import tables
+from mlplab.data.load import as_file
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.run import Run
@@ -172,7 +173,7 @@ def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> tu
     configs = []
     for point, row in zip(settings(grid), members):
         try:
-            configs.append(prepare(**row[0]).config)
+            configs.append(prepare(**as_file(row[0])).config)
         except (TypeError, ValueError) as e:
             raise type(e)(f"setting {label(point)}: {e}") from None
     check_writable(configs[0].out)

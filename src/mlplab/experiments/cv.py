@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mlplab.config import TrainConfig, dump_config, given_keys
 from mlplab.experiments import tables
+from mlplab.data.load import as_file
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
@@ -45,7 +46,7 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
                          "training pool); set the number of folds with --folds K instead")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, e.g. --folds 5; got {folds!r}")
-    first = prepare(**keys, cv_folds=folds, cv_fold=1)  # every check before a file; one fold's data at a time
+    first = prepare(**as_file(keys), cv_folds=folds, cv_fold=1)  # every check before a file; one fold's data at a time
     config = first.config
     path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     plans = fold_plans(first, keys, folds)

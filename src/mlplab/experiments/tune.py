@@ -67,6 +67,7 @@ def default_metric(task: str | None) -> str:
 def plan_job(settings: Settings, trials: int, *, out=None, storage=None, study=None, space_file=None, metric=None,
              workers: int = 1, timeout: float | None = None, heartbeat: float = 10.0) -> Job:
     """Check everything (the flags, the space, the data and one model built from them) and write nothing."""
+    from mlplab.data.load import as_file
     from mlplab.runs.train import prepare
 
     for name, value in (("trials", trials), ("workers", workers)):
@@ -82,7 +83,7 @@ def plan_job(settings: Settings, trials: int, *, out=None, storage=None, study=N
     ranges = None if space_file is None else search_space.read_space(space_file)
     keys = {k: v for k, v in settings.keys.items() if k != "out"}
     keys.setdefault("baselines", "none")  # trials compare nets; a baseline per trial would cost more than a trial
-    plan = prepare(**keys)
+    plan = prepare(**as_file(keys))
     space = search_space.merged(search_space.space_kind(plan.config), ranges, settings.given)
     metric = metric or default_metric(plan.data.task)
     if plan.data.x_val is None or len(plan.data.x_val) == 0:

@@ -242,10 +242,54 @@ def decode(arg):
     return History(**arg["history"]) if isinstance(arg, dict) and set(arg) == {"history"} else arg
 
 
-def main() -> int:
+def draw_at_once(jobs: list) -> dict:
+    """Draw each figure in a forked copy of this worker (matplotlib loaded, no threads), all at the same time:
+    the run waits for the slowest figure, not for their sum. ``{}``, or the first failed write as
+    ``{"error", "path", "errno"}``; any other failure ends the worker (the run says so)."""
     from mlplab.plots import figures
-    from mlplab.runs.baselines import fit, models
     from mlplab.runs.rundir import WriteFailed
+
+    def failure(e: WriteFailed) -> dict:
+        return {"error": str(e), "path": str(e.path), "errno": e.errno}
+
+    children = []
+    for job in jobs[1:] if hasattr(os, "fork") else []:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one figure, its answer on the pipe, then gone without running any cleanup
+            os.close(read)
+            code = 1
+            try:
+                figures.draw([job])
+                code = 0
+            except WriteFailed as e:
+                os.write(write, json.dumps(failure(e)).encode())
+                code = 0
+            except BaseException as e:  # noqa: BLE001 (said on the pipe; the parent raises it)
+                os.write(write, json.dumps({"crash": f"{type(e).__name__}: {e}"}).encode())
+            finally:
+                os._exit(code)
+        os.close(write)
+        children.append((pid, read))
+    out = {}
+    try:
+        figures.draw(jobs[:1] if children else jobs)
+    except WriteFailed as e:
+        out = failure(e)
+    for pid, read in children:
+        with os.fdopen(read, "rb") as f:
+            said = f.read()
+        os.waitpid(pid, 0)
+        answer = json.loads(said) if said else {}
+        if "crash" in answer:
+            raise RuntimeError(f"drawing a figure failed: {answer['crash']}")
+        out = out or answer
+    return out
+
+
+def main() -> int:
+    from mlplab.plots import figures  # noqa: F401 (matplotlib's import, before the figures are asked for)
+    from mlplab.runs.baselines import fit, models
 
     if "--draw-only" not in sys.argv:
         models("binary", 0)  # scikit-learn's import, and matplotlib's above, before the parent's rows arrive
@@ -257,11 +301,7 @@ def main() -> int:
         if kind == "baselines":
             out = fit(payload)
         else:
-            try:
-                figures.draw([(name, [decode(a) for a in args], Path(path)) for name, args, path in payload["jobs"]])
-                out = {}
-            except WriteFailed as e:
-                out = {"error": str(e), "path": str(e.path), "errno": e.errno}
+            out = draw_at_once([(name, [decode(a) for a in args], Path(path)) for name, args, path in payload["jobs"]])
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
 

@@ -24,7 +24,8 @@ from mlplab.data.load import data_keys, load_data
 from mlplab.data.schema import Schema
 from mlplab.models.build import build_model, check_module_output, init_module, module_path
 from mlplab.models.embeddings import numeric_positions
-from mlplab.runs.checkpoint import Checkpoint, Checkpointer, check_resume, restore_rng
+from mlplab.runs.checkpoint import FILE as CHECKPOINT
+from mlplab.runs.checkpoint import Checkpoint, Checkpointer, check_resume, load_checkpoint, restore_rng
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
 from mlplab.runs.run import Run, figure_jobs, final_metrics, history_csv, write_outputs
 from mlplab.runs.sealed import MANIFEST
@@ -141,19 +142,50 @@ def execute(plan: Plan, *, write: bool = False, progress: str = "auto", callback
 
 def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbose: bool,
              held: contextlib.ExitStack) -> Run:
-    data, config, model, checkpoint = plan.data, plan.config, plan.model, plan.checkpoint
     history, state = None, TrainState()
-    if checkpoint is not None:
-        history, state = checkpoint.history, checkpoint.state
-        restore_rng(checkpoint.rng)
-    path = saver = None
+    if plan.checkpoint is not None:
+        history, state = plan.checkpoint.history, plan.checkpoint.state
+        restore_rng(plan.checkpoint.rng)
     callbacks = list(callbacks) + ([PathReport()] if verbose else [])
+    folder = {"path": None, "saver": None}  # filled as they are made: what a Ctrl-C or SIGTERM names or removes
+    with interrupted(folder, plan.config, fresh=plan.resume is None):
+        return _run(plan, write, progress, callbacks, held, history, state, folder)
+
+
+@contextlib.contextmanager
+def interrupted(folder: dict, config: TrainConfig, fresh: bool):
+    """Ctrl-C or SIGTERM from the run folder's creation to the end of training: a fresh folder holding no
+    checkpoint is removed (nothing to resume); else the message names the epoch it keeps and how to continue."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        path, saver = folder["path"], folder["saver"]
+        if path is None:
+            raise
+        kept = saver.epoch if saver is not None else 0
+        if (path / CHECKPOINT).exists():  # the file, not the counter: a signal may land between the two
+            with contextlib.suppress(Exception):
+                kept = load_checkpoint(path).epoch
+        elif fresh:
+            remove_run_dir(path)
+            raise Interrupted("interrupted before its first epoch was saved; nothing was kept") from None
+        raise Interrupted(f"interrupted; {path} keeps epoch {kept} of {config.epochs}; continue with: "
+                          f"mlplab train --resume {path}") from None
+
+
+def _run(plan: Plan, write: bool, progress: str, callbacks: list, held: contextlib.ExitStack, history, state,
+         folder: dict) -> Run:
+    data, config, model, checkpoint = plan.data, plan.config, plan.model, plan.checkpoint
+    path = saver = None
     if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
         path = plan.resume if plan.resume is not None else (
             new_run_dir(config.out, config.dataset) if plan.folder is None else exact_folder(plan.folder))
+        folder["path"] = path
         if plan.resume is None:
             held.enter_context(RunLock(path))
-        saver = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0, state)
+        saver = folder["saver"] = Checkpointer(path, config, checkpoint.epoch if checkpoint else 0, state)
         with written(path, saver, fresh=plan.resume is None):
             remove_stale_temporaries(path)
             (path / MANIFEST).unlink(missing_ok=True)  # a resumed run is unsealed until its final files are written
@@ -179,10 +211,7 @@ def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbos
         with out_of_memory_hint(config):
             history = fit(model, data, config, opt=plan.opt, history=history, state=state, callbacks=callbacks)
     except KeyboardInterrupt:
-        if path is None:
-            raise
-        raise Interrupted(f"interrupted; {path} keeps epoch {saver.epoch} of {config.epochs}; continue with: "
-                          f"mlplab train --resume {path}") from None
+        raise  # interrupted() says what the folder keeps
     except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
         failed(e, path, saver, fresh=plan.resume is None)
         raise
