@@ -75,3 +75,40 @@ def test_summary_of_a_run_folder_refuses_model_flags_it_would_ignore(cli, tmp_pa
     folder = r.stdout.strip().splitlines()[-1].split("run folder: ")[1]
     r = cli("summary", folder, "--hidden", "5", env={"OMP_NUM_THREADS": "1"})
     assert r.returncode == 2 and "drop --hidden" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_plot_onto_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, capsys):
+    """A real full tmpfs: the PNG is never left half-written or as a temporary beside the filler."""
+    from conftest import fill, one_line_error, tmpfs
+
+    with tmpfs(tmp_path, "64k") as disk:
+        fill(disk, 4 << 10)
+        err = one_line_error(capsys, "plot", "activations", "--out", str(disk / "act.png"))
+        assert "no space left on device" in err and str(disk / "act.png") in err, err
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0])
+def test_sigterm_during_plot_leaves_a_whole_png_or_none(tmp_path, delay):
+    """A real ``mlplab plot`` sent SIGTERM at some moment: exit 0 with a whole PNG, or 130 with one line and no
+    PNG and no temporary; never a traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ONE_THREAD
+
+    out = tmp_path / "act.png"
+    p = subprocess.Popen([sys.executable, "-m", "mlplab", "plot", "activations", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**__import__("os").environ, "MPLBACKEND": "Agg", **ONE_THREAD})
+    time.sleep(delay)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode in (0, 130, -signal.SIGTERM), (p.returncode, err)  # before Python's handler: killed
+    assert not list(tmp_path.glob(".*.tmp"))
+    if out.exists():
+        data = out.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND", "a PNG cut short"

@@ -163,3 +163,32 @@ def test_recipe_help_states_each_recipes_duration_quick_and_full(cli):
     for name in RECIPES:
         line = next(line for line in r.stdout.splitlines() if line.split()[:1] == [name])
         assert "quick " in line and ", full " in line, line
+
+
+def test_a_recipe_onto_a_full_disk_is_one_line_naming_the_file_and_leaves_no_half_written_file(tmp_path, capsys):
+    """A real full tmpfs under --out: one line naming the file that did not fit; every file left is whole (no
+    temporary, no empty file)."""
+    from conftest import fill, one_line_error, tmpfs
+
+    with tmpfs(tmp_path, "64k") as disk:
+        fill(disk, 8 << 10)
+        err = one_line_error(capsys, "recipe", "polyfit", "--quick", "--out", str(disk / "polyfit"))
+        assert "no space left on device" in err and str(disk / "polyfit") in err, err
+        left = [p for p in disk.rglob("*") if p.name != "filler"]
+        assert not [p for p in left if p.name.endswith(".tmp") or (p.is_file() and p.stat().st_size == 0)], left
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.0])
+def test_sigterm_during_a_recipe_leaves_whole_files_and_no_temporary(tmp_path, delay):
+    """A real ``mlplab recipe`` sent SIGTERM once its folder exists: one line, exit 130 (or done), no
+    traceback; every file left is whole (no temporary, no empty file)."""
+    from conftest import last_error, terminated
+
+    out = tmp_path / "polyfit"
+    done = terminated(["recipe", "polyfit", "--quick", "--out", str(out)], tmp_path, delay, ready="polyfit")
+    # -15: the signal came after the command returned (its files written) while Python was shutting down
+    assert done.returncode in (0, 130) or (done.returncode == -15 and "recipe folder:" in done.stdout), done
+    if done.returncode == 130:
+        assert last_error(done.stderr).startswith("mlplab: "), done.stderr
+    left = list(tmp_path.rglob("*"))
+    assert not [p for p in left if p.name.endswith(".tmp") or (p.is_file() and p.stat().st_size == 0)], left

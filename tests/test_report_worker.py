@@ -5,6 +5,7 @@ WriteFailed naming the file, with no temporary left; a worker that dies is said 
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -126,3 +127,15 @@ def test_a_run_that_ended_well_leaves_its_worker_to_the_next_and_a_fork_starts_i
     assert os.read(read, 1) == b"1" and fourth.proc.poll() is None
     with report_worker.start(data, "auto", seed=0) as fifth:
         assert fifth is fourth
+
+
+def test_a_relative_run_folder_is_drawn_where_the_run_is_not_where_the_worker_started(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "run").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    with report_worker.Worker() as worker:  # started here, used from b (a pooled worker serves later runs)
+        monkeypatch.chdir(tmp_path / "b")
+        worker.draw(jobs(Path("run")))
+        worker.drawn()
+    assert sorted(p.name for p in (tmp_path / "b" / "run").iterdir()) == ["confusion.png", "learning_curves.png"]
+    assert not list((tmp_path / "a").iterdir())

@@ -78,7 +78,8 @@ class Worker:
 
     def draw(self, jobs: list) -> None:
         """Draw ``figure_jobs``' figures (files written atomically, as every run file)."""
-        self.send("draw", {"jobs": [[name, [encode(a) for a in args], str(path)] for name, args, path in jobs]})
+        self.send("draw", {"jobs": [[name, [encode(a) for a in args], os.path.abspath(path)]  # its cwd may differ
+                                    for name, args, path in jobs]})
 
     def answer(self) -> dict:
         if self.writer is not None:
