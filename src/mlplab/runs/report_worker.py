@@ -32,6 +32,10 @@ import threading
 from pathlib import Path
 
 
+class WorkerLost(RuntimeError):
+    """The worker process ended before it answered (killed, out of memory, a Python that cannot start it)."""
+
+
 class Worker:
     """One worker process. Messages go in order, from a thread (the pipe takes the rows while training runs);
     each gets one JSON line back, read in the same order."""
@@ -52,6 +56,7 @@ class Worker:
         self.writer: threading.Thread | None = None
         self.decision: dict | None = None  # the baselines' when there was nothing to fit
         self.pending = 0                   # messages sent whose answer is not read yet
+        self.given, self.jobs, self.said = None, None, False  # what was sent: done here if the worker ends
 
     def send(self, kind: str, payload) -> None:
         if self.writer is not None:
@@ -70,7 +75,7 @@ class Worker:
 
     def fit(self, given: dict) -> None:
         """The baselines of ``baselines.inputs``' dict; one without arrays (nothing to fit) is its own answer."""
-        self.decision = None
+        self.decision, self.given = None, given
         if "x" in given:
             self.send("baselines", given)
         else:
@@ -78,6 +83,7 @@ class Worker:
 
     def draw(self, jobs: list) -> None:
         """Draw ``figure_jobs``' figures (files written atomically, as every run file)."""
+        self.jobs = jobs
         self.send("draw", {"jobs": [[name, [encode(a) for a in args], os.path.abspath(path)]  # its cwd may differ
                                     for name, args, path in jobs]})
 
@@ -90,18 +96,41 @@ class Worker:
             self.proc.wait()
             self.log.seek(0)
             err = self.log.read().decode(errors="replace").strip().splitlines()
-            raise RuntimeError(f"mlplab's report worker process failed: {err[-1] if err else self.proc.returncode}")
+            raise WorkerLost(f"mlplab's report worker process ended ({err[-1] if err else self.proc.returncode})")
         return json.loads(line)
 
+    def lost(self, e: WorkerLost) -> None:
+        """Say once that the worker's work is done here instead."""
+        if not self.said:
+            self.said = True
+            print(f"mlplab: note: {e}; its baselines and figures are made in this process instead", file=sys.stderr)
+
     def baselines(self) -> dict:
-        """``{"decision", "rows", "models"}`` as ``baselines.fit`` gives it; waits for the fit."""
-        return self.decision if self.decision is not None else self.answer()
+        """``{"decision", "rows", "models"}`` as ``baselines.fit`` gives it; waits for the fit (made here if the
+        worker ended: a run never fails for want of its report)."""
+        if self.decision is not None:
+            return self.decision
+        try:
+            return self.answer()
+        except WorkerLost as e:
+            from mlplab.runs.baselines import fit
+
+            self.lost(e)
+            return fit(self.given)
 
     def drawn(self) -> None:
-        """Wait for ``draw``'s figures; a failed write is raised here as the WriteFailed naming its file."""
+        """Wait for ``draw``'s figures (drawn here if the worker ended); a failed write is raised here as the
+        WriteFailed naming its file."""
         from mlplab.runs.rundir import WriteFailed
 
-        out = self.answer()
+        try:
+            out = self.answer()
+        except WorkerLost as e:
+            from mlplab.plots import figures
+
+            self.lost(e)
+            figures.draw(self.jobs)
+            return
         if "error" in out:
             raise WriteFailed(out["error"], path=Path(out["path"]), code=out["errno"])
 
