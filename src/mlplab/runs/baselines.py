@@ -97,11 +97,11 @@ def inputs(data, *, choice: str = "auto", seed: int = 0) -> dict:
         return {"decision": "baselines: skipped, more than one regression target", "rows": 0, "models": {}}
     x = data.encoded("train")
     x = x.reshape(len(x), -1).numpy()
-    y = labels(data, data.y_train)
     rows, why = plan(choice, *x.shape)
     out = {"decision": why, "rows": rows, "models": {}}
-    if rows == 0:
+    if rows == 0:  # before the targets are converted: nothing will use them
         return out
+    y = labels(data, data.y_train)
     if rows < len(x):
         keep = np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))
         x, y = x[keep], y[keep]

@@ -36,7 +36,37 @@ class WorkerLost(RuntimeError):
     """The worker process ended before it answered (killed, out of memory, a Python that cannot start it)."""
 
 
-class Worker:
+class InProcess:
+    """The report made in this process: what a run falls back to when no worker process can be started, or when
+    its worker ends before it answers (``Worker`` sends the same work away and keeps it here for that case)."""
+
+    def __init__(self):
+        self.given, self.jobs = None, None
+
+    def fit(self, given: dict) -> None:
+        self.given = given
+
+    def draw(self, jobs: list) -> None:
+        self.jobs = jobs
+
+    def baselines(self) -> dict:
+        from mlplab.runs.baselines import fit
+
+        return fit(self.given)
+
+    def drawn(self) -> None:
+        from mlplab.plots import figures
+
+        figures.draw(self.jobs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+class Worker(InProcess):
     """One worker process. Messages go in order, from a thread (the pipe takes the rows while training runs);
     each gets one JSON line back, read in the same order."""
 
@@ -56,7 +86,8 @@ class Worker:
         self.writer: threading.Thread | None = None
         self.decision: dict | None = None  # the baselines' when there was nothing to fit
         self.pending = 0                   # messages sent whose answer is not read yet
-        self.given, self.jobs, self.said = None, None, False  # what was sent: done here if the worker ends
+        self.said = False                  # whether the note that the work is done here was printed
+        super().__init__()                 # what was sent: done here if the worker ends
 
     def send(self, kind: str, payload) -> None:
         if self.writer is not None:
@@ -75,7 +106,8 @@ class Worker:
 
     def fit(self, given: dict) -> None:
         """The baselines of ``baselines.inputs``' dict; one without arrays (nothing to fit) is its own answer."""
-        self.decision, self.given = None, given
+        super().fit(given)
+        self.decision = None
         if "x" in given:
             self.send("baselines", given)
         else:
@@ -83,7 +115,7 @@ class Worker:
 
     def draw(self, jobs: list) -> None:
         """Draw ``figure_jobs``' figures (files written atomically, as every run file)."""
-        self.jobs = jobs
+        super().draw(jobs)
         self.send("draw", {"jobs": [[name, [encode(a) for a in args], os.path.abspath(path)]  # its cwd may differ
                                     for name, args, path in jobs]})
 
@@ -113,10 +145,8 @@ class Worker:
         try:
             return self.answer()
         except WorkerLost as e:
-            from mlplab.runs.baselines import fit
-
             self.lost(e)
-            return fit(self.given)
+            return super().baselines()
 
     def drawn(self) -> None:
         """Wait for ``draw``'s figures (drawn here if the worker ended); a failed write is raised here as the
@@ -126,10 +156,8 @@ class Worker:
         try:
             out = self.answer()
         except WorkerLost as e:
-            from mlplab.plots import figures
-
             self.lost(e)
-            figures.draw(self.jobs)
+            super().drawn()
             return
         if "error" in out:
             raise WriteFailed(out["error"], path=Path(out["path"]), code=out["errno"])
@@ -157,35 +185,6 @@ class Worker:
             self.close()
 
 
-class InProcess:
-    """``Worker``'s work done here, when no process can be started (a process or file limit reached)."""
-
-    def __init__(self):
-        self.given, self.jobs = None, None
-
-    def fit(self, given: dict) -> None:
-        self.given = given
-
-    def draw(self, jobs: list) -> None:
-        self.jobs = jobs
-
-    def baselines(self) -> dict:
-        from mlplab.runs.baselines import fit
-
-        return fit(self.given)
-
-    def drawn(self) -> None:
-        from mlplab.plots import figures
-
-        figures.draw(self.jobs)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-
 _warm: Worker | None = None
 
 
@@ -206,7 +205,7 @@ def _end_warm() -> None:
         _warm.close()
 
 
-def start(data, choice: str, seed: int) -> Worker | InProcess:
+def start(data, choice: str, seed: int) -> InProcess:
     """A worker (the pre-warmed one, else a new one) fitting the baselines of ``data`` (a table Dataset) as
     ``choice`` (config.baselines) says: with ``none`` it only draws."""
     from mlplab.runs.baselines import inputs

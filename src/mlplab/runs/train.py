@@ -142,14 +142,9 @@ def execute(plan: Plan, *, write: bool = False, progress: str = "auto", callback
 
 def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbose: bool,
              held: contextlib.ExitStack) -> Run:
-    history, state = None, TrainState()
-    if plan.checkpoint is not None:
-        history, state = plan.checkpoint.history, plan.checkpoint.state
-        restore_rng(plan.checkpoint.rng)
-    callbacks = list(callbacks) + ([PathReport()] if verbose else [])
     folder = {"path": None, "saver": None}  # filled as they are made: what a Ctrl-C or SIGTERM names or removes
     with interrupted(folder, plan.config, fresh=plan.resume is None):
-        return _run(plan, write, progress, callbacks, held, history, state, folder)
+        return _run(plan, write, progress, list(callbacks) + ([PathReport()] if verbose else []), held, folder)
 
 
 @contextlib.contextmanager
@@ -175,9 +170,12 @@ def interrupted(folder: dict, config: TrainConfig, fresh: bool):
                           f"mlplab train --resume {path}") from None
 
 
-def _run(plan: Plan, write: bool, progress: str, callbacks: list, held: contextlib.ExitStack, history, state,
-         folder: dict) -> Run:
+def _run(plan: Plan, write: bool, progress: str, callbacks: list, held: contextlib.ExitStack, folder: dict) -> Run:
     data, config, model, checkpoint = plan.data, plan.config, plan.model, plan.checkpoint
+    history, state = None, TrainState()
+    if checkpoint is not None:
+        history, state = checkpoint.history, checkpoint.state
+        restore_rng(checkpoint.rng)
     path = saver = None
     if write:  # under torchrun only rank 0 writes; every rank resumes from the same checkpoint
         path = plan.resume if plan.resume is not None else (
@@ -210,8 +208,6 @@ def _run(plan: Plan, write: bool, progress: str, callbacks: list, held: contextl
     try:
         with out_of_memory_hint(config):
             history = fit(model, data, config, opt=plan.opt, history=history, state=state, callbacks=callbacks)
-    except KeyboardInterrupt:
-        raise  # interrupted() says what the folder keeps
     except (ValueError, TypeError, OSError, NonFiniteLoss) as e:
         failed(e, path, saver, fresh=plan.resume is None)
         raise
@@ -232,9 +228,9 @@ def _run(plan: Plan, write: bool, progress: str, callbacks: list, held: contextl
         add_table_metrics(run)
         if worker is not None and path is not None:  # the figures drawn there while the other files are written
             worker.draw(figure_jobs(path, run))
-        if worker is not None:
+        if worker is not None and config.baselines != "none":
             baselines = worker.baselines()
-            if "test" in run.metrics and config.baselines != "none":  # beside the net, on the same rows
+            if "test" in run.metrics:  # beside the net, on the same rows
                 run.metrics["baselines"] = baselines
     if path is not None:
         try:
