@@ -152,6 +152,23 @@ def small_table(path: Path, rows: int = 200, seed: int = 0) -> Path:
     return path
 
 
+def full_disks(tmp_path: Path, capsys, argv: list[str], frees: tuple[int, ...]):
+    """``mlplab ARGV --out MNT/out`` on a real 256 KiB tmpfs filled but for each of ``frees`` bytes: checks exit 2,
+    one "no space left on device" line naming a file under MNT/out, and nothing half-written there; yields
+    (MNT/out, that line) for the caller's checks of what it kept."""
+    from mlplab.cli.main import main
+
+    for free in frees:
+        (tmp_path / str(free)).mkdir()
+        with tmpfs(tmp_path / str(free), "256k") as mnt:
+            fill(mnt, free)
+            assert main([*argv, "--out", str(mnt / "out")]) == 2
+            err = capsys.readouterr().err.strip().splitlines()[-1]
+            assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
+            assert half_written(mnt / "out") == [], half_written(mnt / "out")
+            yield mnt / "out", err
+
+
 RUN_OWN = ("config.toml", ".lock", "cv.json", "compare.json")  # what a folder holds before anything trained
 
 

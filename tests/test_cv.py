@@ -163,29 +163,23 @@ def test_cli_cv_on_a_table_file(cli, tmp_path):
 def test_a_full_disk_at_any_point_leaves_no_cv_folder_or_one_that_says_what_it_keeps(tmp_path, capsys):
     """``mlplab cv --out`` on a real tmpfs filled but for 0 B .. 200 KiB: one line naming the file, exit 2; no cv
     folder when no fold trained, else one with cv.json whose every fold can be resumed."""
-    from conftest import fill, half_written, small_table, tmpfs
+    from conftest import full_disks, small_table
 
-    from mlplab.cli.main import main
     from mlplab.runs.checkpoint import load_checkpoint
 
     data = small_table(tmp_path / "t.csv")
+    argv = ["cv", "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "8", "--folds", "2", "--quiet",
+            "--baselines", "none"]
     outcomes = set()
-    for free in (0, 4 << 10, 16 << 10, 64 << 10, 200 << 10):  # cv.json, config.toml, fold 1, its plots, fold 2
-        (tmp_path / str(free)).mkdir()
-        with tmpfs(tmp_path / str(free), "256k") as mnt:
-            fill(mnt, free)
-            assert main(["cv", "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "8", "--folds",
-                         "2", "--quiet", "--baselines", "none", "--out", str(mnt / "out")]) == 2
-            err = capsys.readouterr().err.strip().splitlines()[-1]
-            assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
-            assert half_written(mnt / "out") == [], half_written(mnt / "out")
-            kept = list((mnt / "out").iterdir())
-            if kept:
-                assert len(kept) == 1 and (kept[0] / "cv.json").is_file()
-                assert f"{kept[0]} has " in err and "folds finished" in err, err
-                folds = [c.parent for c in kept[0].glob("fold*/config.toml")]
-                assert folds and all(load_checkpoint(f) is not None for f in folds)
-            outcomes.add("kept" if kept else "gone")
+    # cv.json, config.toml, fold 1, its plots, fold 2
+    for out, err in full_disks(tmp_path, capsys, argv, (0, 4 << 10, 16 << 10, 64 << 10, 200 << 10)):
+        kept = list(out.iterdir())
+        if kept:
+            assert len(kept) == 1 and (kept[0] / "cv.json").is_file()
+            assert f"{kept[0]} has " in err and "folds finished" in err, err
+            folds = [c.parent for c in kept[0].glob("fold*/config.toml")]
+            assert folds and all(load_checkpoint(f) is not None for f in folds)
+        outcomes.add("kept" if kept else "gone")
     assert outcomes == {"gone", "kept"}
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ONE_THREAD, tmpfs
+from conftest import ONE_THREAD, small_table, tmpfs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,25 +30,13 @@ from mlplab.runs.rundir import atomic_write  # noqa: E402
 COMMANDS = ["predict", "export", "evaluate"]
 
 
-def table(path: Path, rows: int = 120, seed: int = 0) -> Path:
-    import random
-
-    rng = random.Random(seed)
-    lines = ["id,a,b,c,y"]
-    for i in range(rows):
-        a, b = rng.random(), rng.random()
-        lines.append(f"{i},{a:.3f},{b:.3f},{rng.choice('xyz')},{'yes' if a + b > 1 else 'no'}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny table run (2 epochs, 8 units) and its data file."""
     import torch
 
     root = tmp_path_factory.mktemp("outputs")
-    data = table(root / "t.csv")
+    data = small_table(root / "t.csv", rows=120)
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -208,7 +196,7 @@ def small_disk(tmp_path):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_full_disk_names_the_file_and_leaves_nothing_half_written(trained, tmp_path, small_disk, capsys, command):
     run, original = trained
-    data = table(tmp_path / "many.csv", rows=3000, seed=1)  # predictions bigger than the disk
+    data = small_table(tmp_path / "many.csv", rows=3000, seed=1)  # predictions bigger than the disk
     (small_disk / "filler").write_bytes(b"\0" * (40 << 10))
     out = small_disk / ("ev" if command == "evaluate" else "out.file")
     err = refused(capsys, argv(command, run, data, out), "no space left on device", str(small_disk))
