@@ -169,3 +169,53 @@ def test_removing_or_replacing_the_lock_file_does_not_defeat_the_lock(tmp_path, 
         with pytest.raises(BlockingIOError, match="in use by process"):
             with RunLock(tmp_path):
                 pass
+
+
+# A signal that lands inside an import: raised there, it can break a C extension's initialisation (CI saw SIGTERM
+# inside matplotlib's ft2font end in "Fatal Python error: PyThreadState_Get"). It must wait for the import.
+SLOW_MODULE = """
+import os, signal, time
+os.kill(os.getpid(), signal.{sig})  # the signal arrives while this module is being imported
+time.sleep(0.3)
+DONE = True
+"""
+
+
+@pytest.mark.parametrize("guard,sig", [("mlplab.runs.rundir:terminate_raises(Path('x'))", "SIGTERM"),
+                                       ("mlplab.cli.main:terminate_interrupts()", "SIGTERM"),
+                                       ("mlplab.cli.main:terminate_interrupts()", "SIGINT")])
+def test_a_signal_during_an_import_is_raised_once_the_import_has_finished(tmp_path, guard, sig):
+    (tmp_path / "slow_module.py").write_text(SLOW_MODULE.format(sig=sig))
+    module, call = guard.split(":")
+    r = python(f"""
+        import importlib, sys, time
+        from pathlib import Path
+        guard = importlib.import_module({module!r})
+        sys.path.insert(0, {str(tmp_path)!r})
+        try:
+            with guard.{call}:
+                import slow_module
+                print("imported", slow_module.DONE, flush=True)
+                time.sleep(5)
+                print("not stopped")
+        except KeyboardInterrupt as e:
+            print("stopped after the import:", type(e).__name__, "slow_module" in sys.modules)
+        """)
+    assert r.returncode == 0, r.stderr
+    expected = "Terminated" if sig == "SIGTERM" else "KeyboardInterrupt"
+    assert r.stdout.splitlines() == ["imported True", f"stopped after the import: {expected} True"]
+
+
+def test_a_signal_outside_an_import_is_raised_at_once():
+    r = python("""
+        import os, signal, time
+        from mlplab.cli.main import terminate_interrupts
+        t = time.perf_counter()
+        try:
+            with terminate_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+        except KeyboardInterrupt as e:
+            print(type(e).__name__, time.perf_counter() - t < 1)
+        """)
+    assert r.stdout.split() == ["Terminated", "True"], r.stderr

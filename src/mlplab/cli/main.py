@@ -88,18 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 def terminate_interrupts() -> Iterator[None]:
     """While a command runs, SIGTERM raises rundir.Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of
     ending the process where it stands: temporaries are removed, a run folder says how to resume it, a compare or
-    cv folder where nothing trained is removed, and the command exits 130 with one line. Main thread only."""
-    from mlplab.runs.rundir import Terminated
+    cv folder where nothing trained is removed, and the command exits 130 with one line. Either signal waits for
+    an import under way to finish (rundir.importing says why). Main thread only."""
+    from mlplab.runs.rundir import Terminated, after_imports
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise Terminated("terminated (SIGTERM)")
+        if not after_imports(signum, frame):
+            raise Terminated("terminated (SIGTERM)") if signum == signal.SIGTERM else KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)

@@ -105,6 +105,28 @@ class Terminated(KeyboardInterrupt):
     intact), or while a CLI command ran (mlplab.cli.main.terminate_interrupts: stopped as Ctrl-C stops it)."""
 
 
+def importing(frame) -> bool:
+    """Whether ``frame`` (a signal handler's) runs inside an import. An exception raised there can land inside a
+    C extension's initialisation (matplotlib's ft2font creating its enums), which leaves the interpreter broken:
+    the import fails, and Python dies at exit with "Fatal Python error: PyThreadState_Get"."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def after_imports(signum: int, frame) -> bool:
+    """In a signal handler: True when ``frame`` is inside an import, after asking for signal ``signum`` again in
+    50 ms, so that the handler raises once the import has finished; False when it may raise now."""
+    if not importing(frame):
+        return False
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
+    return True
+
+
 @contextlib.contextmanager
 def terminate_raises(path: Path):
     """While the block runs (main thread only), SIGTERM raises Terminated instead of ending the process on the
@@ -114,7 +136,8 @@ def terminate_raises(path: Path):
         return
 
     def handler(signum, frame):
-        raise Terminated(f"terminated (SIGTERM) while writing {path}; it was left as it was before")
+        if not after_imports(signum, frame):
+            raise Terminated(f"terminated (SIGTERM) while writing {path}; it was left as it was before")
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
