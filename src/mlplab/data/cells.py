@@ -47,8 +47,7 @@ def check_finite(table, source: str | None = None) -> None:
             continue
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             x = col.cast(pa.float64())
-        elif pa.types.is_string(col.type) and pc.any(pc.greater_equal(pc.utf8_length(col), 39)).as_py() \
-                and (form := units.unit_format(col)) is not None:  # ``1,000,...,000 kg``: 39 digits at least
+        elif pa.types.is_string(col.type) and huge_text(col) and (form := units.unit_format(col)) is not None:
             x = pa.array(units.numbers(col, form[0]), pa.float64(), from_pandas=True)  # NaN: missing (null)
         else:
             continue
@@ -63,6 +62,15 @@ def check_finite(table, source: str | None = None) -> None:
         shown = f"{col[row].as_py()!r} ({value:.3g})" if pa.types.is_string(col.type) else repr(value)
         raise ValueError(f"{where(source, row)}, column {name!r}: {shown} is {what}; mark missing cells as empty "
                          f"(or with --na-values), and rescale a column of huge values (a log, or other units)")
+
+
+def huge_text(col) -> bool:
+    """Whether a text column may hold a number beyond float32: a cell of 39 characters at least
+    (``1,000,...,000 kg``) or with an exponent (``1e300 kg``). A cheap test before parsing units."""
+    import pyarrow.compute as pc
+
+    return pc.any(pc.or_(pc.greater_equal(pc.utf8_length(col), 39),
+                         pc.match_substring_regex(col, r"\d[eE][+-]?\d"))).as_py()
 
 
 def check_numbers(table, source: str | None = None) -> None:

@@ -15,7 +15,9 @@ The decimal mark is decided once per column, from the training cells:
   ``1,234``; a column of such cells is said to be read so in its report line).
 
 Thousands are grouped by 3 with the other mark, a space (also no-break or thin) or an apostrophe
-(``1'234``). Percent cells keep their number (``45 %`` → 45). A cell that does not parse is missing.
+(``1'234``). A number may have an exponent (``1.5e3 kg``): it is read as the number it is, so one beyond
+float32's range is refused as a plain number is (mlplab.data.cells.check_finite), never dropped as missing.
+Percent cells keep their number (``45 %`` → 45). A cell that does not parse is missing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def pattern(decimal: str) -> str:
     """The RE2 pattern of one cell with ``decimal`` as its decimal mark (``.`` or ``,``)."""
     group, point = ("," if decimal == "." else r"\."), "\\" + decimal
     sep = f"[{group}{SPACES}]"
-    number = rf"\d{{1,3}}(?:{sep}\d{{3}})+(?:{point}\d+)?|\d+(?:{point}\d+)?|{point}\d+"
+    number = rf"(?:\d{{1,3}}(?:{sep}\d{{3}})+(?:{point}\d+)?|\d+(?:{point}\d+)?|{point}\d+)(?:[eE][+-]?\d+)?"
     return rf"^(?P<s1>[+-]?){PRE}\s?(?P<s2>[+-]?)(?P<num>{number})\s?{POST}$"
 
 
@@ -55,7 +57,7 @@ def unit_format(col) -> tuple[str, str] | None:
     for field in ("pre", "post"):
         units |= set(pc.unique(pc.struct_field(fields, [_FIELDS.index(field)])).to_pylist()) - {None, ""}
     units = {u.strip() for u in units}
-    plain = pc.match_substring_regex(cells, r"^[+-]?\d+(\.\d+)?$")
+    plain = pc.match_substring_regex(cells, r"^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$")
     marked = pc.any(pc.and_(pc.is_valid(fields), pc.invert(plain))).as_py()  # a cell with a separator
     if len(units) > 1 or (not units and not marked):  # plain numbers (and a typo: cells.check_numbers names it)
         return None                                   # stay text, as the user has them
