@@ -177,6 +177,35 @@ def test_a_full_disk_under_the_journal_names_it_and_leaves_no_empty_journal(caps
         assert list((mnt / "t").iterdir()) == []
 
 
+def test_a_disk_that_fills_mid_study_leaves_the_journal_whole_and_the_study_continues(tmp_path, table):
+    """A real tmpfs with 4 KiB left under the journal: an append that does not fit is cut back, not left half a
+    line (the next append would glue onto it and the study could not be read); one line naming the journal, exit
+    2, no traceback (was: Optuna's AssertionError "Should not reach."). Freed, the same command finishes."""
+    from conftest import fill, tmpfs
+
+    with tmpfs(tmp_path, "64k") as mnt:
+        fill(mnt, 4096)
+        argv = tune_cmd(table, tmp_path / "t", "--trials", "20", "--storage", f"journal:{mnt}/j.log")
+        env = {**os.environ, "MPLBACKEND": "Agg", **ONE_THREAD}
+        full = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=240)
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+        errors = [line for line in full.stderr.splitlines() if line.startswith("mlplab: error:")]
+        assert errors == [full.stderr.strip().splitlines()[-1]], full.stderr
+        assert errors[0].startswith(f"mlplab: error: no space left on device (or file size limit) writing the "
+                                    f"study's journal {mnt}/j.log"), errors[0]
+        journal = (mnt / "j.log").read_bytes()
+        assert journal.endswith(b"\n") and all(json.loads(line) for line in journal.splitlines())
+        url = f"journal:{mnt}/j.log"
+        kept = optuna.load_study(study_name="t", storage=open_storage(url, heartbeat=1)).trials
+        assert kept, journal  # the study and what its trials reported before the disk filled
+        (mnt / "filler").unlink()
+        again = subprocess.run([*argv[:argv.index("--trials") + 1], "2", *argv[argv.index("--trials") + 2:]],
+                               capture_output=True, text=True, env=env, timeout=240)
+        assert again.returncode == 0, again.stderr
+        states = [t.state.name for t in optuna.load_study(study_name="t", storage=open_storage(url, 1)).trials]
+        assert "RUNNING" not in states and states.count("COMPLETE") >= 2, states
+
+
 # a journal study: killed, resumed by the same command, its best run folder used like any run
 
 

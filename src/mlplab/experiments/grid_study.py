@@ -60,9 +60,9 @@ def train_members(folder: Path, specs: list[dict], *, workers: int = 1, storage:
         run_workers(grid, found, log)
         return collect(grid, found)
     except Exception as e:
-        if studies.is_storage_error(e):
-            raise studies.lost(grid.storage, e) from None
-        raise
+        if (failed := studies.failure(grid.storage, e)) is e:
+            raise
+        raise failed from None
 
 
 def run_workers(grid: Grid, study, log) -> None:
@@ -97,9 +97,9 @@ def work(grid: Grid, after) -> None:
             else:
                 return
     except Exception as e:
-        if studies.is_storage_error(e):
-            raise studies.lost(grid.storage, e) from None
-        raise
+        if (failed := studies.failure(grid.storage, e)) is e:
+            raise
+        raise failed from None
 
 
 def train_member(grid: Grid, trial) -> float:

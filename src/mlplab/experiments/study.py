@@ -82,16 +82,24 @@ def open_storage(spec: str, heartbeat: float):
 
 
 def journal_file(path: Path):
-    """Optuna's journal file backend, whose failed appends (a full disk) are WriteFailed naming the file; a
-    journal that stayed empty is removed (no 0-byte file is left behind)."""
-    from optuna.storages.journal import JournalFileBackend
+    """Optuna's journal file backend, whose appends are whole lines or nothing: a failed one (a full disk) is cut
+    back to where it began, then WriteFailed naming the file (a cut last line would make the next append glue
+    onto it, and the journal unreadable); a journal that stayed empty is removed (no 0-byte file is left)."""
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
     from mlplab.runs.rundir import NO_SPACE, WriteFailed
 
+    lock = JournalFileSymlinkLock(str(path))  # Optuna's default: what its own appends to the file take
+
     class Journal(JournalFileBackend):
         def append_logs(self, logs) -> None:
+            lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
             try:
-                super().append_logs(logs)
+                lock.acquire()
+                try:
+                    append_whole(path, lines)
+                finally:
+                    lock.release()
             except OSError as e:
                 if path.is_file() and path.stat().st_size == 0:
                     path.unlink(missing_ok=True)
@@ -100,7 +108,25 @@ def journal_file(path: Path):
                 raise WriteFailed(f"{cause} writing the study's journal {path}; its finished trials stay in it: "
                                   "free space, then run the same command again", path=path, code=e.errno) from None
 
-    return Journal(str(path))
+    return Journal(str(path), lock)
+
+
+def append_whole(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` and fsync it; on any failure or interruption the file is cut back to its
+    length before."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        end = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException:  # a full disk, or a signal between two writes
+            os.ftruncate(fd, end)
+            raise
+    finally:
+        os.close(fd)
 
 
 def is_storage_error(e: BaseException) -> bool:
@@ -117,6 +143,23 @@ def is_storage_error(e: BaseException) -> bool:
         seen.add(id(e))
         e = e.__cause__ or e.__context__
     return False
+
+
+def failure(spec: str, e: Exception) -> Exception:
+    """What a study's command raises for ``e``, met while it used the study: StorageLost for an error of the
+    database, the journal's WriteFailed where Optuna 5.1 hid it (AssertionError "Should not reach." when
+    recording a trial's end fails), else ``e`` itself."""
+    from mlplab.runs.rundir import WriteFailed
+
+    if is_storage_error(e):
+        return lost(spec, e)
+    seen, cause = set(), e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, WriteFailed):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return e
 
 
 def _root(e: BaseException) -> BaseException:

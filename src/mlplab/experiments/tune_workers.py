@@ -96,13 +96,14 @@ def child(job: Job, index: int, errors) -> None:
 
 
 def guarded(job: Job, action):
-    """``action()``; a storage error becomes StorageLost (one line, exit 2)."""
+    """``action()``; a storage error becomes StorageLost, a failed journal write its WriteFailed (one line,
+    exit 2)."""
     try:
         return action()
     except Exception as e:
-        if studies.is_storage_error(e):
-            raise studies.lost(job.storage, e) from None
-        raise
+        if (failed := studies.failure(job.storage, e)) is e:
+            raise
+        raise failed from None
 
 
 def work(job: Job, index: int, bar) -> None:
