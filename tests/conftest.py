@@ -154,8 +154,9 @@ def small_table(path: Path, rows: int = 200, seed: int = 0) -> Path:
 
 def full_disks(tmp_path: Path, capsys, argv: list[str], frees: tuple[int, ...]):
     """``mlplab ARGV --out MNT/out`` on a real 256 KiB tmpfs filled but for each of ``frees`` bytes: checks exit 2,
-    one "no space left on device" line naming a file under MNT/out, and nothing half-written there; yields
-    (MNT/out, that line) for the caller's checks of what it kept."""
+    one "no space left on device" line naming a file under MNT/out, nothing half-written there, and no MNT/out
+    unless it keeps something (it was not there before); yields (MNT/out, that line) for the caller's checks of
+    what it kept."""
     from mlplab.cli.main import main
 
     for free in frees:
@@ -166,6 +167,7 @@ def full_disks(tmp_path: Path, capsys, argv: list[str], frees: tuple[int, ...]):
             err = capsys.readouterr().err.strip().splitlines()[-1]
             assert err.startswith("mlplab: error: no space left on device") and f"writing {mnt}/out/" in err, err
             assert half_written(mnt / "out") == [], half_written(mnt / "out")
+            assert not (mnt / "out").exists() or any((mnt / "out").iterdir()), f"{mnt}/out left empty"
             yield mnt / "out", err
 
 

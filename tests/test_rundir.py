@@ -70,7 +70,7 @@ def test_cli_under_a_file_size_limit_is_one_line_naming_the_file(tmp_path):
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert "no space left on device (or file size limit) writing" in lines[0]
     assert ".safetensors" in lines[0] or ".csv" in lines[0] or ".png" in lines[0], lines[0]
-    for run in out.iterdir():  # whatever the run kept is whole, and no temporary is left
+    for run in out.iterdir() if out.exists() else []:  # whatever the run kept is whole, and no temporary is left
         assert not list(run.glob(".*.tmp"))
         if (run / "checkpoint.safetensors").exists():
             from mlplab.runs.checkpoint import load_checkpoint
@@ -93,6 +93,26 @@ def test_enospc_writing_config_or_weights_names_the_file(full_disk):
     with pytest.raises(OSError, match=f"writing {full_disk}/model.safetensors"):
         save_weights(torch.nn.Linear(200, 200), full_disk / "model.safetensors")
     assert sorted(p.name for p in full_disk.iterdir()) == ["config.toml"]
+
+
+@pytest.mark.parametrize("command", [["train"], ["compare", "--grid", "lr=0.1,0.2"], ["cv", "--folds", "2"]])
+def test_a_full_disk_leaves_no_out_folder_that_was_not_there_before(tmp_path, capsys, command):
+    """``--out NEW/deeper`` on a real full tmpfs: one line, exit 2, and neither NEW nor NEW/deeper is left
+    (was: both stayed, empty); a folder that was there before stays."""
+    from conftest import fill, small_table
+
+    from mlplab.cli.main import main
+
+    data = small_table(tmp_path / "t.csv")
+    with tmpfs(tmp_path, "64k") as mnt:
+        (mnt / "old").mkdir()
+        fill(mnt, 0)
+        for out in (mnt / "new" / "deeper", mnt / "old" / "deeper"):
+            assert main([*command, "--data", str(data), "--target", "y", "--epochs", "1", "--hidden", "8", "--quiet",
+                         "--baselines", "none", "--out", str(out)]) == 2
+            assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+                f"mlplab: error: no space left on device (or file size limit) writing {out}/")
+        assert sorted(p.name for p in mnt.rglob("*")) == ["filler", "old"]
 
 
 def test_write_json_is_standard_json_with_null_for_non_finite(tmp_path):

@@ -108,12 +108,14 @@ def rows(path: Path) -> list[dict]:
 
 def test_sampled_values_become_config_keys_through_the_one_road():
     trial = optuna.trial.FixedTrial({"lr": 1e-3, "width": 128, "depth": 2, "dropout": 0.1, "weight_decay": 1e-5,
-                                     "numeric_embedding": 8, "ensemble": 4, "batch_size": 256})
+                                     "numeric_embedding": 8, "numeric_embedding_sigma": 0.3, "ensemble": 4,
+                                     "batch_size": 256})
     params = search_space.suggest(trial, search_space.default_space("table"))
     keys = search_space.config_keys(params)
     assert keys["hidden"] == (128, 128) and keys["dropout"] == (0.1,) and keys["ensemble"] == 4
     config = resolve({"data": "t.csv", "target": "y", **keys}).config
     assert (config.hidden, config.lr, config.batch_size, config.numeric_embedding) == ((128, 128), 1e-3, 256, 8)
+    assert config.numeric_embedding_sigma == 0.3
 
 
 def test_a_flag_fixes_its_key_and_a_file_range_replaces_the_default(tmp_path):
@@ -175,6 +177,19 @@ def test_a_full_disk_under_the_journal_names_it_and_leaves_no_empty_journal(caps
                           str(mnt / "t"))
         assert line.startswith("mlplab: error: no space left on device") and f"journal {mnt}/t/journal.log" in line
         assert list((mnt / "t").iterdir()) == []
+
+
+def test_a_full_disk_leaves_no_tune_folder_that_was_not_there_before(capsys, tmp_path, table):
+    """``--out NEW/t`` on a real full tmpfs: one line naming the journal, exit 2, and neither NEW nor NEW/t left
+    (was: both stayed, empty)."""
+    from conftest import fill, tmpfs
+
+    with tmpfs(tmp_path, "64k") as mnt:
+        fill(mnt, 0)
+        line = error_line(capsys, "tune", "--data", str(table), "--target", "y", "--trials", "1", "--out",
+                          str(mnt / "new" / "t"))
+        assert line.startswith("mlplab: error: no space left on device") and f"{mnt}/new/t/journal.log" in line
+        assert [p.name for p in mnt.iterdir()] == ["filler"]
 
 
 def test_a_disk_that_fills_mid_study_leaves_the_journal_whole_and_the_study_continues(tmp_path, table):

@@ -32,7 +32,7 @@ from mlplab.data.load import as_file
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.run import Run
-from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.runs.rundir import fresh_folders, new_run_dir, write_json, write_text
 from mlplab.runs.train import prepare, train
 from mlplab.settings import Settings
 from mlplab.training.progress import Heartbeat, overall
@@ -176,7 +176,6 @@ def check(base: Settings | TrainConfig, grid: dict[str, list], seeds: int) -> tu
             configs.append(prepare(**as_file(row[0])).config)
         except (TypeError, ValueError) as e:
             raise type(e)(f"setting {label(point)}: {e}") from None
-    check_writable(configs[0].out)
     return members, configs[0]
 
 
@@ -189,7 +188,6 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
     members_keys, config = check(base, grid, seeds)
     points = settings(grid)
     seed_list = [config.seed + i for i in range(seeds)]
-    path = new_run_dir(config.out, f"compare-{config.dataset}")
     done: list[Path] = []  # the members finished, in order
 
     def note() -> str:
@@ -197,8 +195,10 @@ def compare(base: Settings | TrainConfig, grid: dict[str, list], seeds: int = 1,
         return (f"has {finished} members finished (no table yet: run the comparison again, or resume that member "
                 "and compare by hand)")
 
-    with unfinished(path, ("compare.json", "members.csv", "table.md", "table.csv"), note):
-        runs, table = _compare(path, config, grid, points, seed_list, members_keys, progress, log, spread, done)
+    with fresh_folders(config.out):
+        path = new_run_dir(config.out, f"compare-{config.dataset}")
+        with unfinished(path, ("compare.json", "members.csv", "table.md", "table.csv"), note):
+            runs, table = _compare(path, config, grid, points, seed_list, members_keys, progress, log, spread, done)
     return Comparison(path, points, seed_list, runs, table)
 
 

@@ -20,7 +20,7 @@ from mlplab.experiments import tables
 from mlplab.data.load import as_file
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
-from mlplab.runs.rundir import check_writable, new_run_dir, write_json, write_text
+from mlplab.runs.rundir import fresh_folders, new_run_dir, write_json, write_text
 from mlplab.runs.train import Plan, execute, prepare
 from mlplab.settings import Settings
 from mlplab.training.progress import Heartbeat, overall
@@ -48,12 +48,11 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
         raise ValueError(f"folds must be an integer >= 2, e.g. --folds 5; got {folds!r}")
     first = prepare(**as_file(keys), cv_folds=folds, cv_fold=1)  # every check before a file; one fold's data at a time
     config = first.config
-    path = new_run_dir(check_writable(config.out), f"cv-{config.dataset}") if write else None
     plans = fold_plans(first, keys, folds)
     del first  # let fold 1's data go once it has trained
     histories: list[History] = []
     metrics: list[dict] = []
-    if path is None:
+    if not write:
         _folds(plans, keys, folds, None, histories, metrics, log, spread)
         return _table(None, config, folds, histories, metrics)
 
@@ -61,11 +60,13 @@ def cross_validate(base: Settings | TrainConfig, folds: int = 5, *, write: bool 
         return (f"has {len(metrics)} of {folds} folds finished (no table yet: run the cv again, or resume that fold "
                 "and tabulate by hand)")
 
-    with unfinished(path, ("cv.json", "config.toml", "table.md", "folds.csv"), note, "fold"):
-        write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
-        write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
-        _folds(plans, keys, folds, path, histories, metrics, log, spread)
-        return _table(path, config, folds, histories, metrics)
+    with fresh_folders(config.out):
+        path = new_run_dir(config.out, f"cv-{config.dataset}")
+        with unfinished(path, ("cv.json", "config.toml", "table.md", "folds.csv"), note, "fold"):
+            write_json(path / "cv.json", {"folds": folds, "seed": config.seed})  # marks the folder as a cv folder
+            write_text(path / "config.toml", dump_config(config.replace(cv_fold=0, cv_folds=0)))
+            _folds(plans, keys, folds, path, histories, metrics, log, spread)
+            return _table(path, config, folds, histories, metrics)
 
 
 def fold_plans(first: Plan, keys: dict, folds: int) -> Iterator[Plan]:

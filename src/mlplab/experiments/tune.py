@@ -25,7 +25,7 @@ from mlplab.experiments import search_space, study as studies, tune_report
 from mlplab.experiments.tune_workers import run_workers
 from mlplab.experiments.search_space import Range
 from mlplab.runs.failures import Interrupted
-from mlplab.runs.rundir import RunLock, check_writable, write_json
+from mlplab.runs.rundir import RunLock, check_writable, fresh_folders, write_json
 from mlplab.settings import Settings
 from mlplab.training.callbacks import higher_is_better
 
@@ -109,6 +109,11 @@ def tune(settings: Settings, trials: int, *, progress: str = "auto", **options) 
 
     job = plan_job(settings, trials, **options)
     optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # mlplab says what happened, in its own lines
+    with fresh_folders(job.folder):  # a failed first start leaves no folder of its own
+        return _tune(job, progress)
+
+
+def _tune(job: Job, progress: str) -> TuneResult:
     check_writable(job.folder.parent)
     study = None if studies.is_journal(job.storage) else open_study(job)  # a database first: nothing written
     job.folder.mkdir(exist_ok=True)

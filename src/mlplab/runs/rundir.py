@@ -256,6 +256,26 @@ def check_writable(parent: str | Path) -> Path:
     return parent
 
 
+@contextlib.contextmanager
+def fresh_folders(folder: str | Path):
+    """For the block: the folders up to ``folder`` (``--out``) that do not exist yet and the block makes are
+    removed if it fails, deepest first, each only when empty, so a failed command leaves no folder that was not
+    there before it (a folder that keeps a trained run stays, and so does every folder above it)."""
+    folder = Path(folder).absolute()
+    missing = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for p in missing:
+            try:
+                p.rmdir()
+            except FileNotFoundError:
+                continue  # never made: the block failed before it
+            except OSError:
+                break  # not empty: what it holds stays, and so do the folders above it
+        raise
+
+
 def new_run_dir(parent: str | Path, dataset: str, stamp: str | None = None) -> Path:
     """Create ``parent/<time>-<dataset>``; a suffix -2, -3, ... keeps runs started the same second apart."""
     parent = check_writable(parent)

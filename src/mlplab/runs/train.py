@@ -29,7 +29,8 @@ from mlplab.runs.checkpoint import Checkpoint, Checkpointer, check_resume, load_
 from mlplab.runs.failures import Interrupted, out_of_memory_hint
 from mlplab.runs.run import Run, figure_jobs, final_metrics, history_csv, write_outputs
 from mlplab.runs.sealed import MANIFEST
-from mlplab.runs.rundir import RunLock, WriteFailed, new_run_dir, remove_run_dir, remove_stale_temporaries, write_text
+from mlplab.runs.rundir import (RunLock, WriteFailed, fresh_folders, new_run_dir, remove_run_dir,
+                                remove_stale_temporaries, write_text)
 from mlplab.settings import resolve
 from mlplab.training.callbacks import Callback
 from mlplab.training.distributed import is_main
@@ -143,7 +144,9 @@ def execute(plan: Plan, *, write: bool = False, progress: str = "auto", callback
 def _execute(plan: Plan, write: bool, progress: str, callbacks: Sequence, verbose: bool,
              held: contextlib.ExitStack) -> Run:
     folder = {"path": None, "saver": None}  # filled as they are made: what a Ctrl-C or SIGTERM names or removes
-    with interrupted(folder, plan.config, fresh=plan.resume is None):
+    out = plan.folder.parent if plan.folder is not None else plan.config.out
+    with fresh_folders(out) if write and plan.resume is None else contextlib.nullcontext(), \
+            interrupted(folder, plan.config, fresh=plan.resume is None):
         return _run(plan, write, progress, list(callbacks) + ([PathReport()] if verbose else []), held, folder)
 
 
