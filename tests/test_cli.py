@@ -1,6 +1,7 @@
 """The CLI end to end, in real subprocesses: run folder contents, progress output, errors."""
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -153,3 +154,26 @@ def test_ctrl_c_in_compare_names_the_member_and_how_to_continue(tmp_path):
     err = p.communicate(timeout=120)[1].strip()
     assert p.returncode == 130 and len(err.splitlines()) == 1, err
     assert "mlplab train --resume" in err and "0 of 2 members finished" in err
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_sigterm_exits_143_and_ctrl_c_130_with_the_same_line(tmp_path, sig, code):
+    """A real ``mlplab train`` stopped after its first checkpoint: 128 + the signal's number, as a shell reports
+    it (was: 130 after SIGTERM too), and the same one line naming the resume command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ONE_THREAD, last_error, small_table
+
+    data, out = small_table(tmp_path / "t.csv"), tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "mlplab", "train", "--data", str(data), "--target", "y", "--epochs",
+                          "5000", "--hidden", "8", "--quiet", "--baselines", "none", "--out", str(out)],
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "MPLBACKEND": "Agg", **ONE_THREAD})
+    deadline = time.time() + 120
+    while not list(out.glob("*/checkpoint.safetensors")) and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(getattr(signal, sig))
+    err = last_error(p.communicate(timeout=120)[1])
+    assert p.returncode == code and "mlplab train --resume" in err, (p.returncode, err)

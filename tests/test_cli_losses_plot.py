@@ -90,7 +90,7 @@ def test_plot_onto_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tm
 
 @pytest.mark.parametrize("delay", [0.3, 1.0])
 def test_sigterm_during_plot_leaves_a_whole_png_or_none(tmp_path, delay):
-    """A real ``mlplab plot`` sent SIGTERM at some moment: exit 0 with a whole PNG, or 130 with one line and no
+    """A real ``mlplab plot`` sent SIGTERM at some moment: exit 0 with a whole PNG, or 143 with one line and no
     PNG and no temporary; never a traceback."""
     import signal
     import subprocess
@@ -107,7 +107,7 @@ def test_sigterm_during_plot_leaves_a_whole_png_or_none(tmp_path, delay):
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert "Traceback" not in err, err
-    assert p.returncode in (0, 130, -signal.SIGTERM), (p.returncode, err)  # before Python's handler: killed
+    assert p.returncode in (0, 143, -signal.SIGTERM), (p.returncode, err)  # before Python's handler: killed
     assert not list(tmp_path.glob(".*.tmp"))
     if out.exists():
         data = out.read_bytes()

@@ -221,7 +221,7 @@ def test_a_member_that_diverges_first_leaves_no_comparison_folder(tmp_path, caps
 
 
 def test_sigterm_before_any_member_saved_an_epoch_leaves_no_comparison_folder(tmp_path):
-    """A real ``mlplab compare`` sent SIGTERM as its first member starts: one line, exit 130, no traceback, and
+    """A real ``mlplab compare`` sent SIGTERM as its first member starts: one line, exit 143, no traceback, and
     nothing left under --out (the member had no checkpoint, so the comparison held nothing)."""
     from conftest import last_error, small_table, terminated
 
@@ -230,5 +230,5 @@ def test_sigterm_before_any_member_saved_an_epoch_leaves_no_comparison_folder(tm
                        "--batch-size", "1", "--grid", "lr=0.1,0.2", "--quiet", "--baselines", "none", "--out",
                        str(out)], out, 0.0)
     err = last_error(done.stderr)
-    assert done.returncode == 130 and "was removed" in err, err
+    assert done.returncode == 143 and "was removed" in err, err
     assert not out.exists()

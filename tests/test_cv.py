@@ -199,7 +199,7 @@ def test_a_cv_that_fails_before_its_first_fold_leaves_nothing(tmp_path, capsys, 
 
 
 def test_sigterm_after_a_fold_saved_an_epoch_keeps_a_cv_folder_whose_fold_resumes(tmp_path):
-    """A real ``mlplab cv`` sent SIGTERM while fold 1 trains: one line naming what the folder keeps, exit 130, no
+    """A real ``mlplab cv`` sent SIGTERM while fold 1 trains: one line naming what the folder keeps, exit 143, no
     traceback, no temporary or lock note; the fold passes resume's checks (test_train resumes one for real)."""
     from conftest import half_written, last_error, small_table, terminated
 
@@ -210,7 +210,7 @@ def test_sigterm_after_a_fold_saved_an_epoch_keeps_a_cv_folder_whose_fold_resume
                        "2", "--quiet", "--baselines", "none", "--schedule", "none", "--out", str(out)], out, 0.1,
                       ready="fold1/history.csv")  # its first epoch saved
     err = last_error(done.stderr)
-    assert done.returncode == 130 and "0 of 2 folds finished" in err, err
+    assert done.returncode == 143 and "0 of 2 folds finished" in err, err
     assert half_written(out) == [] and not list(out.rglob(".lock")), half_written(out)
     fold = next(out.glob("*/fold1"))
     assert f"mlplab train --resume {fold}" in err, err

@@ -180,15 +180,15 @@ def test_a_recipe_onto_a_full_disk_is_one_line_naming_the_file_and_leaves_no_hal
 
 @pytest.mark.parametrize("delay", [0.5, 2.0])
 def test_sigterm_during_a_recipe_leaves_whole_files_and_no_temporary(tmp_path, delay):
-    """A real ``mlplab recipe`` sent SIGTERM once its folder exists: one line, exit 130 (or done), no
+    """A real ``mlplab recipe`` sent SIGTERM once its folder exists: one line, exit 143 (or done), no
     traceback; every file left is whole (no temporary, no empty file)."""
     from conftest import last_error, terminated
 
     out = tmp_path / "polyfit"
     done = terminated(["recipe", "polyfit", "--quick", "--out", str(out)], tmp_path, delay, ready="polyfit")
     # -15: the signal came after the command returned (its files written) while Python was shutting down
-    assert done.returncode in (0, 130) or (done.returncode == -15 and "recipe folder:" in done.stdout), done
-    if done.returncode == 130:
+    assert done.returncode in (0, 143) or (done.returncode == -15 and "recipe folder:" in done.stdout), done
+    if done.returncode == 143:
         assert last_error(done.stderr).startswith("mlplab: "), done.stderr
     left = list(tmp_path.rglob("*"))
     assert not [p for p in left if p.name.endswith(".tmp") or (p.is_file() and p.stat().st_size == 0)], left

@@ -217,7 +217,7 @@ def test_a_full_disk_at_any_point_of_a_table_run_leaves_nothing_or_a_run_that_re
 @pytest.mark.parametrize("delay", [0.0, 0.4])
 def test_sigterm_during_a_table_run_leaves_a_run_that_resumes_and_no_temporary(tmp_path, delay, one_torch_thread):
     """A real ``mlplab train`` sent SIGTERM once it has started writing (before or after its first checkpoint):
-    one line, exit 130, no traceback, no temporary or lock note; a folder with no checkpoint yet is removed and
+    one line, exit 143 (128 + SIGTERM; Ctrl-C is 130), no traceback, no temporary or lock note; a folder with no checkpoint yet is removed and
     the line says nothing was kept, else the line names the folder and its resume command, and it resumes."""
     from conftest import last_error, small_table, terminated
 
@@ -227,7 +227,7 @@ def test_sigterm_during_a_table_run_leaves_a_run_that_resumes_and_no_temporary(t
     done = terminated(["train", "--data", str(data), "--target", "y", "--epochs", "500", "--hidden", "8", "--quiet",
                        "--baselines", "none", "--schedule", "none", "--out", str(out)], out, delay)
     err = last_error(done.stderr)
-    assert done.returncode == 130 and not list(out.rglob(".*.tmp")) and not list(out.rglob(".lock")), err
+    assert done.returncode == 143 and not list(out.rglob(".*.tmp")) and not list(out.rglob(".lock")), err
     runs = list(out.iterdir()) if out.exists() else []
     if not runs:  # stopped before the first checkpoint: nothing to resume, nothing left (not even --out)
         assert not out.exists()

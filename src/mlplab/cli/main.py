@@ -2,7 +2,8 @@
 
 A user mistake (ValueError, TypeError, OSError from the library, a bad flag) prints one line on stderr and
 exits 2; nothing is written before the inputs are checked. Set MLPLAB_DEBUG=1 for the traceback. Ctrl-C and
-SIGTERM stop a command the same way: one line saying what was kept, exit 130.
+SIGTERM stop a command the same way: one line saying what was kept; exit 130 after Ctrl-C, 143 after SIGTERM
+(128 + the signal's number, as a shell reports them).
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         print(" ".join(message.split()), file=sys.stderr)  # one line, whatever the message held
         return 2
     except KeyboardInterrupt as e:  # mlplab's own (Interrupted) say where the run stands and how to continue it
+        from mlplab.runs.rundir import stop_status
+
         print(f"mlplab: {' '.join(str(e).split())}" if str(e) else "mlplab: interrupted", file=sys.stderr)
-        return 130
+        return stop_status(e)
 
 
 @contextlib.contextmanager
 def terminate_interrupts() -> Iterator[None]:
     """While a command runs, SIGTERM raises rundir.Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of
     ending the process where it stands: temporaries are removed, a run folder says how to resume it, a compare or
-    cv folder where nothing trained is removed, and the command exits 130 with one line. Either signal waits for
-    an import under way to finish (rundir.importing says why). Main thread only."""
+    cv folder where nothing trained is removed, and the command exits 143 (Ctrl-C: 130) with one line. Either
+    signal waits for an import under way to finish (rundir.importing says why). Main thread only."""
     from mlplab.runs.rundir import Terminated, after_imports
 
     if threading.current_thread() is not threading.main_thread():

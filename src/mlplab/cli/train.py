@@ -74,13 +74,14 @@ def resume(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace, run_training) -> int:
     from mlplab.runs.failures import Interrupted
+    from mlplab.runs.rundir import stop_status
     from mlplab.training.distributed import is_main
 
     try:
         result = run_training()
     except Interrupted as e:
         print(f"mlplab: {e}", file=sys.stderr)
-        return 130
+        return stop_status(e)
     if not is_main():
         return 0
     m = result.metrics

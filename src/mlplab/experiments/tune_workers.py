@@ -72,16 +72,17 @@ def share_cores(workers: int) -> None:
 
 
 def exit_as_worker(action, errors) -> None:
-    """A worker process's ``action()``: Ctrl-C exits 130; a lost storage or a bad input is put on ``errors`` (one
-    line, for the parent to raise) and exits 2."""
+    """A worker process's ``action()``: Ctrl-C exits 130, SIGTERM 143; a lost storage or a bad input is put on
+    ``errors`` (one line, for the parent to raise) and exits 2."""
     import sys
 
     from mlplab.errors import NonFiniteLoss
+    from mlplab.runs.rundir import stop_status
 
     try:
         action()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        sys.exit(stop_status(e))
     except studies.StorageLost as e:
         errors.put(("lost", str(e)))
         sys.exit(2)

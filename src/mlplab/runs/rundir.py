@@ -105,6 +105,19 @@ class Terminated(KeyboardInterrupt):
     intact), or while a CLI command ran (mlplab.cli.main.terminate_interrupts: stopped as Ctrl-C stops it)."""
 
 
+def stop_status(stop: KeyboardInterrupt) -> int:
+    """The exit status of a command that ``stop`` ended: 143 (128 + SIGTERM) when a SIGTERM raised it (Terminated,
+    also under the one-line message that wraps it, runs.failures.Interrupted), else 130 (128 + SIGINT: Ctrl-C)."""
+    seen: set[int] = set()
+    e: BaseException | None = stop
+    while e is not None and id(e) not in seen:
+        if isinstance(e, Terminated):
+            return 128 + signal.SIGTERM
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return 128 + signal.SIGINT
+
+
 def importing(frame) -> bool:
     """Whether ``frame`` (a signal handler's) runs inside an import. An exception raised there can land inside a
     C extension's initialisation (matplotlib's ft2font creating its enums), which leaves the interpreter broken:
