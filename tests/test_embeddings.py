@@ -75,6 +75,29 @@ def test_initialisation_is_seeded_and_as_documented():
     assert not a.bias.any() and a.bias.ndim == 1                               # a vector: never weight-decayed
 
 
+
+@pytest.mark.parametrize("model", ["mlp", "ensemble"])
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+def test_sigma_scales_the_first_frequencies_and_nothing_else(model, impl):
+    """numeric_embedding_sigma reaches the embedding through every model that takes one: the same seed draws
+    σ · the same standard normals, and every other parameter is unchanged."""
+    config = TrainConfig(hidden=(8,), numeric_embedding=4, impl=impl, seed=5, ensemble=4 if model == "ensemble" else 0)
+    one, tenth = (build_model(config.replace(numeric_embedding_sigma=sigma), (6,), "binary", 1, numeric=[0, 2, 3])
+                  for sigma in (1.0, 0.1))
+    (name, _), *_ = [(n, p) for n, p in one.named_parameters() if n.endswith("frequencies")]
+    for (n, p), (_, q) in zip(one.named_parameters(), tenth.named_parameters()):
+        if n == name:
+            torch.testing.assert_close(q, 0.1 * p)
+        else:
+            assert torch.equal(p, q), n
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_a_sigma_that_is_not_a_positive_number_is_one_line(capsys, value):
+    message = one_line_error(capsys, "train", "--dataset", "iris", "--numeric-embedding", "4",
+                             "--numeric-embedding-sigma", value)
+    assert "numeric_embedding_sigma" in message and "positive number such as 0.1" in message
+
 # ---- positions --------------------------------------------------------------------------------------------
 
 def write_csv(path: Path, rows: int = 300, seed: int = 0) -> Path:

@@ -43,9 +43,11 @@ def table(path: Path, task: str, n: int = 300, numeric: bool = True) -> Dataset:
 
 def test_small_tables_differ_by_task_in_dropout_smoothing_and_embedding(tmp_path):
     small = {task: table_keys(table(tmp_path / f"{task}.csv", task)) for task in ("regression", "binary", "multiclass")}
-    assert small["binary"] == {**SMALL, "dropout": (0.15,), "label_smoothing": 0.1}          # no embedding
-    assert small["multiclass"] == {**SMALL, "dropout": (0.15,), "label_smoothing": 0.0, "numeric_embedding": 16}
-    assert small["regression"] == {**SMALL, "dropout": (0.0,), "label_smoothing": 0.0, "numeric_embedding": 16}
+    embedding = {"numeric_embedding": 16, "numeric_embedding_sigma": 1.0}
+    assert small["binary"] == {**SMALL, "dropout": (0.15,), "label_smoothing": 0.1,
+                               "numeric_embedding": 16, "numeric_embedding_sigma": 0.1}  # smoother at the start
+    assert small["multiclass"] == {**SMALL, "dropout": (0.15,), "label_smoothing": 0.0, **embedding}
+    assert small["regression"] == {**SMALL, "dropout": (0.0,), "label_smoothing": 0.0, **embedding}
 
 
 def test_large_tables_take_large_batches_and_regression_epochs_for_enough_steps(tmp_path):
@@ -55,8 +57,8 @@ def test_large_tables_take_large_batches_and_regression_epochs_for_enough_steps(
     assert len(regression.x_train) >= LARGE_ROWS
     r, b, m = table_keys(regression), table_keys(binary), table_keys(multiclass)
     assert b == {"hidden": (256,), "dropout": (0.0,), "lr": 2e-3, "batch_size": 512, "epochs": 40,
-                 "early_stopping": 16, "monitor": "val_accuracy", "label_smoothing": 0.1}
-    assert m == {**b, "label_smoothing": 0.0, "numeric_embedding": 16}
+                 "early_stopping": 16, "monitor": "val_accuracy", "label_smoothing": 0.1}  # no embedding
+    assert m == {**b, "label_smoothing": 0.0, "numeric_embedding": 16, "numeric_embedding_sigma": 1.0}
     assert r["numeric_embedding"] == 16 and r["batch_size"] == 1024 and r["hidden"] == (64, 64)
     steps = math.ceil(len(regression.x_train) / 1024)  # 20 an epoch
     assert r["epochs"] == 21 and (r["epochs"] - 1) * steps < REGRESSION_STEPS <= r["epochs"] * steps

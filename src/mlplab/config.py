@@ -41,6 +41,7 @@ class TrainConfig:
     #                                      constant:0.1, ... (mlplab.models.init)
     ensemble: int = 0                    # mlp: k > 1 trains k members sharing one MLP (TabM-mini), predicts their mean
     numeric_embedding: int = 0           # mlp: k > 0 embeds each numeric column periodically (PLR), k frequencies
+    numeric_embedding_sigma: float = 1.0  # the PLR frequencies' initial spread σ: smaller starts smoother
     # optimisation
     optimizer: str = "sgd"               # sgd, rmsprop, adagrad, adadelta, adam, adamax
     lr: float = 0.1
@@ -123,6 +124,9 @@ class TrainConfig:
         if not 0 <= self.numeric_embedding < 2**31:
             raise ValueError(f"numeric_embedding is a number of frequencies, e.g. --numeric-embedding 16, or 0 for "
                              f"none; got {self.numeric_embedding}")
+        if not (math.isfinite(self.numeric_embedding_sigma) and 0 < self.numeric_embedding_sigma <= 1e6):
+            raise ValueError(f"numeric_embedding_sigma is the spread of the embedding's first frequencies, a "
+                             f"positive number such as 0.1 or 1; got {self.numeric_embedding_sigma!r}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema is a decay per step in [0, 1), e.g. 0.99 (0: no weight averaging); got {self.ema!r}")
         if self.early_stopping is not None and self.early_stopping < 1:

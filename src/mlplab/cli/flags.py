@@ -80,6 +80,9 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--numeric-embedding", dest="numeric_embedding", metavar="K", type=int, default=S,
                    help="mlp: embed each numeric column with K learned frequencies (periodic, PLR; e.g. 16) "
                    "before the first layer; 0 (default): none")
+    g.add_argument("--numeric-embedding-sigma", dest="numeric_embedding_sigma", metavar="SIGMA", type=float,
+                   default=S, help="mlp: the spread of those frequencies at the start (default 1; small binary tables: "
+                   "0.1); smaller starts smoother")
     g.add_argument("--loss", default=S, help="cross_entropy, nll, bce_with_logits, bce, mse, l1, smooth_l1 "
                    "(default: by task)")
 
@@ -138,7 +141,7 @@ def add_table_flags(p: argparse.ArgumentParser) -> None:
                    ".npy, .npz; settings then start from the table recipe of its task and size (adam, cosine, "
                    "early stop; under 16,384 training rows 3x256, batch 256, lr 5e-4, <=100 epochs; larger: "
                    "classification 1x256, batch 512, lr 2e-3, regression 2x64, batch 1024, lr 6e-3; periodic "
-                   "numeric embeddings for regression and multiclass; label smoothing 0.1 for binary; "
+                   "numeric embeddings (sigma 1; small binary tables 0.1, large ones none); label smoothing 0.1 for binary; "
                    "mlplab.training.presets)")
     g.add_argument("--target", default=S, metavar="COLUMN", help="the column to predict")
     g.add_argument("--task", default=S, choices=["auto", "multiclass", "binary", "regression"],

@@ -32,12 +32,12 @@ def _mlp(config: TrainConfig, input_shape, output_size: int, output: str | None,
         return ensemble(math.prod(input_shape), list(config.hidden), output_size, k=config.ensemble, task=task,
                         activation=list(config.activation), dropout=list(config.dropout), init=list(config.init),
                         bias=config.bias, seed=config.seed, numeric_embedding=config.numeric_embedding,
-                        numeric=numeric)
+                        numeric=numeric, numeric_embedding_sigma=config.numeric_embedding_sigma)
     mlp = impl_module(config.impl, "mlp").MLP
     return mlp(math.prod(input_shape), list(config.hidden), output_size, activation=list(config.activation),
                dropout=list(config.dropout), init=list(config.init), bias=config.bias, output=output,
                seed=config.seed, numeric_embedding=config.numeric_embedding, numeric=numeric,
-               bias_init=config.bias_init)
+               bias_init=config.bias_init, numeric_embedding_sigma=config.numeric_embedding_sigma)
 
 
 def _cnn(config: TrainConfig, input_shape, output_size: int, output: str | None, numeric=None) -> nn.Module:

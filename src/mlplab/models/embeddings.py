@@ -8,8 +8,8 @@ PLR variant (Periodic → Linear → ReLU). Per numeric column j of the encoded 
     h_j = ReLU(W_j e_j + b_j)            ∈ R^d, W_j (d × 2k) per column, W ~ N(0, 1/(2k)), b = 0
 
 The output is [h_1, …, h_F, the other columns unchanged, in order]: a table's one-hot slots and missing
-indicators are not embedded. The table recipe (mlplab.training.presets) puts it before the MLP of regression and
-multiclass tables, where it paid across the corpus; what it measured: benchmarks/RESULTS.md.
+indicators are not embedded. The table recipe (mlplab.training.presets) puts it before the MLP of every table
+with numeric columns, with σ by task; what it measured: benchmarks/RESULTS.md.
 
 torch has no built-in to twin, so ``--impl scratch`` uses this same module (mlplab.scratch.mlp).
 

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mlplab.models.embeddings import SIGMA
 from mlplab.models.init import init_linear
 from mlplab.models.mlp import PARTS, layer_specs, mlp_layers, numeric_embedding_for
 
@@ -170,12 +171,13 @@ class EnsembleMLP(Ensemble):
     def __init__(self, input_size: int, hidden: Sequence[int], output_size: int, *, k: int = 8,
                  task: str = "multiclass", activation: str | Sequence[str] = "relu",
                  dropout: float | Sequence[float] = 0.0, init: str | Sequence[str] = "default", bias: bool = True,
-                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None):
+                 seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None,
+                 numeric_embedding_sigma: float = SIGMA):
         super().__init__()
         check_members(k, task, output_size)
         self.k, self.task = k, task
         g = torch.Generator().manual_seed(seed)
-        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
+        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g, numeric_embedding_sigma)
         first = input_size if embedding is None else embedding.out_features
         widths, acts, drops, inits = layer_specs(first, hidden, output_size, activation, dropout, init)
         layers = mlp_layers(widths, acts, drops, bias, None, PARTS, embedding)[:-1]  # its last Linear: the heads

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mlplab.models.activations import Activation
-from mlplab.models.embeddings import PeriodicEmbedding
+from mlplab.models.embeddings import SIGMA, PeriodicEmbedding
 from mlplab.models.init import init_linear, init_tensor, parse_init
 
 OUTPUTS = {"log_softmax": lambda: nn.LogSoftmax(dim=1), "sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
@@ -69,16 +69,16 @@ class Parts:
 
 
 def numeric_embedding_for(input_size: int, frequencies: int, numeric: Sequence[int] | None,
-                          generator: torch.Generator) -> PeriodicEmbedding | None:
-    """The periodic embedding of the inputs at ``numeric`` (None: all of them) with ``frequencies`` k, drawn
-    from ``generator``; None when ``frequencies`` is 0 (no embedding)."""
+                          generator: torch.Generator, sigma: float = SIGMA) -> PeriodicEmbedding | None:
+    """The periodic embedding of the inputs at ``numeric`` (None: all of them) with ``frequencies`` k whose
+    values start from N(0, ``sigma``²), drawn from ``generator``; None when ``frequencies`` is 0 (no embedding)."""
     if isinstance(frequencies, bool) or not isinstance(frequencies, int) or frequencies < 0:
         raise ValueError(f"numeric_embedding is a number of frequencies, a positive integer (e.g. 16), or 0 for "
                          f"none; got {frequencies!r}")
     if not frequencies:
         return None
     numeric = range(input_size) if numeric is None else numeric
-    return PeriodicEmbedding(numeric, input_size, frequencies, generator=generator)
+    return PeriodicEmbedding(numeric, input_size, frequencies, sigma=sigma, generator=generator)
 
 
 def mlp_layers(widths: list[int], acts: list[str], drops: list[float], bias: bool, output: str | None,
@@ -121,9 +121,10 @@ class MLP(nn.Sequential):
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None,
+                 numeric_embedding_sigma: float = SIGMA,
                  bias_init: str = "default"):
         g = torch.Generator().manual_seed(seed)
-        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
+        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g, numeric_embedding_sigma)
         first = input_size if embedding is None else embedding.out_features
         widths, acts, drops, inits = layer_specs(first, hidden, output_size, activation, dropout, init)
         super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS, embedding))

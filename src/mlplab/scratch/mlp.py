@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from mlplab.models.embeddings import SIGMA
 from mlplab.models.mlp import Parts, layer_specs, mlp_layers, numeric_embedding_for
 from mlplab.scratch.activations import Activation, sigmoid, softmax
 from mlplab.scratch.dropout import Dropout
@@ -68,9 +69,10 @@ class MLP(nn.Sequential):
                  activation: str | Sequence[str] = "relu", dropout: float | Sequence[float] = 0.0,
                  init: str | Sequence[str] = "default", bias: bool = True, output: str | None = None,
                  seed: int = 0, numeric_embedding: int = 0, numeric: Sequence[int] | None = None,
+                 numeric_embedding_sigma: float = SIGMA,
                  bias_init: str = "default"):
         g = torch.Generator().manual_seed(seed)
-        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g)
+        embedding = numeric_embedding_for(input_size, numeric_embedding, numeric, g, numeric_embedding_sigma)
         first = input_size if embedding is None else embedding.out_features
         widths, acts, drops, inits = layer_specs(first, hidden, output_size, activation, dropout, init)
         super().__init__(*mlp_layers(widths, acts, drops, bias, output, PARTS, embedding))
