@@ -475,9 +475,10 @@ def test_table_runs_train_by_hand_with_their_losses(tmp_path):
                               numeric_embedding=16, **keys)  # a large regression table's preset has it
     assert type(regression.model[1]) is PeriodicEmbedding
     weighted = mlplab.train(from_table(tmp_path / "shop.csv", "bought", drop=["price"], **quiet),
-                            class_weight="balanced", **keys)
+                            class_weight="balanced", numeric_embedding=0, **keys)  # and a plain MLP
     assert binary.metrics["backprop"] == regression.metrics["backprop"] == weighted.metrics["backprop"] == "hand"
-    assert binary.metrics["backprop_reason"].startswith("mlplab's MLP with bce with logits (label smoothing 0.1) on")
+    assert binary.metrics["backprop_reason"].startswith("mlplab's MLP after a PeriodicEmbedding with bce with logits "
+                                                          "(label smoothing 0.1) on")  # a small binary table's
     assert regression.metrics["backprop_reason"].startswith("mlplab's MLP after a PeriodicEmbedding with mse on the CPU")
     assert weighted.metrics["backprop_reason"].startswith(
         "mlplab's MLP with bce with logits (class weights, label smoothing 0.1) on the CPU")
