@@ -177,3 +177,35 @@ def test_sigterm_exits_143_and_ctrl_c_130_with_the_same_line(tmp_path, sig, code
     p.send_signal(getattr(signal, sig))
     err = last_error(p.communicate(timeout=120)[1])
     assert p.returncode == code and "mlplab train --resume" in err, (p.returncode, err)
+
+
+# ---- the executable's exit (mlplab.cli.main.command) -------------------------------------------------------
+
+COMMAND = """
+import atexit, sys, threading, time
+from mlplab.cli.main import command
+atexit.register(lambda: print("atexit ran", flush=True))
+if "thread" in sys.argv[1:]:
+    threading.Thread(target=lambda: (time.sleep(0.5), print("thread finished", flush=True))).start()
+print("buffered before the command", end=" ")  # not flushed: stdout is a pipe, so block-buffered
+sys.argv = ["mlplab", "train", "--data", "nowhere.csv", "--target", "y"]
+command()
+"""
+
+
+@pytest.mark.parametrize("thread", [False, True])
+def test_the_executable_keeps_its_exit_code_output_atexit_functions_and_running_threads(tmp_path, thread):
+    """command() skips Python's module teardown, never what must happen at exit: buffered output reaches the
+    pipe, atexit functions run, the exit code is main()'s, and a thread still running is waited for."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", COMMAND, *(["thread"] if thread else [])], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "mlplab: error: data file nowhere.csv not found; check the --data path"
+    assert r.stdout.startswith("buffered before the command") and "atexit ran" in r.stdout
+    assert ("thread finished" in r.stdout) == thread
+    if thread:
+        assert r.stdout.index("thread finished") < r.stdout.index("atexit ran")  # waited for, then the exit
+

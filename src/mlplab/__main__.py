@@ -1,5 +1,3 @@
-import sys
+from mlplab.cli.main import command
 
-from mlplab.cli import main
-
-sys.exit(main())
+command()

@@ -87,6 +87,25 @@ def main(argv: list[str] | None = None) -> int:
         return stop_status(e)
 
 
+def command() -> None:
+    """The ``mlplab`` executable: ``main()``, then the process ends without Python's teardown of every module
+    (0.6 s after a table run, half a second of it torch's; benchmarks/RESULTS.md). What has to happen at exit
+    still does: the atexit functions run (the report worker ended, temporary folders removed) and the standard
+    streams are flushed. A command that leaves a thread running ends the usual way, waiting for it."""
+    import atexit
+
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (mlplab ... | head): nothing more can reach it
+            pass
+    os._exit(code)
+
+
 @contextlib.contextmanager
 def terminate_interrupts() -> Iterator[None]:
     """While a command runs, SIGTERM raises rundir.Terminated (a KeyboardInterrupt) as Ctrl-C would, instead of
