@@ -282,9 +282,14 @@ def test_three_workers_share_a_postgres_study_and_one_killed_mid_trial_is_failed
     trials = load(postgres.url, study).get_trials()
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) >= 4
     # the victim may finish a trial between being seen running one and the kill: the one it was killed in is
-    # failed by the others' heartbeat check, never left RUNNING
-    killed = [t for t in trials if t.user_attrs.get("pid") == victim.pid and t.state.name not in ("COMPLETE", "PRUNED")]
+    # failed by the others' heartbeat check, never left RUNNING; its retry (Optuna's copy, the victim's pid among
+    # its attributes) is queued, and stays WAITING when the others have already made up the 4 trials
+    retries = [t for t in trials if "failed_trial" in t.system_attrs]
+    killed = [t for t in trials if t.user_attrs.get("pid") == victim.pid and t not in retries
+              and t.state.name not in ("COMPLETE", "PRUNED")]
     assert killed and all(t.state.name == "FAIL" for t in killed), [t.state.name for t in killed]
+    assert {t.system_attrs["failed_trial"] for t in retries} == {t.number for t in killed}
+    assert all(t.state.name != "RUNNING" for t in trials), [t.state.name for t in trials]
     finished = {t.user_attrs["pid"] for t in trials if t.state.name == "COMPLETE"}
     assert finished - {victim.pid} == {workers[0].pid, workers[2].pid}
     local = {r["number"] for i in (0, 2) for r in rows(tmp_path / f"machine{i}" / "trials.csv")
