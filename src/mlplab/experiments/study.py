@@ -136,30 +136,21 @@ def is_storage_error(e: BaseException) -> bool:
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
-    seen = set()
-    while e is not None and id(e) not in seen:
-        if isinstance(e, (SQLAlchemyError, optuna.exceptions.StorageInternalError)):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
+    from mlplab.errors import chained
+
+    return chained(e, (SQLAlchemyError, optuna.exceptions.StorageInternalError)) is not None
 
 
 def failure(spec: str, e: Exception) -> Exception:
     """What a study's command raises for ``e``, met while it used the study: StorageLost for an error of the
     database, the journal's WriteFailed where Optuna 5.1 hid it (AssertionError "Should not reach." when
     recording a trial's end fails), else ``e`` itself."""
+    from mlplab.errors import chained
     from mlplab.runs.rundir import WriteFailed
 
     if is_storage_error(e):
         return lost(spec, e)
-    seen, cause = set(), e
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, WriteFailed):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return e
+    return chained(e, WriteFailed) or e
 
 
 def _root(e: BaseException) -> BaseException:

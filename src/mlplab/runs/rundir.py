@@ -108,14 +108,9 @@ class Terminated(KeyboardInterrupt):
 def stop_status(stop: KeyboardInterrupt) -> int:
     """The exit status of a command that ``stop`` ended: 143 (128 + SIGTERM) when a SIGTERM raised it (Terminated,
     also under the one-line message that wraps it, runs.failures.Interrupted), else 130 (128 + SIGINT: Ctrl-C)."""
-    seen: set[int] = set()
-    e: BaseException | None = stop
-    while e is not None and id(e) not in seen:
-        if isinstance(e, Terminated):
-            return 128 + signal.SIGTERM
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return 128 + signal.SIGINT
+    from mlplab.errors import chained
+
+    return 128 + (signal.SIGTERM if chained(stop, Terminated) else signal.SIGINT)
 
 
 def importing(frame) -> bool:
