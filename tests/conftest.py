@@ -171,6 +171,21 @@ def full_disks(tmp_path: Path, capsys, argv: list[str], frees: tuple[int, ...]):
             yield mnt / "out", err
 
 
+def study_folder_kept(out: Path, err: str, marker: str, finished: str, parts: str) -> bool:
+    """After ``full_disks``' failed compare or cv: whether ``out`` kept its folder, which then holds ``marker``
+    (compare.json, cv.json), its line says how many ``finished`` ("members finished"), and every part trained
+    (``parts``: the glob of their config.toml) can be resumed from its checkpoint."""
+    from mlplab.runs.checkpoint import load_checkpoint
+
+    kept = list(out.iterdir()) if out.exists() else []
+    if kept:
+        assert len(kept) == 1 and (kept[0] / marker).is_file()
+        assert f"{kept[0]} has " in err and finished in err, err
+        trained = [c.parent for c in kept[0].glob(parts)]
+        assert trained and all(load_checkpoint(t) is not None for t in trained)
+    return bool(kept)
+
+
 RUN_OWN = ("config.toml", ".lock", "cv.json", "compare.json")  # what a folder holds before anything trained
 
 
