@@ -27,8 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from mlplab.config import TrainConfig, given_keys
-from mlplab.experiments import tables
 from mlplab.data.load import as_file
+from mlplab.experiments import tables
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.run import Run

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlplab.config import TrainConfig, dump_config, given_keys
-from mlplab.experiments import tables
 from mlplab.data.load import as_file
+from mlplab.experiments import tables
 from mlplab.experiments.study_folder import unfinished
 from mlplab.plots import figures as plots
 from mlplab.runs.rundir import fresh_folders, new_run_dir, write_json, write_text
