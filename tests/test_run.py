@@ -92,6 +92,15 @@ def test_predict_refuses_rows_of_another_shape_in_one_line():
         run.predict(np.zeros(4))
 
 
+def test_predicting_the_test_rows_of_a_dataset_that_has_none_says_so():
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    data = mlplab.Dataset.from_arrays(x, (x[:, 0] > 0).astype(int))  # no test rows: x_test is None
+    run = mlplab.train(data, epochs=1, progress="quiet")
+    for predict in (run.predict, run.predict_proba):
+        with pytest.raises(TypeError, match=r"got None \(a Dataset without test rows has x_test None"):
+            predict(data.x_test)
+
+
 def test_history_and_run_folder_round_trip(tmp_path):
     run = mlplab.train("digits", epochs=3, early_stopping=1, progress="quiet")
     run.save(tmp_path / "r")

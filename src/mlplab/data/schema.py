@@ -36,6 +36,9 @@ class Schema:
         A run trained on a table also takes a table (pyarrow Table or pandas DataFrame) and encodes its columns."""
         from mlplab.data.table import is_table, to_arrow
 
+        if x is None:  # e.g. run.predict(data.x_test) of a Dataset made without test rows
+            raise TypeError("inputs must be rows to predict (an array, a tensor or a table); got None (a Dataset "
+                            "without test rows has x_test None: give it test rows, or predict data.x_val)")
         if self.columns is not None and is_table(x):  # else: rows already encoded, (N, columns.width)
             x = self.columns.transform(to_arrow(x))
         if isinstance(x, Tensor):
